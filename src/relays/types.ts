@@ -1,0 +1,77 @@
+import type { TSchema, Static } from 'typebox'
+import type { RelayMessage } from '../message.js'
+
+/** What a relay can log through; a pino logger fits. */
+export interface RelayLogger {
+  debug(obj: object | string, msg?: string): void
+  info(obj: object | string, msg?: string): void
+  warn(obj: object | string, msg?: string): void
+  error(obj: object | string, msg?: string): void
+}
+
+/**
+ * A small key-value place per relay and conversation, kept in the store, for what a relay created
+ * on its platform (a thread's ts, a channel id) so that it survives restarts. Values are JSON.
+ * Only one delivery of a conversation to a relay runs at a time, cluster-wide, so a relay may read,
+ * create and write without racing itself.
+ */
+export interface ConversationState {
+  get<T = unknown>(key: string): Promise<T | undefined>
+  set(key: string, value: unknown): Promise<void>
+  delete(key: string): Promise<void>
+}
+
+export interface DeliveryContext {
+  /** This relay's memory for the message's conversation. */
+  state: ConversationState
+  /** 1 for the first try of this delivery, 2 for the first retry, and so on. */
+  attempt: number
+  /** Aborted when the delivery times out or the relay shuts down. */
+  signal: AbortSignal
+  logger: RelayLogger
+}
+
+/** What a relay posted, for the delivery log: platform ids, a link, anything small. */
+export type Posted = Record<string, unknown>
+
+export type DeliveryOutcome =
+  | { status: 'delivered'; posted?: Posted }
+  /** Worth trying again later; `retryAfterMs` when the platform said how long to wait. */
+  | { status: 'retry'; error: string; retryAfterMs?: number }
+  /** Trying again will not help (bad channel, revoked token): the message is dead-lettered. */
+  | { status: 'failed'; error: string }
+
+export const delivered = (posted?: Posted): DeliveryOutcome => ({ status: 'delivered', posted })
+export const retry = (error: string, retryAfterMs?: number): DeliveryOutcome =>
+  retryAfterMs === undefined ? { status: 'retry', error } : { status: 'retry', error, retryAfterMs }
+export const failed = (error: string): DeliveryOutcome => ({ status: 'failed', error })
+
+/** A running relay instance. A thrown error counts as a retryable failure. */
+export interface Relay {
+  deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome>
+  /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
+  ready?(): Promise<void>
+  close?(): Promise<void>
+}
+
+export interface RelayInit {
+  /** The instance name from the config, such as `slack.support`. */
+  name: string
+  logger: RelayLogger
+  /** The directory of the config file, for options that name files. */
+  configDir: string
+}
+
+/** What a relay plugin module exports (as named exports or as its default export). */
+export interface RelayPlugin<S extends TSchema = TSchema> {
+  /** The name used in config: `"type": "slack"`. */
+  type: string
+  /** A TypeBox schema of the options (the relay's config entry, without `type`). */
+  options: S
+  create(options: Static<S>, init: RelayInit): Relay | Promise<Relay>
+}
+
+/** Helps a plugin author keep the options type tied to the schema. */
+export function defineRelay<S extends TSchema>(plugin: RelayPlugin<S>): RelayPlugin<S> {
+  return plugin
+}
