@@ -1,0 +1,43 @@
+/**
+ * Every error the relay answers with, in one table. `code` is stable (sent as the
+ * `x-relay-error` header and listed in the README); `status` is the HTTP status and the envelope's
+ * `code`; the envelope's `msg` is the message, made specific where a detail is known.
+ */
+export const Errors = {
+  BODY_INVALID: { status: 400, message: 'the body does not match the GPTBots webhook format' },
+  BODY_NOT_JSON: { status: 400, message: 'the body is not valid JSON' },
+  BODY_NOT_OBJECT: { status: 400, message: 'the body must be a JSON object' },
+  BODY_BAD_ENCODING: { status: 400, message: 'the body is not valid UTF-8' },
+  BODY_EMPTY: { status: 400, message: 'the body is empty; GPTBots sends a JSON object' },
+  AUTH_MISSING: { status: 401, message: 'missing credentials: send Authorization: Bearer <token> or Basic <token>' },
+  AUTH_SCHEME: { status: 401, message: 'unsupported Authorization scheme: use Bearer or Basic' },
+  AUTH_INVALID: { status: 401, message: 'wrong credentials for this webhook' },
+  SOURCE_UNKNOWN: { status: 404, message: 'no webhook source of that name is configured' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such route: GPTBots posts to POST /webhook or POST /webhook/<source>' },
+  BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the configured limit' },
+  MEDIA_TYPE: { status: 415, message: 'unsupported content type: send Content-Type: application/json' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the message could not be stored; nothing was accepted, send it again later' },
+  INTERNAL: { status: 500, message: 'internal error; nothing was accepted, send it again later' }
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof Errors
+
+/** An error meant for the HTTP client: it carries its table code and a message a person can act on. */
+export class RelayHttpError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  constructor(code: ErrorCode, message?: string, options?: ErrorOptions) {
+    super(message ?? Errors[code].message, options)
+    this.name = 'RelayHttpError'
+    this.code = code
+    this.status = Errors[code].status
+  }
+}
+
+/** A configuration that cannot run: the message names the path and the reason. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ConfigError'
+  }
+}

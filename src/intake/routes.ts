@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config/schema.js'
+import type { Clock } from '../dispatch/clock.js'
+import { RelayHttpError } from '../errors.js'
+import type { Router } from '../router.js'
+import type { Store } from '../store/types.js'
+import { checker, slashPath } from '../validation.js'
+import { authenticate, TokenSet } from './auth.js'
+import { fromV1, fromV2 } from './normalise.js'
+import { Envelope, WebhookV1, WebhookV2 } from './schemas.js'
+
+export interface IntakeOptions {
+  config: Config
+  store: Store
+  router: Router
+  clock: Clock
+  /** Called after a message is stored, to wake delivery. */
+  accepted(): void
+}
+
+const v1 = checker(WebhookV1)
+const v2 = checker(WebhookV2)
+const sourceName = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** Which tokens a source needs: undefined when it is open, or throws when there is no such source. */
+function tokensFor(config: Config): (source: string) => TokenSet | undefined {
+  const sets = new Map<string, TokenSet>()
+  if (config.auth.tokens.length > 0) sets.set('default', new TokenSet(config.auth.tokens))
+  for (const [name, source] of Object.entries(config.auth.sources)) sets.set(name, new TokenSet(source.tokens))
+  return source => {
+    const tokens = sets.get(source)
+    if (tokens) return tokens
+    if (config.auth.allowUnauthenticated && sourceName.test(source) && (source === 'default' || !(source in config.auth.sources))) return undefined
+    if (source === 'default') throw new RelayHttpError('AUTH_INVALID', 'POST /webhook has no tokens configured (auth.tokens); use the URL of your source, /webhook/<source>')
+    throw new RelayHttpError('SOURCE_UNKNOWN', `no webhook source named "${source}" is configured (auth.sources)`)
+  }
+}
+
+const replySchema = { 200: Envelope, '4xx': Envelope, '5xx': Envelope }
+
+/** POST /webhook and POST /webhook/:source: authenticate, validate, normalise, store, acknowledge. */
+export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions): Promise<void> {
+  const { store, router, clock } = options
+  const tokens = tokensFor(options.config)
+  const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
+
+  // Credentials are checked before the body is read, so strangers cannot make the relay parse anything.
+  const checkAuth = async (request: FastifyRequest) => {
+    const needed = tokens(sourceOf(request))
+    if (!needed) return
+    const result = authenticate(request.headers.authorization, needed)
+    if (result.ok) return
+    throw new RelayHttpError(result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID')
+  }
+
+  const receive = async (request: FastifyRequest, reply: FastifyReply) => {
+    const source = sourceOf(request)
+    const body = request.body
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RelayHttpError('BODY_NOT_OBJECT')
+    if ((body as { istest?: unknown }).istest === true) {
+      request.log.info({ source }, 'availability probe answered; nothing stored')
+      return reply.send({ code: 200, msg: 'success' })
+    }
+    const receivedAt = clock.now()
+    let message
+    if ('output' in body) {
+      const problems = v2.problems(body, slashPath('body'))
+      if (problems.length > 0) throw new RelayHttpError('BODY_INVALID', problems.join('; '))
+      message = fromV2(body as WebhookV2, source, receivedAt)
+    } else {
+      const problems = v1.problems(body, slashPath('body'))
+      if (problems.length > 0) throw new RelayHttpError('BODY_INVALID', problems.join('; '))
+      message = fromV1(body as WebhookV1, source, receivedAt)
+    }
+    const destinations = router(message)
+    let result
+    try {
+      result = await store.accept(message, destinations)
+    } catch (error) {
+      request.log.error({ err: error, source, conversationId: message.conversationId, messageId: message.messageId }, 'store refused a message')
+      reply.header('retry-after', '5')
+      throw new RelayHttpError('STORE_UNAVAILABLE', undefined, { cause: error })
+    }
+    const fields = { source, conversationId: message.conversationId, messageId: message.messageId, type: message.type }
+    if (result.duplicate) {
+      request.log.info(fields, 'duplicate message acknowledged; already stored')
+    } else {
+      request.log.info({ ...fields, relays: destinations }, destinations.length > 0 ? 'message accepted' : 'message accepted; no route sends it anywhere')
+      if (destinations.length > 0) options.accepted()
+    }
+    return reply.send({ code: 200, msg: 'success' })
+  }
+
+  const route = { schema: { response: replySchema }, onRequest: checkAuth, handler: receive }
+  app.post('/webhook', route)
+  app.post('/webhook/:source', route)
+}

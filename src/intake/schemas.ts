@@ -1,0 +1,59 @@
+import Type, { type Static } from 'typebox'
+
+const Id = Type.String({ minLength: 1, maxLength: 256 })
+
+/** GPTBots V1 "webhook receives messages", as its page describes it. Unknown fields are allowed. */
+export const WebhookV1 = Type.Object({
+  message_id: Id,
+  message_type: Type.Enum(['ANSWER', 'QUESTION']),
+  text: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  flow_output: Type.Optional(Type.Union([
+    Type.Array(Type.Object({
+      content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()]))
+    })),
+    Type.Null()
+  ])),
+  create_time: Type.Number({ minimum: 0 }),
+  conversation_id: Id
+})
+export type WebhookV1 = Static<typeof WebhookV1>
+
+const V2Audio = Type.Object({
+  audio: Type.String(),
+  transcript: Type.Optional(Type.Union([Type.String(), Type.Null()]))
+})
+
+/** GPTBots V2 "webhook mode": one `output[]` entry per flow component, no `message_type`. */
+export const WebhookV2 = Type.Object({
+  message_id: Id,
+  conversation_id: Id,
+  create_time: Type.Optional(Type.Number({ minimum: 0 })),
+  output: Type.Array(Type.Object({
+    from_component_branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    content: Type.Optional(Type.Object({
+      text: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      audio: Type.Optional(Type.Array(V2Audio))
+    }))
+  })),
+  usage: Type.Optional(Type.Object({
+    tokens: Type.Optional(Type.Object({
+      total_tokens: Type.Optional(Type.Number()),
+      prompt_tokens: Type.Optional(Type.Number()),
+      completion_tokens: Type.Optional(Type.Number())
+    })),
+    credits: Type.Optional(Type.Object({
+      total_credits: Type.Optional(Type.Number())
+    }))
+  }))
+})
+export type WebhookV2 = Static<typeof WebhookV2>
+
+/** The answer GPTBots expects, and the envelope of every error. */
+export const Envelope = Type.Object({
+  code: Type.Integer(),
+  msg: Type.String()
+})
+export type Envelope = Static<typeof Envelope>
