@@ -1,0 +1,21 @@
+import { resolve } from 'node:path'
+import type { Config } from '../config/schema.js'
+import { ConfigError } from '../errors.js'
+import { SqliteStore } from './sqlite.js'
+import type { Store } from './types.js'
+
+export type { Store } from './types.js'
+
+/** Opens the store the config names. */
+export async function openStore(config: Config['store']): Promise<Store> {
+  if (config.driver === 'sqlite') {
+    try {
+      return new SqliteStore({ path: config.path === ':memory:' ? ':memory:' : resolve(config.path), synchronous: config.synchronous })
+    } catch (error) {
+      const busy = (error as { code?: string }).code === 'SQLITE_BUSY'
+      const hint = busy ? ' (another relay process has it open: one SQLite file serves one process; use PostgreSQL for several)' : ''
+      throw new ConfigError(`store.path: cannot open ${config.path}: ${(error as Error).message}${hint}`, { cause: error })
+    }
+  }
+  throw new ConfigError('store.driver "postgres" is not available in this version yet; use "sqlite"')
+}

@@ -1,0 +1,229 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import type { RelayMessage } from '../message.js'
+import type { Posted } from '../relays/types.js'
+import type { AcceptResult, ClaimOptions, Lane, PendingDelivery, Store } from './types.js'
+
+export interface SqliteStoreOptions {
+  path: string
+  /** FULL survives power loss; NORMAL survives a process crash only. */
+  synchronous?: 'FULL' | 'NORMAL'
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  UNIQUE (source, message_id, type)
+);
+CREATE TABLE IF NOT EXISTS lanes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  relay TEXT NOT NULL,
+  source TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  pending INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER,
+  owner TEXT,
+  lease_until INTEGER,
+  UNIQUE (relay, source, conversation_id)
+);
+CREATE INDEX IF NOT EXISTS lanes_due ON lanes (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER NOT NULL REFERENCES messages (seq),
+  lane_id INTEGER NOT NULL REFERENCES lanes (id),
+  relay TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  posted TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (lane_id, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq);
+CREATE TABLE IF NOT EXISTS relay_state (
+  relay TEXT NOT NULL,
+  source TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (relay, source, conversation_id, key)
+);
+`
+
+interface Waiting {
+  message: RelayMessage
+  destinations: string[]
+  resolve(result: AcceptResult): void
+  reject(error: unknown): void
+}
+
+interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: string }
+
+/**
+ * The embedded store: one SQLite file in WAL mode, owned by one relay process (the file is opened
+ * in exclusive locking mode, so a second process cannot deliver from it and break ordering).
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database
+  private waiting: Waiting[] = []
+  private readonly q
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+    this.db = new Database(options.path, { timeout: 5000 })
+    this.db.pragma('locking_mode = EXCLUSIVE')
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
+    this.db.pragma('foreign_keys = ON')
+    this.db.exec(schema)
+    // Leases only matter between processes sharing a store; this file has one owner, so whatever
+    // a previous run held is free again.
+    this.db.exec('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL')
+    const db = this.db
+    this.q = {
+      insertMessage: db.prepare(`INSERT INTO messages (source, message_id, type, conversation_id, payload, received_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`),
+      upsertLane: db.prepare(`INSERT INTO lanes (relay, source, conversation_id, pending, due_at) VALUES (?, ?, ?, 1, ?)
+        ON CONFLICT (relay, source, conversation_id) DO UPDATE SET pending = pending + 1, due_at = COALESCE(due_at, excluded.due_at)
+        RETURNING id`),
+      insertDelivery: db.prepare(`INSERT INTO deliveries (seq, lane_id, relay, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`),
+      dueLanes: db.prepare(`SELECT id, relay, source, conversation_id AS conversationId FROM lanes
+        WHERE due_at IS NOT NULL AND due_at <= @now AND (owner IS NULL OR lease_until < @now)
+          AND relay IN (SELECT value FROM json_each(@relays))
+        ORDER BY due_at LIMIT @limit`),
+      lease: db.prepare('UPDATE lanes SET owner = ?, lease_until = ? WHERE id = ?'),
+      renew: db.prepare('UPDATE lanes SET lease_until = ? WHERE id = ? AND owner = ?'),
+      release: db.prepare('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?'),
+      head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
+        JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
+      finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, posted = ?, updated_at = ?
+        WHERE id = ? AND status = 'pending'`),
+      advanceLane: db.prepare('UPDATE lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN ? ELSE NULL END WHERE id = ?'),
+      failAttempt: db.prepare(`UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`),
+      delayLane: db.prepare('UPDATE lanes SET due_at = ? WHERE id = ?'),
+      nextDue: db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
+        FROM lanes WHERE due_at IS NOT NULL AND relay IN (SELECT value FROM json_each(@relays))`),
+      pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
+      stateGet: db.prepare('SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'),
+      stateSet: db.prepare(`INSERT INTO relay_state (relay, source, conversation_id, key, value) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (relay, source, conversation_id, key) DO UPDATE SET value = excluded.value`),
+      stateDelete: db.prepare('DELETE FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?')
+    }
+  }
+
+  /** Messages accepted in the same turn of the event loop share one commit (group commit). */
+  accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ message, destinations, resolve, reject })
+      if (this.waiting.length === 1) setImmediate(() => this.commitWaiting())
+    })
+  }
+
+  private readonly acceptAll = (batch: Waiting[]): AcceptResult[] => batch.map(({ message, destinations }) => {
+    const row = this.q.insertMessage.get(message.source, message.messageId, message.type, message.conversationId,
+      JSON.stringify(message), message.receivedAt) as { seq: number } | undefined
+    if (!row) return { duplicate: true }
+    for (const relay of destinations) {
+      const lane = this.q.upsertLane.get(relay, message.source, message.conversationId, message.receivedAt) as { id: number }
+      this.q.insertDelivery.run(row.seq, lane.id, relay, message.receivedAt, message.receivedAt)
+    }
+    return { duplicate: false, seq: row.seq }
+  })
+
+  private commitWaiting(): void {
+    const batch = this.waiting
+    this.waiting = []
+    let results: AcceptResult[]
+    try {
+      results = this.db.transaction(this.acceptAll)(batch)
+    } catch (error) {
+      for (const w of batch) w.reject(error)
+      return
+    }
+    batch.forEach((w, i) => w.resolve(results[i]!))
+  }
+
+  async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
+    if (limit <= 0 || relays.length === 0) return []
+    return this.db.transaction(() => {
+      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays) }) as Lane[]
+      for (const lane of lanes) this.q.lease.run(owner, now + leaseMs, lane.id)
+      return lanes
+    })()
+  }
+
+  async head(laneId: number): Promise<PendingDelivery | undefined> {
+    const row = this.q.head.get(laneId) as HeadRow | undefined
+    if (!row) return undefined
+    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: JSON.parse(row.payload) }
+  }
+
+  async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
+    this.db.transaction(() => { for (const id of laneIds) this.q.renew.run(until, id, owner) })()
+  }
+
+  async releaseLane(laneId: number, owner: string): Promise<void> {
+    this.q.release.run(laneId, owner)
+  }
+
+  private finish(delivery: PendingDelivery, status: 'delivered' | 'dead', error: string | null, posted: Posted | undefined, now: number): void {
+    this.db.transaction(() => {
+      const changed = this.q.finish.run(status, error, posted === undefined ? null : JSON.stringify(posted), now, delivery.id).changes
+      if (changed > 0) this.q.advanceLane.run(now, delivery.laneId)
+    })()
+  }
+
+  async recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void> {
+    this.finish(delivery, 'delivered', null, posted, now)
+  }
+
+  async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
+    this.finish(delivery, 'dead', error, undefined, now)
+  }
+
+  async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
+    this.db.transaction(() => {
+      if (this.q.failAttempt.run(error, now, delivery.id).changes > 0) this.q.delayLane.run(dueAt, delivery.laneId)
+    })()
+  }
+
+  async nextDueAt(relays: string[], now: number): Promise<number | undefined> {
+    const row = this.q.nextDue.get({ now, relays: JSON.stringify(relays) }) as { due: number | null }
+    return row.due ?? undefined
+  }
+
+  async pendingByRelay(): Promise<Record<string, number>> {
+    const rows = this.q.pendingByRelay.all() as { relay: string; n: number }[]
+    return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+  }
+
+  async stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown> {
+    const row = this.q.stateGet.get(relay, source, conversationId, key) as { value: string } | undefined
+    return row === undefined ? undefined : JSON.parse(row.value)
+  }
+
+  async stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void> {
+    this.q.stateSet.run(relay, source, conversationId, key, JSON.stringify(value))
+  }
+
+  async stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void> {
+    this.q.stateDelete.run(relay, source, conversationId, key)
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get()
+  }
+
+  async close(): Promise<void> {
+    if (this.waiting.length > 0) this.commitWaiting()
+    if (this.db.open) this.db.close()
+  }
+}
