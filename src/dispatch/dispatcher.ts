@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto'
+import type { DeliveryOutcome, Relay, RelayLogger } from '../relays/types.js'
+import type { Lane, PendingDelivery, Store } from '../store/types.js'
+import { backoffDelay } from './backoff.js'
+import { systemClock, type Clock } from './clock.js'
+import { conversationState } from './state.js'
+
+export interface DispatchPolicy {
+  concurrency: number
+  maxAttempts: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  deliveryTimeoutMs: number
+  pollIntervalMs: number
+}
+
+/** What happened to one delivery attempt, for logs and metrics. */
+export interface AttemptEvent {
+  relay: string
+  delivery: PendingDelivery
+  outcome: DeliveryOutcome | { status: 'dead'; error: string }
+  durationMs: number
+}
+
+export interface DispatcherOptions extends DispatchPolicy {
+  store: Store
+  relays: ReadonlyMap<string, Relay>
+  logger: RelayLogger & { child?(bindings: object): RelayLogger }
+  clock?: Clock
+  random?: () => number
+  /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
+  leaseMs?: number
+  owner?: string
+  onAttempt?(event: AttemptEvent): void
+}
+
+/** Raised inside a delivery when the dispatcher is shutting down: the outcome is unknown, so nothing is recorded. */
+class ShuttingDown extends Error {}
+
+const describeError = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
+  return `${error.message}${cause}`
+}
+
+/**
+ * Delivers from the store's outbox: one lane (conversation × relay) at a time in strict order,
+ * many lanes in parallel up to `concurrency`. A lane that fails waits for its retry; the others go on.
+ */
+export class Dispatcher {
+  readonly owner: string
+  private readonly store: Store
+  private relays: ReadonlyMap<string, Relay>
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly leaseMs: number
+  private readonly active = new Map<number, Promise<void>>()
+  private readonly inFlight = new Set<AbortController>()
+  private stopping = false
+  private running?: Promise<void>
+  private wake?: () => void
+  private claiming = false
+  private renewTimer?: NodeJS.Timeout
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.store = options.store
+    this.relays = options.relays
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? Math.random
+    this.leaseMs = options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
+    this.owner = options.owner ?? randomUUID()
+  }
+
+  private get relayNames(): string[] { return [...this.relays.keys()] }
+
+  /** Starts delivering in the background until stop(). */
+  start(): void {
+    if (this.running) return
+    this.stopping = false
+    this.renewTimer = setInterval(() => { void this.renewLeases() }, Math.max(1000, this.leaseMs / 3))
+    this.renewTimer.unref()
+    this.running = this.loop()
+  }
+
+  /** New work was stored: look now instead of at the next poll. */
+  notify(): void {
+    this.wake?.()
+  }
+
+  /** Delivers everything due now, then returns. For tests and one-shot runs; do not mix with start(). */
+  async drain(): Promise<void> {
+    for (;;) {
+      const claimed = await this.claim()
+      if (claimed === 0 && this.active.size === 0) return
+      await Promise.all(this.active.values())
+    }
+  }
+
+  /** Stops claiming, lets deliveries in flight finish for up to `timeoutMs`, then abandons them unrecorded. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true
+    this.wake?.()
+    clearInterval(this.renewTimer)
+    const settled = Promise.all(this.active.values())
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      settled.then(() => false),
+      new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), timeoutMs) })
+    ])
+    clearTimeout(timer)
+    if (timedOut) {
+      this.options.logger.warn({ deliveries: this.inFlight.size }, 'shutdown: abandoning deliveries still in flight; they stay pending and run again at the next start')
+      for (const controller of this.inFlight) controller.abort(new ShuttingDown('relay is shutting down'))
+      await settled
+    }
+    await this.running
+    this.running = undefined
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      let wait = this.options.pollIntervalMs
+      try {
+        const claimed = await this.claim()
+        if (claimed > 0 && this.active.size < this.options.concurrency) continue
+        if (this.active.size < this.options.concurrency) {
+          const now = this.clock.now()
+          const due = await this.store.nextDueAt(this.relayNames, now)
+          if (due !== undefined) wait = Math.min(wait, Math.max(5, due - now))
+        }
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'dispatcher could not read the store; trying again')
+      }
+      if (!this.stopping) await this.sleep(wait)
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise(resolve => {
+      const timer = setTimeout(done, ms)
+      function done() { clearTimeout(timer); resolve() }
+      this.wake = () => { this.wake = undefined; done() }
+    })
+  }
+
+  /** Claims as many due lanes as there is room for and starts each; returns how many. */
+  private async claim(): Promise<number> {
+    if (this.claiming || this.stopping) return 0
+    const room = this.options.concurrency - this.active.size
+    if (room <= 0) return 0
+    this.claiming = true
+    try {
+      const lanes = await this.store.claimLanes({
+        owner: this.owner, now: this.clock.now(), limit: room, leaseMs: this.leaseMs, relays: this.relayNames
+      })
+      for (const lane of lanes) {
+        const run = this.runLane(lane).finally(() => {
+          this.active.delete(lane.id)
+          this.wake?.()
+        })
+        this.active.set(lane.id, run)
+      }
+      return lanes.length
+    } finally {
+      this.claiming = false
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.active.size === 0) return
+    try {
+      await this.store.renewLeases(this.owner, [...this.active.keys()], this.clock.now() + this.leaseMs)
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'could not renew lane leases')
+    }
+  }
+
+  private async runLane(lane: Lane): Promise<void> {
+    const relay = this.relays.get(lane.relay)
+    try {
+      if (!relay) return
+      while (!this.stopping) {
+        const delivery = await this.store.head(lane.id)
+        if (!delivery) return
+        const started = performance.now()
+        const outcome = await this.attempt(relay, delivery)
+        if (outcome === undefined) return
+        if (!(await this.record(delivery, outcome, performance.now() - started))) return
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, relay: lane.relay, conversationId: lane.conversationId }, 'lane stopped by a store error; it is retried later')
+    } finally {
+      await this.store.releaseLane(lane.id, this.owner).catch(() => { /* the lease runs out by itself */ })
+    }
+  }
+
+  /** One try of one delivery, bounded in time; undefined when shutdown cut it short. */
+  private async attempt(relay: Relay, delivery: PendingDelivery): Promise<DeliveryOutcome | undefined> {
+    const controller = new AbortController()
+    this.inFlight.add(controller)
+    const { message } = delivery
+    const logger = this.options.logger.child?.({ relay: delivery.relay, conversationId: message.conversationId, messageId: message.messageId }) ?? this.options.logger
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<DeliveryOutcome>(resolve => {
+      timer = setTimeout(() => {
+        controller.abort(new Error(`delivery timed out after ${this.options.deliveryTimeoutMs} ms`))
+        resolve({ status: 'retry', error: `delivery timed out after ${this.options.deliveryTimeoutMs} ms` })
+      }, this.options.deliveryTimeoutMs)
+    })
+    try {
+      const running = relay.deliver(message, {
+        state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
+        attempt: delivery.attempts + 1,
+        signal: controller.signal,
+        logger
+      }).catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
+      const outcome = await Promise.race([running, timeout])
+      if (controller.signal.reason instanceof ShuttingDown) return undefined
+      return outcome
+    } finally {
+      clearTimeout(timer)
+      this.inFlight.delete(controller)
+    }
+  }
+
+  /** Writes an outcome down; true when the lane may go on to its next message now. */
+  private async record(delivery: PendingDelivery, outcome: DeliveryOutcome, durationMs: number): Promise<boolean> {
+    const now = this.clock.now()
+    const { logger } = this.options
+    const fields = { relay: delivery.relay, conversationId: delivery.message.conversationId, messageId: delivery.message.messageId, attempt: delivery.attempts + 1 }
+    if (outcome.status === 'delivered') {
+      await this.store.recordDelivered(delivery, outcome.posted, now)
+      logger.info({ ...fields, posted: outcome.posted }, 'delivered')
+      this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
+      return true
+    }
+    const exhausted = delivery.attempts + 1 >= this.options.maxAttempts
+    if (outcome.status === 'failed' || exhausted) {
+      const reason = outcome.status === 'failed' ? outcome.error : `gave up after ${delivery.attempts + 1} attempts: ${outcome.error}`
+      await this.store.recordDead(delivery, reason, now)
+      logger.error({ ...fields, error: reason }, 'dead-lettered')
+      this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome: { status: 'dead', error: reason }, durationMs })
+      return true
+    }
+    const backoff = backoffDelay(delivery.attempts + 1, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs }, this.random)
+    const delay = outcome.retryAfterMs === undefined ? backoff : Math.max(outcome.retryAfterMs, 0)
+    await this.store.recordRetry(delivery, outcome.error, now + delay, now)
+    logger.warn({ ...fields, error: outcome.error, retryInMs: delay }, 'delivery failed; will retry')
+    this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
+    return false
+  }
+}
