@@ -1,0 +1,138 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import secureJson from 'secure-json-parse'
+import { pino, type Logger } from 'pino'
+import type { LoadedConfig } from './config/load.js'
+import type { Config } from './config/schema.js'
+import { systemClock, type Clock } from './dispatch/clock.js'
+import { Dispatcher } from './dispatch/dispatcher.js'
+import { RelayHttpError } from './errors.js'
+import { useErrorEnvelope } from './http-errors.js'
+import { intakeRoutes } from './intake/routes.js'
+import { loadRelays } from './relays/loader.js'
+import type { Relay } from './relays/types.js'
+import { compileRouter } from './router.js'
+import { openStore } from './store/index.js'
+import type { Store } from './store/types.js'
+
+export interface BuildOptions {
+  loaded: LoadedConfig
+  /** Use this store instead of opening the configured one (tests). */
+  store?: Store
+  /** Use these relays instead of loading the configured ones (tests). */
+  relays?: Map<string, Relay>
+  clock?: Clock
+  logger?: Logger
+  /** `background` delivers on its own; `manual` leaves delivery to `dispatcher.drain()` (tests). */
+  dispatch?: 'background' | 'manual'
+  random?: () => number
+}
+
+export interface RelayRuntime {
+  config: Config
+  store: Store
+  relays: Map<string, Relay>
+  dispatcher: Dispatcher
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    relay: RelayRuntime
+  }
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log.level,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', '*.secret'], censor: '[redacted]' }
+  }, pino.destination({ fd: 2, sync: false }))
+}
+
+/** Parses JSON strictly: bytes must be UTF-8, and `__proto__`/`constructor.prototype` keys are refused. */
+function useStrictJson(app: FastifyInstance): void {
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  // Only JSON is taken: every other content type (text/plain included) is a 415.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const bytes = body as Buffer
+    if (bytes.length === 0) return done(new RelayHttpError('BODY_EMPTY'), undefined)
+    let text: string
+    try { text = utf8.decode(bytes) } catch { return done(new RelayHttpError('BODY_BAD_ENCODING'), undefined) }
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
+    } catch (error) {
+      const message = (error as Error).message
+      const reason = error instanceof RangeError ? 'the body is nested too deeply'
+        : /forbidden (prototype|constructor)/i.test(message) ? 'the body uses a forbidden key (__proto__ or constructor.prototype)'
+          : `the body is not valid JSON: ${message}`
+      done(new RelayHttpError('BODY_NOT_JSON', reason), undefined)
+    }
+  })
+}
+
+/**
+ * The whole relay as one Fastify instance: intake, store, relays and dispatcher, closed in that
+ * order (stop taking, finish delivering, close relays, close the store). The caller listens.
+ */
+export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
+  const { config, configDir } = options.loaded
+  const logger = options.logger ?? createLogger(config)
+  const clock = options.clock ?? systemClock
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.server.bodyLimit,
+    // One line per accepted message and per delivery says more than a line per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  }) as unknown as FastifyInstance
+
+  useErrorEnvelope(app, config.server.bodyLimit)
+  useStrictJson(app)
+
+  const store = options.store ?? await openStore(config.store)
+  let relays: Map<string, Relay>
+  try {
+    relays = options.relays ?? await loadRelays(config.relays, configDir, bindings => logger.child(bindings))
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  const dispatcher = new Dispatcher({
+    ...config.dispatch,
+    store,
+    relays,
+    clock,
+    random: options.random,
+    logger: logger.child({ component: 'dispatcher' })
+  })
+  app.decorate('relay', { config, store, relays, dispatcher })
+
+  const pending = await store.pendingByRelay()
+  for (const [relay, count] of Object.entries(pending)) {
+    if (!relays.has(relay)) logger.warn({ relay, pending: count }, `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`)
+  }
+
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' }))
+  await app.register(intakeRoutes, {
+    config, store, clock,
+    router: compileRouter(config.routes, [...relays.keys()]),
+    accepted: () => dispatcher.notify()
+  })
+
+  app.addHook('onReady', async () => {
+    if (config.auth.allowUnauthenticated) {
+      logger.warn('auth.allowUnauthenticated is true: anyone who can reach this relay can post messages to sources without tokens')
+    }
+    for (const [name, relay] of relays) {
+      relay.ready?.().catch((error: Error) => logger.error({ relay: name, err: error }, `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`))
+    }
+    if (options.dispatch !== 'manual') dispatcher.start()
+  })
+  app.addHook('onClose', async () => {
+    await dispatcher.stop(config.server.shutdownTimeoutMs)
+    for (const relay of relays.values()) await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
+    await store.close()
+  })
+  return app
+}

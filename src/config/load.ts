@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Value from 'typebox/value'
+import { ConfigError } from '../errors.js'
+import { checker, dotPath } from '../validation.js'
+import { Config } from './schema.js'
+
+export interface LoadedConfig {
+  config: Config
+  /** Where relative paths in the config are resolved from. */
+  configDir: string
+  /** The file it came from, or undefined for the built-in default. */
+  file?: string
+}
+
+const configChecker = checker(Config)
+const placeholder = /\$\$\{|\$\{([^}]*)\}/g
+
+/**
+ * Replaces `${VAR}`, `${VAR:-fallback}` and `${file:path}` in one string; `$${` stays a literal `${`.
+ * Secrets therefore live in the environment or in files, never in the config itself.
+ */
+function interpolate(value: string, where: string, env: NodeJS.ProcessEnv, configDir: string): string {
+  return value.replace(placeholder, (whole, inner: string | undefined) => {
+    if (inner === undefined) return '${'
+    if (inner.startsWith('file:')) {
+      const file = resolve(configDir, inner.slice(5))
+      try {
+        return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      } catch (error) {
+        throw new ConfigError(`${where}: cannot read secret file ${file}: ${(error as Error).message}`, { cause: error })
+      }
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner)
+    if (!m) throw new ConfigError(`${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`)
+    const found = env[m[1]!]
+    if (found !== undefined && found !== '') return found
+    if (m[2] !== undefined) return m[2]
+    throw new ConfigError(`${where}: environment variable ${m[1]} is not set`)
+  })
+}
+
+function interpolateAll(value: unknown, path: string[], env: NodeJS.ProcessEnv, configDir: string): unknown {
+  if (typeof value === 'string') return interpolate(value, dotPath('')(path), env, configDir)
+  if (Array.isArray(value)) return value.map((v, i) => interpolateAll(v, [...path, String(i)], env, configDir))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir)
+    return out
+  }
+  return value
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Checks what the schema cannot: references between sections, patterns that must compile. */
+function checkMeaning(config: Config): string[] {
+  const problems: string[] = []
+  const relayNames = new Set(Object.keys(config.relays))
+  config.routes?.forEach((route, i) => {
+    route.to.forEach((name, j) => {
+      if (!relayNames.has(name)) problems.push(`routes.${i}.to.${j} names relay "${name}", which is not in relays (known: ${[...relayNames].join(', ') || 'none'})`)
+    })
+    const pattern = route.match?.conversation
+    if (pattern !== undefined) {
+      try { new RegExp(pattern) } catch (error) { problems.push(`routes.${i}.match.conversation is not a valid regular expression: ${(error as Error).message}`) }
+    }
+  })
+  const tokens = config.auth.tokens.length + Object.keys(config.auth.sources).length
+  if (tokens === 0 && !config.auth.allowUnauthenticated) {
+    problems.push('auth.tokens is empty: set the GPTBots API key as a token (for example "${GPTBOTS_API_KEY}"), or set auth.allowUnauthenticated to true to accept webhooks from anyone')
+  }
+  return problems
+}
+
+/** Interpolates, fills defaults, validates and freezes a parsed config. Throws ConfigError naming every problem. */
+export function resolveConfig(raw: unknown, options: { configDir: string; env?: NodeJS.ProcessEnv; file?: string }): LoadedConfig {
+  const env = options.env ?? process.env
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('the config must be a JSON object')
+  const value = Value.Default(Config, interpolateAll(raw, [], env, options.configDir)) as Record<string, unknown>
+  const problems = configChecker.problems(value, dotPath(''))
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'))
+  const config = value as Config
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: "${env.PORT}" is not a port number`)
+    config.server.port = port
+  }
+  const meaning = checkMeaning(config)
+  if (meaning.length > 0) throw new ConfigError(meaning.join('\n'))
+  return { config: deepFreeze(config), configDir: options.configDir, file: options.file }
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`, { cause: error })
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`, { cause: error })
+  }
+  try {
+    return resolveConfig(raw, { configDir: dirname(path), env, file: path })
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${path}:\n${error.message}`, { cause: error.cause })
+    throw error
+  }
+}
+
+/**
+ * What `npm start` runs with when there is no config: the console relay, no credentials asked,
+ * listening only on this machine so that the open intake is not exposed.
+ */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return resolveConfig({
+    server: { host: '127.0.0.1' },
+    auth: { allowUnauthenticated: true },
+    relays: { console: { type: 'console' } }
+  }, { configDir: process.cwd(), env })
+}

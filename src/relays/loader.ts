@@ -1,0 +1,102 @@
+import { existsSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { extname, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import Value from 'typebox/value'
+import { ConfigError } from '../errors.js'
+import { checker, dotPath } from '../validation.js'
+import type { Relay, RelayLogger, RelayPlugin } from './types.js'
+
+/** Relays that ship with gptbots-relay, by their `type` name. */
+export const builtInRelays = ['console', 'slack', 'discord'] as const
+
+const isPath = (type: string) => type.startsWith('.') || type.startsWith('/') || /^[A-Za-z]:[\\/]/.test(type)
+
+/** A directory plugin's entry: index.js, or the TypeScript source when it has not been built. */
+function entryOf(path: string): string {
+  if (existsSync(path) && statSync(path).isFile()) return path
+  for (const candidate of [path + '.js', path + '.mjs', path + '.ts', join(path, 'index.js'), join(path, 'index.mjs'), join(path, 'index.ts')]) {
+    if (existsSync(candidate)) return candidate
+  }
+  throw new Error(`no plugin found at ${path} (looked for a file, ${path}.js/.ts, and index.js/index.ts inside it)`)
+}
+
+async function importFile(file: string): Promise<unknown> {
+  if (['.ts', '.mts', '.cts'].includes(extname(file))) {
+    // A user's relay may be plain TypeScript; tsx compiles it on import.
+    const { tsImport } = await import('tsx/esm/api')
+    return tsImport(pathToFileURL(file).href, import.meta.url)
+  }
+  return import(pathToFileURL(file).href)
+}
+
+async function importPlugin(type: string, configDir: string): Promise<unknown> {
+  if ((builtInRelays as readonly string[]).includes(type)) {
+    return import(new URL(`../../plugins/${type}/index.js`, import.meta.url).href)
+  }
+  if (isPath(type)) return importFile(entryOf(resolve(configDir, type)))
+  // An npm package, found from the config's directory first, then from the relay's own.
+  let resolved: string | undefined
+  try { resolved = createRequire(join(configDir, 'package.json')).resolve(type) } catch { /* try our own resolution */ }
+  return resolved ? importFile(resolved) : import(type)
+}
+
+function asPlugin(module: unknown): RelayPlugin | undefined {
+  const looksLike = (m: unknown): m is RelayPlugin =>
+    m !== null && typeof m === 'object' && typeof (m as RelayPlugin).type === 'string' &&
+    typeof (m as RelayPlugin).create === 'function' && typeof (m as RelayPlugin).options === 'object'
+  const m = module as { default?: unknown }
+  if (looksLike(m.default)) return m.default
+  if (looksLike(m)) return m
+  // CommonJS modules imported from ESM nest their exports one level deeper.
+  const nested = (m.default as { default?: unknown } | undefined)?.default
+  return looksLike(nested) ? nested : undefined
+}
+
+export interface PreparedRelay {
+  name: string
+  type: string
+  plugin: RelayPlugin
+  options: unknown
+}
+
+/** Loads a relay's plugin and validates its options, without creating it. */
+export async function prepareRelay(name: string, entry: { type: string }, configDir: string): Promise<PreparedRelay> {
+  const where = `relays.${name}`
+  let module: unknown
+  try {
+    module = await importPlugin(entry.type, configDir)
+  } catch (error) {
+    throw new ConfigError(`${where}.type: cannot load relay plugin "${entry.type}": ${(error as Error).message}`, { cause: error })
+  }
+  const plugin = asPlugin(module)
+  if (!plugin) {
+    throw new ConfigError(`${where}.type: "${entry.type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`)
+  }
+  const { type: _type, ...raw } = entry
+  const options = Value.Default(plugin.options, raw)
+  const problems = checker(plugin.options).problems(options, dotPath(where))
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'))
+  return { name, type: entry.type, plugin, options }
+}
+
+export type LoggerFactory = (bindings: { relay: string }) => RelayLogger
+
+/** Loads, validates and creates every configured relay, in config order. */
+export async function loadRelays(
+  entries: Record<string, { type: string }>,
+  configDir: string,
+  loggerFor: LoggerFactory
+): Promise<Map<string, Relay>> {
+  const prepared = await Promise.all(Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir)))
+  const relays = new Map<string, Relay>()
+  for (const { name, plugin, options } of prepared) {
+    try {
+      relays.set(name, await plugin.create(options, { name, logger: loggerFor({ relay: name }), configDir }))
+    } catch (error) {
+      for (const relay of relays.values()) await relay.close?.().catch(() => {})
+      throw new ConfigError(`relays.${name}: could not start: ${(error as Error).message}`, { cause: error })
+    }
+  }
+  return relays
+}
