@@ -76,7 +76,14 @@ export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 5)
     list.push(error)
     byPath.set(error.instancePath, list)
   }
-  for (const [pointer, list] of byPath) out.push(`${path(segmentsOf(pointer))} ${describe(list)}`)
+  for (const [pointer, list] of byPath) {
+    // A union (text: string | null) that failed because a branch of the right type failed deeper
+    // is explained by that deeper error alone.
+    const deeper = [...byPath.keys()].some(other => other.startsWith(pointer + '/')) ||
+      out.some(line => line.startsWith(path(segmentsOf(pointer)) + '/'))
+    if (deeper && list.some(e => e.keyword === 'anyOf')) continue
+    out.push(`${path(segmentsOf(pointer))} ${describe(list)}`)
+  }
   return [...new Set(out)].slice(0, max)
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
+import { openPostgresStore } from './postgres.js'
 import { SqliteStore } from './sqlite.js'
 import type { Store } from './types.js'
 
@@ -17,5 +18,7 @@ export async function openStore(config: Config['store']): Promise<Store> {
       throw new ConfigError(`store.path: cannot open ${config.path}: ${(error as Error).message}${hint}`, { cause: error })
     }
   }
-  throw new ConfigError('store.driver "postgres" is not available in this version yet; use "sqlite"')
+  // Unreachable servers, bad credentials and schema trouble surface as errors naming the server:
+  // they are not always a config mistake, and the relay must not start without its store.
+  return openPostgresStore({ url: config.url, schema: config.schema })
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
 import type { Posted } from '../relays/types.js'
-import type { AcceptResult, ClaimOptions, Lane, PendingDelivery, Store } from './types.js'
+import type { AcceptResult, ClaimOptions, DeliveryFilter, DeliveryRecord, Lane, PendingDelivery, Store } from './types.js'
 
 export interface SqliteStoreOptions {
   path: string
@@ -104,13 +104,19 @@ export class SqliteStore implements Store {
       release: db.prepare('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?'),
       head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
-      finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, posted = ?, updated_at = ?
+      finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
         WHERE id = ? AND status = 'pending'`),
       advanceLane: db.prepare('UPDATE lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN ? ELSE NULL END WHERE id = ?'),
       failAttempt: db.prepare(`UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`),
       delayLane: db.prepare('UPDATE lanes SET due_at = ? WHERE id = ?'),
       nextDue: db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
         FROM lanes WHERE due_at IS NOT NULL AND relay IN (SELECT value FROM json_each(@relays))`),
+      listDeliveries: db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
+          m.type, d.status, d.attempts, d.last_error AS lastError, d.posted, d.created_at AS createdAt, d.updated_at AS updatedAt
+        FROM deliveries d JOIN messages m ON m.seq = d.seq
+        WHERE d.id > @afterId AND (@status IS NULL OR d.status = @status) AND (@relay IS NULL OR d.relay = @relay)
+          AND (@source IS NULL OR m.source = @source) AND (@conversationId IS NULL OR m.conversation_id = @conversationId)
+        ORDER BY d.id LIMIT @limit`),
       pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
       stateGet: db.prepare('SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'),
       stateSet: db.prepare(`INSERT INTO relay_state (relay, source, conversation_id, key, value) VALUES (?, ?, ?, ?, ?)
@@ -198,6 +204,18 @@ export class SqliteStore implements Store {
   async nextDueAt(relays: string[], now: number): Promise<number | undefined> {
     const row = this.q.nextDue.get({ now, relays: JSON.stringify(relays) }) as { due: number | null }
     return row.due ?? undefined
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
+    const rows = this.q.listDeliveries.all({
+      afterId: filter.afterId ?? 0, limit: filter.limit ?? 100, status: filter.status ?? null, relay: filter.relay ?? null,
+      source: filter.source ?? null, conversationId: filter.conversationId ?? null
+    }) as (Omit<DeliveryRecord, 'posted' | 'lastError'> & { posted: string | null; lastError: string | null })[]
+    return rows.map(({ posted, lastError, ...row }) => ({
+      ...row,
+      ...(lastError === null ? {} : { lastError }),
+      ...(posted === null ? {} : { posted: JSON.parse(posted) })
+    }))
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {

@@ -22,6 +22,34 @@ export interface PendingDelivery {
   message: RelayMessage
 }
 
+/** A delivery as the delivery log shows it. */
+export interface DeliveryRecord {
+  id: number
+  seq: number
+  relay: string
+  source: string
+  conversationId: string
+  messageId: string
+  type: string
+  status: DeliveryStatus
+  attempts: number
+  lastError?: string
+  posted?: Posted
+  createdAt: number
+  updatedAt: number
+}
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus
+  relay?: string
+  source?: string
+  conversationId?: string
+  /** Only deliveries with a larger id, for paging. */
+  afterId?: number
+  /** At most this many, oldest first (default 100). */
+  limit?: number
+}
+
 export interface AcceptResult {
   /** True when this message (source, message id, type) was accepted before: nothing was added. */
   duplicate: boolean
@@ -67,6 +95,8 @@ export interface Store {
 
   /** The earliest time a lane of these relays that nobody holds becomes due, or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
+  /** The delivery log, oldest first: what happened to each message for each relay. */
+  listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
   /** Pending deliveries per relay, for start-up warnings and metrics. */
   pendingByRelay(): Promise<Record<string, number>>
 

@@ -1,0 +1,124 @@
+import pg from 'pg'
+import { connect, createPool } from './postgres-connection.js'
+
+interface Migration {
+  version: number
+  name: string
+  /** The DDL, given the quoted schema name. */
+  sql(schema: string): string
+}
+
+/**
+ * The schema, step by step. A released step is never edited; a change is a new step at the end.
+ * Times are epoch milliseconds from the relay (bigint), so every replica compares like with like.
+ */
+const migrations: Migration[] = [{
+  version: 1,
+  name: 'outbox',
+  sql: s => `
+    CREATE TABLE ${s}.messages (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      source text NOT NULL,
+      message_id text NOT NULL,
+      type text NOT NULL,
+      conversation_id text NOT NULL,
+      -- json, not jsonb: kept verbatim, and it accepts \\u0000, which jsonb rejects.
+      payload json NOT NULL,
+      received_at bigint NOT NULL,
+      UNIQUE (source, message_id, type)
+    );
+    CREATE TABLE ${s}.lanes (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      relay text NOT NULL,
+      source text NOT NULL,
+      conversation_id text NOT NULL,
+      pending integer NOT NULL DEFAULT 0,
+      due_at bigint,
+      owner text,
+      lease_until bigint,
+      UNIQUE (relay, source, conversation_id)
+    );
+    CREATE INDEX lanes_due ON ${s}.lanes (due_at) WHERE due_at IS NOT NULL;
+    -- A lane delivers in id order, so this identity must hand out ids in the order they are asked
+    -- for across all connections: keep its CACHE at 1 (the default).
+    CREATE TABLE ${s}.deliveries (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      seq bigint NOT NULL REFERENCES ${s}.messages (seq),
+      lane_id bigint NOT NULL REFERENCES ${s}.lanes (id),
+      relay text NOT NULL,
+      status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+      attempts integer NOT NULL DEFAULT 0,
+      last_error text,
+      posted json,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL
+    );
+    CREATE INDEX deliveries_pending ON ${s}.deliveries (lane_id, id) WHERE status = 'pending';
+    CREATE INDEX deliveries_seq ON ${s}.deliveries (seq);
+    CREATE TABLE ${s}.relay_state (
+      relay text NOT NULL,
+      source text NOT NULL,
+      conversation_id text NOT NULL,
+      key text NOT NULL,
+      value json NOT NULL,
+      PRIMARY KEY (relay, source, conversation_id, key)
+    );`
+}]
+
+export const schemaVersion = migrations[migrations.length - 1]!.version
+
+/** The first key of the advisory lock: this application's, so other users of the database never wait on it. */
+const lockSpace = 0x67707462
+
+/**
+ * Brings `schema` up to the newest version on an open connection. Replicas starting together
+ * queue on a transaction-level advisory lock per schema: the first migrates, the others find the
+ * work done. Everything, the lock included, ends with the transaction, so a crash leaves nothing half done.
+ */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
+  const s = pg.escapeIdentifier(schema)
+  await client.query('BEGIN')
+  try {
+    // Waiting for another replica's migration is expected; the pool's statement timeout is not meant for it.
+    await client.query('SET LOCAL statement_timeout = 0')
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [lockSpace, schema])
+    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists, so look
+    // first: an administrator may create the schema and give the relay's user only that.
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`)
+    const { rows } = await client.query<{ version: number }>(`SELECT COALESCE(MAX(version), 0)::int AS version FROM ${s}.schema_migrations`)
+    const current = rows[0]!.version
+    if (current > schemaVersion) {
+      throw new Error(`PostgreSQL schema "${schema}" is at version ${current}, newer than this relay knows (${schemaVersion}); run a newer gptbots-relay`)
+    }
+    for (const migration of migrations) {
+      if (migration.version <= current) continue
+      await client.query(migration.sql(s))
+      await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => { /* the connection is gone; so is the transaction */ })
+    throw error
+  }
+}
+
+/** Migrates the schema of the database at `url` and disconnects: the `migrate` command. */
+export async function migratePostgres(url: string, schema: string): Promise<void> {
+  const pool = createPool(url, { poolSize: 1 })
+  try {
+    const client = await connect(pool, url)
+    try {
+      await migrate(client, schema)
+    } finally {
+      client.release()
+    }
+  } finally {
+    await pool.end()
+  }
+}

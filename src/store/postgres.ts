@@ -1,0 +1,241 @@
+import pg from 'pg'
+import type { RelayMessage } from '../message.js'
+import type { Posted } from '../relays/types.js'
+import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
+import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
+import { migrate } from './postgres-schema.js'
+import type { AcceptResult, ClaimOptions, Lane, PendingDelivery, Store } from './types.js'
+
+export { migratePostgres } from './postgres-schema.js'
+
+export interface PostgresStoreOptions extends PostgresPoolOptions {
+  url: string
+  /** Every table lives in this schema. */
+  schema: string
+}
+
+interface Waiting extends Accepting {
+  resolve(result: AcceptResult): void
+  reject(error: unknown): void
+}
+
+interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: RelayMessage }
+
+/** At most this many messages share one transaction. */
+const maxBatch = 500
+
+/**
+ * A message that breaks a whole batch (a NUL byte in an id, a key too long for the index) must
+ * not fail the others with it: after these errors the batch is stored one message at a time.
+ */
+const isDataError = (error: unknown) => /^(22|54)/.test((error as { code?: string }).code ?? '')
+
+/**
+ * The shared store: PostgreSQL, for several relay replicas on one database. Leases in the lanes
+ * table decide which replica delivers a lane; row locks keep each lane in acknowledgement order.
+ * Open it with openPostgresStore, which migrates the schema first.
+ */
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool
+  private readonly url: string
+  private readonly schema: string
+  private readonly q
+  private readonly insert
+  private waiting: Waiting[] = []
+  private committing?: Promise<void>
+  private closing?: Promise<void>
+
+  constructor(options: PostgresStoreOptions) {
+    this.url = options.url
+    this.schema = options.schema
+    this.pool = createPool(options.url, options)
+    const s = pg.escapeIdentifier(options.schema)
+    this.insert = acceptStatements(s)
+    this.q = {
+      // FOR UPDATE SKIP LOCKED: replicas claiming at once each take different lanes instead of
+      // waiting for one another. A lane another replica leased after our snapshot is re-checked
+      // under the row lock and dropped, so a lane never gets two owners.
+      claim: `WITH due AS (
+          SELECT id FROM ${s}.lanes
+          WHERE due_at IS NOT NULL AND due_at <= $1 AND (owner IS NULL OR lease_until < $1) AND relay = ANY($2::text[])
+          ORDER BY due_at, id LIMIT $3
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE ${s}.lanes l SET owner = $4, lease_until = $5 FROM due WHERE l.id = due.id
+        RETURNING l.id, l.relay, l.source, l.conversation_id AS "conversationId", l.due_at`,
+      renew: `UPDATE ${s}.lanes SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND owner = $3`,
+      release: `UPDATE ${s}.lanes SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2`,
+      head: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+        WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT 1`,
+      // Only a delivery still pending counts: a replica whose lease ran out and another that took
+      // the lane over may both report the same delivery, and the lane must move on once.
+      finish: `WITH finished AS (
+          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = $2, posted = $3::json, updated_at = $4
+          WHERE id = $5 AND status = 'pending' RETURNING lane_id
+        )
+        UPDATE ${s}.lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN $4 ELSE NULL END
+        WHERE id IN (SELECT lane_id FROM finished)`,
+      retry: `WITH failed AS (
+          UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
+          WHERE id = $3 AND status = 'pending' RETURNING lane_id
+        )
+        UPDATE ${s}.lanes SET due_at = $4 WHERE id IN (SELECT lane_id FROM failed)`,
+      nextDue: `SELECT MIN(CASE WHEN owner IS NULL OR lease_until < $2 THEN due_at ELSE GREATEST(due_at, lease_until) END) AS due
+        FROM ${s}.lanes WHERE due_at IS NOT NULL AND relay = ANY($1::text[])`,
+      pendingByRelay: `SELECT relay, SUM(pending) AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay`,
+      stateGet: `SELECT value FROM ${s}.relay_state WHERE relay = $1 AND source = $2 AND conversation_id = $3 AND key = $4`,
+      stateSet: `INSERT INTO ${s}.relay_state (relay, source, conversation_id, key, value) VALUES ($1, $2, $3, $4, $5::json)
+        ON CONFLICT (relay, source, conversation_id, key) DO UPDATE SET value = excluded.value`,
+      stateDelete: `DELETE FROM ${s}.relay_state WHERE relay = $1 AND source = $2 AND conversation_id = $3 AND key = $4`,
+      // Reads a table of ours, so a missing schema or grant shows up here too.
+      ping: `SELECT pg_is_in_recovery() AS standby, EXISTS (SELECT 1 FROM ${s}.lanes) AS readable`
+    }
+  }
+
+  /** Runs one statement on a pooled connection; a failure to connect names the server. */
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const client = await connect(this.pool, this.url)
+    try {
+      const result = await client.query<R>(text, values)
+      client.release()
+      return result
+    } catch (error) {
+      // The connection may be the problem; a fresh one costs little next time.
+      client.release(error as Error)
+      throw error
+    }
+  }
+
+  /** Brings the schema up to date on one of the pool's connections. */
+  async migrate(): Promise<void> {
+    const client = await connect(this.pool, this.url)
+    try {
+      await migrate(client, this.schema)
+      client.release()
+    } catch (error) {
+      client.release(error as Error)
+      throw error
+    }
+  }
+
+  /**
+   * Messages that arrive while a transaction is under way wait and share the next one (group
+   * commit): one transaction at a time per replica, so this replica's messages keep their order.
+   */
+  accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
+    if (this.closing) return Promise.reject(new Error('the PostgreSQL store is closed'))
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ message, destinations, resolve, reject })
+      this.committing ??= new Promise<void>(next => setImmediate(next)).then(() => this.commitWaiting())
+    })
+  }
+
+  private async commitWaiting(): Promise<void> {
+    while (this.waiting.length > 0) await this.commit(this.waiting.splice(0, maxBatch))
+    this.committing = undefined
+  }
+
+  /** Stores a batch and settles each of its promises; never throws. */
+  private async commit(batch: Waiting[]): Promise<void> {
+    let results: AcceptResult[]
+    try {
+      results = await inTransaction(this.pool, this.url, client => acceptBatch(client, this.insert, batch))
+    } catch (error) {
+      if (batch.length > 1 && isDataError(error)) {
+        for (const one of batch) await this.commit([one])
+      } else {
+        for (const w of batch) w.reject(error)
+      }
+      return
+    }
+    batch.forEach((w, i) => w.resolve(results[i]!))
+  }
+
+  async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
+    if (limit <= 0 || relays.length === 0) return []
+    const { rows } = await this.query<Lane & { due_at: number }>(this.q.claim, [now, relays, limit, owner, now + leaseMs])
+    // RETURNING has no order; hand out the longest-waiting lanes first, as the selection did.
+    rows.sort((a, b) => a.due_at - b.due_at || a.id - b.id)
+    return rows.map(({ id, relay, source, conversationId }) => ({ id, relay, source, conversationId }))
+  }
+
+  async head(laneId: number): Promise<PendingDelivery | undefined> {
+    const { rows } = await this.query<HeadRow>(this.q.head, [laneId])
+    const row = rows[0]
+    if (!row) return undefined
+    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: row.payload }
+  }
+
+  async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
+    if (laneIds.length === 0) return
+    await this.query(this.q.renew, [until, laneIds, owner])
+  }
+
+  async releaseLane(laneId: number, owner: string): Promise<void> {
+    await this.query(this.q.release, [laneId, owner])
+  }
+
+  async recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void> {
+    await this.query(this.q.finish, ['delivered', null, posted === undefined ? null : JSON.stringify(posted), now, delivery.id])
+  }
+
+  async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
+    await this.query(this.q.finish, ['dead', error, null, now, delivery.id])
+  }
+
+  async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
+    await this.query(this.q.retry, [error, now, delivery.id, dueAt])
+  }
+
+  async nextDueAt(relays: string[], now: number): Promise<number | undefined> {
+    if (relays.length === 0) return undefined
+    const { rows } = await this.query<{ due: number | null }>(this.q.nextDue, [relays, now])
+    return rows[0]?.due ?? undefined
+  }
+
+  async pendingByRelay(): Promise<Record<string, number>> {
+    const { rows } = await this.query<{ relay: string; n: number }>(this.q.pendingByRelay, [])
+    return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+  }
+
+  async stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown> {
+    const { rows } = await this.query<{ value: unknown }>(this.q.stateGet, [relay, source, conversationId, key])
+    // A stored JSON null is a row whose value is null; no row is undefined.
+    return rows.length === 0 ? undefined : rows[0]!.value
+  }
+
+  async stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void> {
+    await this.query(this.q.stateSet, [relay, source, conversationId, key, JSON.stringify(value)])
+  }
+
+  async stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void> {
+    await this.query(this.q.stateDelete, [relay, source, conversationId, key])
+  }
+
+  async ping(): Promise<void> {
+    const { rows } = await this.query<{ standby: boolean }>(this.q.ping, [])
+    if (rows[0]?.standby) throw new Error(`PostgreSQL at ${describeTarget(this.url)} is a read-only standby; point store.url at the primary`)
+  }
+
+  /** Waits for messages being stored, then closes every connection. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.committing
+      await this.pool.end()
+    })()
+    return this.closing
+  }
+}
+
+/** Opens the store and migrates its schema; the relay starts only on an up-to-date schema. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const store = new PostgresStore(options)
+  try {
+    await store.migrate()
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  return store
+}
