@@ -36,8 +36,8 @@ export async function testApp(t: Test, options: TestAppOptions = {}): Promise<Fa
   const loaded = resolveConfig({
     auth: { tokens: [TOKEN] },
     store: { driver: 'sqlite', path: dbPath },
-    relays: relayEntries,
-    ...options.config
+    ...options.config,
+    relays: (options.config?.relays as Record<string, unknown> | undefined) ?? relayEntries
   }, { configDir: process.cwd(), env: {} })
   const app = await buildApp({
     logger: pino({ level: 'silent' }),
