@@ -68,10 +68,12 @@ export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 5)
       continue
     }
     if (error.keyword === 'additionalProperties') {
-      const name = String(error.params.additionalProperties ?? error.params.additionalProperty ?? '')
-      out.push(`${path([...segmentsOf(error.instancePath), name])} is not a known field`)
+      const names = error.params.additionalProperties
+      for (const name of Array.isArray(names) ? names : [names]) out.push(`${path([...segmentsOf(error.instancePath), String(name)])} is not a known field`)
       continue
     }
+    // The same unknown field again, as the `false` schema it failed.
+    if (error.keyword === 'boolean') continue
     const list = byPath.get(error.instancePath) ?? []
     list.push(error)
     byPath.set(error.instancePath, list)

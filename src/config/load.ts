@@ -72,6 +72,9 @@ function checkMeaning(config: Config): string[] {
       try { new RegExp(pattern) } catch (error) { problems.push(`routes.${i}.match.conversation is not a valid regular expression: ${(error as Error).message}`) }
     }
   })
+  for (const name of Object.keys(config.auth.sources)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) problems.push(`auth.sources."${name}": a source name is used in the URL /webhook/<name>, so it may only have letters, digits, _, . and - (at most 64)`)
+  }
   const tokens = config.auth.tokens.length + Object.keys(config.auth.sources).length
   if (tokens === 0 && !config.auth.allowUnauthenticated) {
     problems.push('auth.tokens is empty: set the GPTBots API key as a token (for example "${GPTBOTS_API_KEY}"), or set auth.allowUnauthenticated to true to accept webhooks from anyone')
