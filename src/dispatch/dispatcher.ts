@@ -203,10 +203,13 @@ export class Dispatcher {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<DeliveryOutcome>(resolve => {
       timer = setTimeout(() => {
-        controller.abort(new Error(`delivery timed out after ${this.options.deliveryTimeoutMs} ms`))
+        // Settle before aborting, so that the race below sees the timeout rather than the abort.
         resolve({ status: 'retry', error: `delivery timed out after ${this.options.deliveryTimeoutMs} ms` })
+        controller.abort(new Error(`delivery timed out after ${this.options.deliveryTimeoutMs} ms`))
       }, this.options.deliveryTimeoutMs)
     })
+    // A relay that ignores its signal must not hold up shutdown.
+    const abandoned = new Promise<undefined>(resolve => controller.signal.addEventListener('abort', () => resolve(undefined), { once: true }))
     try {
       const running = relay.deliver(message, {
         state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
@@ -214,7 +217,7 @@ export class Dispatcher {
         signal: controller.signal,
         logger
       }).catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
-      const outcome = await Promise.race([running, timeout])
+      const outcome = await Promise.race([running, timeout, abandoned])
       if (controller.signal.reason instanceof ShuttingDown) return undefined
       return outcome
     } finally {
