@@ -4,7 +4,7 @@ import type { Posted } from '../relays/types.js'
 import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { migrate } from './postgres-schema.js'
-import type { AcceptResult, ClaimOptions, Lane, PendingDelivery, Store } from './types.js'
+import type { AcceptResult, ClaimOptions, DeliveryFilter, DeliveryRecord, Lane, PendingDelivery, Store } from './types.js'
 
 export { migratePostgres } from './postgres-schema.js'
 
@@ -69,9 +69,11 @@ export class PostgresStore implements Store {
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
         WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT 1`,
       // Only a delivery still pending counts: a replica whose lease ran out and another that took
-      // the lane over may both report the same delivery, and the lane must move on once.
+      // the lane over may both report the same delivery, and the lane must move on once. A
+      // delivery that succeeds after retries keeps the last error for the log.
       finish: `WITH finished AS (
-          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = $2, posted = $3::json, updated_at = $4
+          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error),
+            posted = $3::json, updated_at = $4
           WHERE id = $5 AND status = 'pending' RETURNING lane_id
         )
         UPDATE ${s}.lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN $4 ELSE NULL END
@@ -83,6 +85,12 @@ export class PostgresStore implements Store {
         UPDATE ${s}.lanes SET due_at = $4 WHERE id IN (SELECT lane_id FROM failed)`,
       nextDue: `SELECT MIN(CASE WHEN owner IS NULL OR lease_until < $2 THEN due_at ELSE GREATEST(due_at, lease_until) END) AS due
         FROM ${s}.lanes WHERE due_at IS NOT NULL AND relay = ANY($1::text[])`,
+      listDeliveries: `SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS "conversationId", m.message_id AS "messageId",
+          m.type, d.status, d.attempts, d.last_error AS "lastError", d.posted, d.created_at AS "createdAt", d.updated_at AS "updatedAt"
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+        WHERE d.id > $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.relay = $3)
+          AND ($4::text IS NULL OR m.source = $4) AND ($5::text IS NULL OR m.conversation_id = $5)
+        ORDER BY d.id LIMIT $6`,
       pendingByRelay: `SELECT relay, SUM(pending) AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay`,
       stateGet: `SELECT value FROM ${s}.relay_state WHERE relay = $1 AND source = $2 AND conversation_id = $3 AND key = $4`,
       stateSet: `INSERT INTO ${s}.relay_state (relay, source, conversation_id, key, value) VALUES ($1, $2, $3, $4, $5::json)
@@ -192,6 +200,19 @@ export class PostgresStore implements Store {
     if (relays.length === 0) return undefined
     const { rows } = await this.query<{ due: number | null }>(this.q.nextDue, [relays, now])
     return rows[0]?.due ?? undefined
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
+    const { rows } = await this.query<Omit<DeliveryRecord, 'lastError' | 'posted'> & { lastError: string | null; posted: DeliveryRecord['posted'] | null }>(
+      this.q.listDeliveries,
+      [filter.afterId ?? 0, filter.status ?? null, filter.relay ?? null, filter.source ?? null, filter.conversationId ?? null, filter.limit ?? 100]
+    )
+    // Absent rather than null, as the interface's optional fields say.
+    return rows.map(({ lastError, posted, ...row }) => ({
+      ...row,
+      ...(lastError === null ? {} : { lastError }),
+      ...(posted === null ? {} : { posted })
+    }))
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {
