@@ -1,0 +1,72 @@
+import type { RelayMessage } from '../../src/message.js'
+import { escapeMrkdwn, fallbackText, threadTitle } from './format.js'
+import type { SlackSettings, Speaker } from './options.js'
+
+/** Slack advises about 4,000 characters for `text`; it is only the notification and screen-reader form. */
+export const fallbackLimit = 3000
+
+/** What the relay hands to chat.postMessage, besides the channel. */
+export interface PostArguments {
+  text: string
+  blocks?: Block[]
+  thread_ts?: string
+  username?: string
+  icon_emoji?: string
+  icon_url?: string
+  metadata?: { event_type: string; event_payload: Record<string, string> }
+}
+
+type Block =
+  | { type: 'markdown'; text: string }
+  | { type: 'context'; elements: ContextElement[] }
+
+type ContextElement =
+  | { type: 'mrkdwn'; text: string }
+  | { type: 'image'; image_url: string; alt_text: string }
+
+/** Names the conversation on its parent message, so its thread can be found from the channel's history. */
+export function conversationMetadata(message: RelayMessage, relay: string): PostArguments['metadata'] {
+  return {
+    event_type: 'gptbots_conversation',
+    event_payload: { conversation_id: message.conversationId, source: message.source, relay }
+  }
+}
+
+/** The parent message of a conversation's thread in "title" mode. */
+export function titleArguments(settings: SlackSettings, message: RelayMessage, relay: string): PostArguments {
+  return { text: threadTitle(settings.threadTitle, message), metadata: conversationMetadata(message, relay) }
+}
+
+/**
+ * One part of a relayed message. With `customize`, every part carries the speaker's name and
+ * icon; otherwise the first part opens with a small context line naming the speaker, and every
+ * part's notification text starts with the name.
+ */
+export function partArguments(
+  settings: SlackSettings,
+  message: RelayMessage,
+  markdown: string,
+  index: number
+): PostArguments {
+  const speaker = settings.speakers[message.type]
+  const blocks: Block[] = [{ type: 'markdown', text: markdown }]
+  if (settings.customize) {
+    const icon = speaker.iconUrl ? { icon_url: speaker.iconUrl } : { icon_emoji: speaker.iconEmoji }
+    return { text: fallbackText(markdown, fallbackLimit), blocks, username: speaker.name, ...icon }
+  }
+  const name = escapeMrkdwn(speaker.name)
+  if (index === 0) blocks.unshift(speakerContext(speaker))
+  return { text: `${name}: ${fallbackText(markdown, fallbackLimit - name.length - 2)}`, blocks }
+}
+
+function speakerContext(speaker: Speaker): Block {
+  const name = `*${escapeMrkdwn(speaker.name)}*`
+  if (speaker.iconUrl) {
+    return {
+      type: 'context',
+      elements: [{ type: 'image', image_url: speaker.iconUrl, alt_text: speaker.name }, { type: 'mrkdwn', text: name }]
+    }
+  }
+  const text = speaker.iconEmoji ? `${speaker.iconEmoji} ${name}` : name
+  return { type: 'context', elements: [{ type: 'mrkdwn', text }] }
+}

@@ -1,0 +1,84 @@
+import t from 'tap'
+import { ChannelHeld, ChannelPacer } from '../../plugins/slack/pace.js'
+import { ManualClock } from '../fakes/slack.js'
+
+/** When each of `count` posts to a channel would go out, relative to the start. */
+async function slots(pacer: ChannelPacer, clock: ManualClock, channel: string, count: number): Promise<number[]> {
+  const start = clock.now()
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    await pacer.take(channel)
+    times.push(clock.now() - start)
+  }
+  return times
+}
+
+t.test('a burst goes at once, then one post per interval', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 3)
+  t.same(await slots(pacer, clock, 'C1', 6), [0, 0, 0, 1000, 2000, 3000])
+})
+
+t.test('a quiet channel earns its burst back', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 2)
+  await slots(pacer, clock, 'C1', 4)
+  clock.advance(10_000)
+  t.same(await slots(pacer, clock, 'C1', 3), [0, 0, 1000])
+})
+
+t.test('channels are paced apart from each other', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const before = clock.now()
+  await pacer.take('C2')
+  t.equal(clock.now(), before, 'C2 does not wait for C1')
+})
+
+t.test('concurrent posts to one channel get distinct slots', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await Promise.all([0, 1, 2].map(() => pacer.take('C1')))
+  t.same(clock.sleeps.sort((a, b) => a - b), [1000, 2000], 'the first goes at once, the others wait their turn')
+})
+
+t.test('a hold after a 429 refuses posts until it ends, then resumes without a burst', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 3)
+  pacer.hold('C1', clock.now() + 5000)
+  await t.rejects(pacer.take('C1'), ChannelHeld)
+  try {
+    await pacer.take('C1')
+  } catch (error) {
+    t.equal((error as ChannelHeld).remainingMs, 5000)
+  }
+  await pacer.take('C2')
+  t.pass('another channel is not held')
+  clock.advance(5000)
+  t.same(await slots(pacer, clock, 'C1', 3), [0, 1000, 2000])
+})
+
+t.test('a hold set while a post waits for its slot stops that post too', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const waiting = pacer.take('C1')
+  pacer.hold('C1', clock.now() + 30_000)
+  await t.rejects(waiting, ChannelHeld)
+})
+
+t.test('an aborted delivery stops waiting', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const abort = new AbortController()
+  abort.abort()
+  await t.rejects(pacer.take('C1', abort.signal), { name: 'AbortError' })
+})
+
+t.test('an interval of 0 does not pace at all', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 0, 1)
+  t.same(await slots(pacer, clock, 'C1', 5), [0, 0, 0, 0, 0])
+})
