@@ -1,0 +1,533 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { RelayMessage } from '../../src/message.js'
+import type { ConversationState, DeliveryContext } from '../../src/relays/types.js'
+
+/*
+ * A Slack Web API on loopback for the real WebClient to talk to (through slackApiUrl). It is as
+ * strict as Slack's documented limits (../../../shared/platforms.md): a relay that passes here
+ * stays within them. It answers auth.test, conversations.info and chat.postMessage.
+ */
+
+/** Slack's limits, as this fake enforces them. */
+export const slackLimits = {
+  blocks: 50,
+  sectionText: 3000,
+  sectionField: 2000,
+  sectionFields: 10,
+  headerText: 150,
+  contextElements: 10,
+  textObject: 3000,
+  markdownTotal: 12_000,
+  markdownText: 12_000,
+  text: 40_000,
+  blockId: 255
+} as const
+
+export const fakeToken = 'xoxb-fake-token'
+export const fakeChannel = 'C0123456'
+export const allScopes = ['chat:write', 'chat:write.customize', 'channels:read', 'groups:read']
+
+export interface FakeToken {
+  scopes?: string[]
+  /** Every call with this token fails so: token_revoked, account_inactive, ... */
+  error?: string
+}
+
+export interface FakeChannel {
+  name?: string
+  private?: boolean
+  archived?: boolean
+  /** False: the app is not in the channel, so posting needs chat:write.public. */
+  member?: boolean
+  /** Every post to this channel fails so. */
+  error?: string
+}
+
+export interface FakeSlackOptions {
+  tokens?: Record<string, FakeToken>
+  channels?: Record<string, FakeChannel>
+  /** Posts per channel: one per intervalMs, in bursts of up to burst; false lifts the limit. */
+  rateLimit?: { intervalMs: number; burst: number } | false
+  /** The fake's clock, in ms; tests that move time share one with the relay. */
+  now?: () => number
+}
+
+/** What a hook or an injected failure answers instead of the fake's own logic. */
+export interface FakeReply {
+  status?: number
+  headers?: Record<string, string>
+  body?: unknown
+  /** Drop the connection without answering, like a network failure. */
+  destroy?: boolean
+}
+
+export type Params = Record<string, unknown>
+export type MethodHook = (params: Params) => FakeReply | undefined
+
+/** A message Slack accepted, as a test wants to see it. */
+export interface PostedMessage {
+  channel: string
+  ts: string
+  thread_ts?: string
+  text?: string
+  blocks?: Block[]
+  username?: string
+  icon_emoji?: string
+  icon_url?: string
+  metadata?: { event_type: string; event_payload: Record<string, unknown> }
+}
+
+export interface Block {
+  type: string
+  text?: unknown
+  elements?: unknown[]
+  fields?: unknown[]
+  block_id?: unknown
+}
+
+export interface FakeCall {
+  method: string
+  params: Params
+  status: number
+  body: unknown
+}
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+export class FakeSlack {
+  readonly messages: PostedMessage[] = []
+  readonly calls: FakeCall[] = []
+  readonly tokens: Record<string, FakeToken>
+  readonly channels: Record<string, FakeChannel>
+  rateLimit: { intervalMs: number; burst: number } | false
+  readonly #now: () => number
+  readonly #hooks = new Map<string, MethodHook>()
+  readonly #buckets = new Map<string, Bucket>()
+  #failures: FakeReply[] = []
+  #forcedLimits = { count: 0, retryAfterSeconds: 1 }
+  #failShare = 0
+  #random: () => number = Math.random
+  #seq = 0
+
+  private constructor(private readonly server: Server, options: FakeSlackOptions) {
+    this.tokens = options.tokens ?? { [fakeToken]: { scopes: allScopes } }
+    this.channels = options.channels ?? { [fakeChannel]: { name: 'relay' } }
+    this.rateLimit = options.rateLimit ?? { intervalMs: 1000, burst: 3 }
+    this.#now = options.now ?? Date.now
+  }
+
+  static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+    const server = createServer()
+    const fake = new FakeSlack(server, options)
+    server.on('request', (req, res) => { fake.#handle(req, res).catch(error => fail(res, error)) })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    return fake
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/`
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise<void>(resolve => this.server.close(() => resolve()))
+  }
+
+  /** The next `count` calls fail with this HTTP status. */
+  failNext(count: number, status = 500): void {
+    for (let i = 0; i < count; i++) this.#failures.push({ status, body: 'upstream trouble' })
+  }
+
+  /** The next `count` chat.postMessage calls answer 429 with this Retry-After, whatever the pace. */
+  rateLimitNext(count: number, retryAfterSeconds = 1): void {
+    this.#forcedLimits = { count, retryAfterSeconds }
+  }
+
+  /** This share (0..1) of all calls fails with HTTP 503, drawn from `random`. */
+  failShare(share: number, random: () => number = Math.random): void {
+    this.#failShare = share
+    this.#random = random
+  }
+
+  /** Answers calls of `method` with the hook's reply whenever it returns one. */
+  on(method: string, hook: MethodHook | undefined): void {
+    if (hook) this.#hooks.set(method, hook)
+    else this.#hooks.delete(method)
+  }
+
+  /** Deletes a message, as someone in Slack could. */
+  deleteMessage(channel: string, ts: string): void {
+    const index = this.messages.findIndex(m => m.channel === channel && m.ts === ts)
+    if (index !== -1) this.messages.splice(index, 1)
+  }
+
+  /** The channel's top-level messages. */
+  parents(channel = fakeChannel): PostedMessage[] {
+    return this.messages.filter(m => m.channel === channel && !m.thread_ts)
+  }
+
+  /** The replies in a thread, in order. */
+  replies(threadTs: string): PostedMessage[] {
+    return this.messages.filter(m => m.thread_ts === threadTs)
+  }
+
+  callsOf(method: string): FakeCall[] {
+    return this.calls.filter(c => c.method === method)
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = new URL(req.url ?? '/', 'http://fake').pathname.replace(/^.*\/api\//, '')
+    const params = await readParams(req)
+    const token = bearer(req.headers.authorization) ?? (typeof params.token === 'string' ? params.token : undefined)
+    const reply = this.#injected(method, params) ?? this.#answer(method, params, token)
+    this.calls.push({ method, params, status: reply.status ?? 200, body: reply.body })
+    if (reply.destroy) {
+      req.socket.destroy()
+      return
+    }
+    const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? { ok: true })
+    const type = typeof reply.body === 'string' ? 'text/plain' : 'application/json; charset=utf-8'
+    res.writeHead(reply.status ?? 200, { 'content-type': type, ...reply.headers })
+    res.end(body)
+  }
+
+  #injected(method: string, params: Params): FakeReply | undefined {
+    const failure = this.#failures.shift()
+    if (failure) return failure
+    if (this.#failShare > 0 && this.#random() < this.#failShare) return { status: 503, body: 'service unavailable' }
+    if (method === 'chat.postMessage' && this.#forcedLimits.count > 0) {
+      this.#forcedLimits.count--
+      return tooManyRequests(this.#forcedLimits.retryAfterSeconds)
+    }
+    return this.#hooks.get(method)?.(params)
+  }
+
+  #answer(method: string, params: Params, token: string | undefined): FakeReply {
+    if (method !== 'auth.test' && method !== 'conversations.info' && method !== 'chat.postMessage') {
+      return slackError('unknown_method')
+    }
+    if (token === undefined) return slackError('not_authed')
+    const owner = this.tokens[token]
+    if (!owner) return slackError('invalid_auth')
+    if (owner.error) return slackError(owner.error)
+    const scopes = owner.scopes ?? allScopes
+    if (method === 'auth.test') {
+      return ok({ url: 'https://fake.slack.com/', team: 'Fake', user: 'relay', team_id: 'T0FAKE', user_id: 'U0FAKE', bot_id: 'B0FAKE' })
+    }
+    const channelId = typeof params.channel === 'string' ? params.channel : ''
+    const channel = this.channels[channelId]
+    if (method === 'conversations.info') {
+      const needed = channel?.private ? 'groups:read' : 'channels:read'
+      if (!scopes.includes(needed)) return slackError('missing_scope', { needed, provided: scopes.join(',') })
+      if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
+      return ok({ channel: channelInfo(channelId, channel) })
+    }
+    if (!scopes.includes('chat:write')) return slackError('missing_scope', { needed: 'chat:write', provided: scopes.join(',') })
+    if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
+    if (channel.error) return slackError(channel.error)
+    if (channel.archived) return slackError('is_archived')
+    if (channel.member === false && !scopes.includes('chat:write.public')) return slackError('not_in_channel')
+    const limited = this.#rateLimited(channelId)
+    if (limited) return limited
+    return this.#post(channelId, params, scopes)
+  }
+
+  #rateLimited(channel: string): FakeReply | undefined {
+    if (!this.rateLimit) return undefined
+    const { intervalMs, burst } = this.rateLimit
+    const now = this.#now()
+    const bucket = this.#buckets.get(channel) ?? { tokens: burst, at: now }
+    bucket.tokens = Math.min(burst, bucket.tokens + (intervalMs > 0 ? (now - bucket.at) / intervalMs : burst))
+    bucket.at = now
+    this.#buckets.set(channel, bucket)
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1
+      return undefined
+    }
+    return tooManyRequests(Math.max(1, Math.ceil(((1 - bucket.tokens) * intervalMs) / 1000)))
+  }
+
+  #post(channel: string, params: Params, scopes: string[]): FakeReply {
+    const invalid = checkMessage(params)
+    if (invalid) return invalid
+    const threadTs = typeof params.thread_ts === 'string' ? params.thread_ts : undefined
+    if (threadTs !== undefined) {
+      const parent = this.messages.find(m => m.channel === channel && m.ts === threadTs)
+      if (!parent) return slackError('thread_not_found')
+      // Slack's rule for thread_ts: the parent's ts, never a reply's.
+      if (parent.thread_ts) return slackError('invalid_thread_ts')
+    }
+    const ts = `${Math.floor(this.#now() / 1000)}.${String(++this.#seq).padStart(6, '0')}`
+    // Without chat:write.customize, Slack ignores the per-message name and icon.
+    const customize = scopes.includes('chat:write.customize')
+    const message: PostedMessage = {
+      channel,
+      ts,
+      thread_ts: threadTs,
+      text: optionalString(params.text),
+      blocks: params.blocks as Block[] | undefined,
+      username: customize ? optionalString(params.username) : undefined,
+      icon_emoji: customize ? optionalString(params.icon_emoji) : undefined,
+      icon_url: customize ? optionalString(params.icon_url) : undefined,
+      metadata: params.metadata as PostedMessage['metadata']
+    }
+    this.messages.push(message)
+    return ok({ channel, ts, message: { type: 'message', text: message.text ?? '', ts, thread_ts: threadTs } })
+  }
+}
+
+/** Checks a chat.postMessage's content against Slack's limits; undefined when it passes. */
+export function checkMessage(params: Params): FakeReply | undefined {
+  const text = optionalString(params.text)
+  const markdownText = optionalString(params.markdown_text)
+  const blocks = params.blocks
+  if (params.blocks === null) return slackError('invalid_blocks_format')
+  if (markdownText !== undefined) {
+    if (text !== undefined || blocks !== undefined) {
+      return slackError('invalid_arguments', {}, ['markdown_text can not be combined with text or blocks'])
+    }
+    if (markdownText.length > slackLimits.markdownText) return slackError('msg_too_long')
+  }
+  if (!text && blocks === undefined && !markdownText) return slackError('no_text')
+  if (text !== undefined && text.length > slackLimits.text) return slackError('msg_too_long')
+  if (blocks !== undefined) {
+    const problem = checkBlocks(blocks)
+    if (problem) return problem
+  }
+  if (params.metadata !== undefined) {
+    const metadata = params.metadata as { event_type?: unknown; event_payload?: unknown } | null
+    if (typeof metadata !== 'object' || metadata === null || typeof metadata.event_type !== 'string' ||
+      !/^[A-Za-z0-9_.-]+$/.test(metadata.event_type) || typeof metadata.event_payload !== 'object' || metadata.event_payload === null) {
+      return slackError('invalid_metadata_format')
+    }
+  }
+  return undefined
+}
+
+function checkBlocks(blocks: unknown): FakeReply | undefined {
+  if (!Array.isArray(blocks)) return slackError('invalid_blocks_format')
+  if (blocks.length > slackLimits.blocks) return invalidBlocks(`no more than ${slackLimits.blocks} items allowed`, '')
+  let markdown = 0
+  for (const [index, value] of blocks.entries()) {
+    const at = `/${index}`
+    if (typeof value !== 'object' || value === null) return invalidBlocks('must be an object', at)
+    const block = value as Block
+    if (block.block_id !== undefined && (typeof block.block_id !== 'string' || block.block_id.length > slackLimits.blockId)) {
+      return invalidBlocks(`must be a string of at most ${slackLimits.blockId} characters`, `${at}/block_id`)
+    }
+    let problem: string | undefined
+    switch (block.type) {
+      case 'markdown':
+        if (typeof block.text !== 'string' || block.text.length === 0) problem = 'text must be a non-empty string'
+        else markdown += block.text.length
+        break
+      case 'section':
+        problem = checkSection(block)
+        break
+      case 'header':
+        problem = checkText(block.text, slackLimits.headerText, ['plain_text'])
+        break
+      case 'context':
+        problem = checkContext(block)
+        break
+      case 'divider':
+        break
+      case 'rich_text':
+        if (!Array.isArray(block.elements)) problem = 'elements must be an array'
+        break
+      default:
+        problem = `unsupported type: ${String(block.type)}`
+    }
+    if (problem) return invalidBlocks(problem, at)
+  }
+  if (markdown > slackLimits.markdownTotal) {
+    return slackError('msg_blocks_too_long', {}, [`markdown blocks hold ${markdown} characters, more than ${slackLimits.markdownTotal}`])
+  }
+  return undefined
+}
+
+function checkSection(block: Block): string | undefined {
+  if (block.text === undefined && block.fields === undefined) return 'needs text or fields'
+  if (block.text !== undefined) {
+    const problem = checkText(block.text, slackLimits.sectionText)
+    if (problem) return `text: ${problem}`
+  }
+  if (block.fields !== undefined) {
+    if (!Array.isArray(block.fields) || block.fields.length > slackLimits.sectionFields) {
+      return `fields: at most ${slackLimits.sectionFields} items`
+    }
+    for (const field of block.fields) {
+      const problem = checkText(field, slackLimits.sectionField)
+      if (problem) return `fields: ${problem}`
+    }
+  }
+  return undefined
+}
+
+function checkContext(block: Block): string | undefined {
+  const elements = block.elements
+  if (!Array.isArray(elements) || elements.length === 0 || elements.length > slackLimits.contextElements) {
+    return `elements: between 1 and ${slackLimits.contextElements} items`
+  }
+  for (const element of elements) {
+    const image = element as { type?: unknown; image_url?: unknown; alt_text?: unknown }
+    if (image.type === 'image') {
+      if (typeof image.image_url !== 'string' || typeof image.alt_text !== 'string') return 'image needs image_url and alt_text'
+      continue
+    }
+    const problem = checkText(element, slackLimits.textObject)
+    if (problem) return problem
+  }
+  return undefined
+}
+
+function checkText(value: unknown, max: number, types = ['plain_text', 'mrkdwn']): string | undefined {
+  const text = value as { type?: unknown; text?: unknown } | undefined
+  if (typeof text !== 'object' || text === null || !types.includes(String(text.type))) {
+    return `a text object of type ${types.join(' or ')} is required`
+  }
+  if (typeof text.text !== 'string' || text.text.length === 0) return 'text must be a non-empty string'
+  if (text.text.length > max) return `must be less than ${max + 1} characters`
+  return undefined
+}
+
+function invalidBlocks(problem: string, pointer: string): FakeReply {
+  return slackError('invalid_blocks', {}, [`[ERROR] ${problem} [json-pointer:/blocks${pointer}]`])
+}
+
+function slackError(error: string, extra: Params = {}, messages?: string[]): FakeReply {
+  return { body: { ok: false, error, ...extra, ...(messages ? { response_metadata: { messages } } : {}) } }
+}
+
+function tooManyRequests(retryAfterSeconds: number): FakeReply {
+  return { status: 429, headers: { 'retry-after': String(retryAfterSeconds) }, body: { ok: false, error: 'ratelimited' } }
+}
+
+function ok(body: Params): FakeReply {
+  return { body: { ok: true, ...body } }
+}
+
+function channelInfo(id: string, channel: FakeChannel): Params {
+  return {
+    id,
+    name: channel.name ?? id.toLowerCase(),
+    is_channel: !channel.private,
+    is_private: Boolean(channel.private),
+    is_archived: Boolean(channel.archived),
+    is_member: channel.member !== false
+  }
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '')
+  return match?.[1]
+}
+
+// The WebClient sends form-encoded bodies with objects (blocks, metadata) as JSON inside;
+// Slack also takes JSON bodies. Both end up as the same params.
+async function readParams(req: IncomingMessage): Promise<Params> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  const raw = Buffer.concat(chunks).toString('utf8')
+  if ((req.headers['content-type'] ?? '').includes('application/json')) {
+    return raw ? (JSON.parse(raw) as Params) : {}
+  }
+  const params: Params = Object.fromEntries(new URLSearchParams(raw))
+  for (const key of ['blocks', 'metadata', 'attachments']) {
+    if (typeof params[key] !== 'string') continue
+    try {
+      params[key] = JSON.parse(params[key])
+    } catch {
+      params[key] = null
+    }
+  }
+  return params
+}
+
+function fail(res: ServerResponse, error: unknown): void {
+  if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+  res.end(String(error))
+}
+
+/*
+ * What tests of the Slack relay share besides the server: a clock they move by hand, a logger
+ * that remembers, and GPTBots messages as the relay receives them.
+ */
+
+/** A clock whose sleeps return at once, moving time forward instead: pacing tests run instantly. */
+export class ManualClock {
+  constructor(public time = 1_700_000_000_000) {}
+
+  readonly now = (): number => this.time
+
+  /** How long each sleep asked to wait, in order. */
+  readonly sleeps: number[] = []
+
+  readonly sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
+    signal?.throwIfAborted()
+    const until = this.time + Math.max(0, ms)
+    this.sleeps.push(ms)
+    await Promise.resolve()
+    this.time = Math.max(this.time, until)
+  }
+
+  advance(ms: number): void {
+    this.time += ms
+  }
+}
+
+export interface LogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error'
+  obj: object | string
+  msg?: string
+}
+
+export function recordingLogger() {
+  const entries: LogEntry[] = []
+  const at = (level: LogEntry['level']) => (obj: object | string, msg?: string) => { entries.push({ level, obj, msg }) }
+  return {
+    entries,
+    errors: () => entries.filter(e => e.level === 'error'),
+    warnings: () => entries.filter(e => e.level === 'warn'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error')
+  }
+}
+
+let nextMessageId = 1
+
+/** A RelayMessage as the core hands it to a relay; each gets a new message id. */
+export function relayMessage(overrides: Partial<RelayMessage> = {}): RelayMessage {
+  return {
+    source: 'default',
+    messageId: `msg-${nextMessageId++}`,
+    conversationId: 'conversation-1',
+    type: 'ANSWER',
+    text: 'Hello',
+    flowOutput: [],
+    createdAt: 1_700_000_000_000,
+    receivedAt: 1_700_000_000_100,
+    format: 'v1',
+    ...overrides
+  }
+}
+
+/** A delivery context around one conversation's state. */
+export function deliveryContext(state: ConversationState, signal: AbortSignal = new AbortController().signal): DeliveryContext {
+  return { state, attempt: 1, signal, logger: recordingLogger() }
+}
+
+/** The Markdown a posted message shows: its markdown blocks' text. */
+export function shownMarkdown(message: PostedMessage): string {
+  return (message.blocks ?? []).filter(b => b.type === 'markdown').map(b => String(b.text)).join('\n')
+}
