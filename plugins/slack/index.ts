@@ -1,0 +1,13 @@
+import { defineRelay } from '../../src/relays/types.js'
+import { SlackOptions } from './options.js'
+import { createSlackRelay } from './relay.js'
+
+/**
+ * The built-in Slack relay: posts each conversation into a thread of one channel, Markdown
+ * rendered by Slack, long answers split, paced per channel, failures told apart.
+ */
+export default defineRelay({
+  type: 'slack',
+  options: SlackOptions,
+  create: (options, init) => createSlackRelay(options, init)
+})
