@@ -1,0 +1,58 @@
+import type { MessageType, RelayMessage } from '../../src/message.js'
+import { flowEmbeds, packEmbeds, shorten, type Embed } from './embeds.js'
+import { splitText } from './split.js'
+
+export const CONTENT_LIMIT = 2000
+
+/** One Discord message of a relayed message: a message too long for one becomes several parts. */
+export interface Part {
+  content?: string
+  embeds?: Embed[]
+}
+
+/** How messages should look where they land. */
+export interface Look {
+  /** Say who speaks in the text (a bot posts every message under its own name; a webhook does not need this). */
+  labelRole: boolean
+  /** Say which conversation a message belongs to (mode channel, where conversations interleave). */
+  markConversation: boolean
+  names: Record<MessageType, string>
+  colors: Record<MessageType, number>
+}
+
+const ROLE_ICON: Record<MessageType, string> = { ANSWER: '🤖', QUESTION: '👤' }
+
+const escapeMarkdown = (text: string) => text.replace(/[\\*_~`|]/g, '\\$&')
+
+function headers (message: RelayMessage, look: Look): { first: string; next: string } {
+  const label = look.labelRole ? `**${ROLE_ICON[message.type]} ${escapeMarkdown(look.names[message.type])}**` : ''
+  const mark = look.markConversation ? `conversation \`${shorten(message.conversationId.replace(/`/g, ''), 100)}\`` : ''
+  const first = label && mark ? `${label} · ${mark}` : label || (mark && `-# ${mark}`)
+  // In a thread the parts follow each other; in a shared channel each part must say whose it is.
+  return { first, next: look.markConversation ? first : '' }
+}
+
+const withHeader = (header: string, body: string) => header ? `${header}\n${body}` : body
+
+/**
+ * A relayed message as the Discord messages to post, in order: the text split within 2,000
+ * characters, then the flow output as embeds (the first batch riding on the last text part).
+ * An empty message gives no parts.
+ */
+export function partsOf (message: RelayMessage, look: Look): Part[] {
+  const { first, next } = headers(message, look)
+  const room = CONTENT_LIMIT - (first ? first.length + 1 : 0)
+  const texts = message.text?.trim() ? splitText(message.text, room) : []
+  const parts: Part[] = texts.map((text, i) => ({ content: withHeader(i === 0 ? first : next, text) }))
+  const embeds = message.flowOutput.flatMap(entry => flowEmbeds(entry, look.colors[message.type]))
+  for (const batch of packEmbeds(embeds)) {
+    const last = parts[parts.length - 1]
+    if (last && !last.embeds) {
+      last.embeds = batch
+      continue
+    }
+    const header = parts.length === 0 ? first : next
+    parts.push(header ? { content: header, embeds: batch } : { embeds: batch })
+  }
+  return parts
+}
