@@ -74,7 +74,8 @@ export async function prepareRelay(name: string, entry: { type: string }, config
     throw new ConfigError(`${where}.type: "${entry.type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`)
   }
   const { type: _type, ...raw } = entry
-  const options = Value.Default(plugin.options, raw)
+  // The config is frozen; defaults are filled into a copy of the relay's part of it.
+  const options = Value.Default(plugin.options, structuredClone(raw))
   const problems = checker(plugin.options).problems(options, dotPath(where))
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   return { name, type: entry.type, plugin, options }
