@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js'
 import { prepareRelay } from './relays/loader.js'
 import { seedExample } from './seed.js'
 import { startServer } from './server.js'
+import { openStore } from './store/index.js'
 
 const usage = {
   main: `gptbots-relay: relay GPTBots webhook messages to Slack, Discord and your own destinations
@@ -18,6 +19,7 @@ Commands:
   check-config FILE            validate a config file and the options of every relay
   send-test [--url URL] [--token TOKEN]
                                post GPTBots' example message to a running relay
+  migrate [--config FILE]      create or upgrade the store's tables, then exit
 
 Run "gptbots-relay <command> --help" for a command's options.`,
   start: `Usage: gptbots-relay start [--config FILE]
@@ -35,6 +37,14 @@ against its plugin's schema. Prints what is wrong, with paths, and exits 1; or e
 
 Options:
   -h, --help   show this help`,
+  migrate: `Usage: gptbots-relay migrate [--config FILE]
+
+Creates or upgrades the store's tables and exits. start does this too, so this is for running it
+ahead of a deploy. Safe while other replicas start or run: PostgreSQL migrations take a lock.
+
+Options:
+  -c, --config FILE   the JSON config file (found as for start)
+  -h, --help          show this help`,
   'send-test': `Usage: gptbots-relay send-test [--url URL] [--token TOKEN]
 
 Posts the example message from GPTBots' webhook documentation (with a fresh message_id, so that
@@ -109,6 +119,17 @@ export async function main(argv: string[]): Promise<void> {
       const file = positionals[0] ?? values.config
       if (!file) throw new ConfigError(`check-config needs a FILE\n\n${usage['check-config']}`)
       return checkConfig(file)
+    }
+    case 'migrate': {
+      const { config } = loadFor(values.config ?? positionals[0])
+      if (config.store.driver === 'postgres') {
+        const { migratePostgres } = await import('./store/postgres-schema.js')
+        await migratePostgres(config.store.url, config.store.schema)
+      } else {
+        await (await openStore(config.store)).close()
+      }
+      console.log(`store ${config.store.driver} is up to date`)
+      return
     }
     case 'send-test':
       return sendTest(values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}/webhook`, values.token ?? process.env.GPTBOTS_API_KEY, values.conversation)

@@ -47,7 +47,7 @@ function describe(errors: SchemaError[]): string {
     case 'maximum': return `must be at most ${e.params.limit}`
     case 'minItems': return `must have at least ${e.params.limit} item(s)`
     case 'maxItems': return `must have at most ${e.params.limit} items`
-    case 'pattern': return `must match the pattern ${e.params.pattern}`
+    case 'pattern': return e.params.pattern === '^[^\\u0000]*$' ? 'must not contain NUL (\\u0000) characters' : `must match the pattern ${e.params.pattern}`
     case 'additionalProperties': return 'is not a known field'
     default: return e.message
   }

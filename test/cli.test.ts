@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
 import { runCli, startRelay, until } from './helpers/process.js'
@@ -13,7 +13,7 @@ t.test('--help for the command and each subcommand', async t => {
   const main = await runCli(['--help'])
   t.equal(main.code, 0)
   t.match(main.stdout, /Commands:\n  start .*\n  check-config FILE.*\n  send-test/s)
-  for (const command of ['start', 'check-config', 'send-test']) {
+  for (const command of ['start', 'check-config', 'send-test', 'migrate']) {
     const help = await runCli([command, '--help'])
     t.equal(help.code, 0, command)
     t.match(help.stdout, new RegExp(`^Usage: gptbots-relay ${command}`), command)
@@ -94,4 +94,12 @@ t.test('a custom relay in TypeScript loads by path into the built relay', async 
   const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir, env: { NODE_PATH: resolve('node_modules') } })
   await fetch(`${relay.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body: seedCurl })
   t.ok(await until(() => relay.stdout().includes('>> Hi, is there anything I can help you?')), relay.stderr())
+})
+
+t.test('migrate creates the store and exits', async t => {
+  const dir = t.testdir({ 'relay.json': JSON.stringify({ auth: { tokens: ['k'] }, store: { driver: 'sqlite', path: 'db/relay.db' }, relays: { c: { type: 'console' } } }) })
+  const result = await runCli(['migrate', '--config', join(dir, 'relay.json')], { cwd: dir })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /store sqlite is up to date/)
+  t.ok(existsSync(join(dir, 'db/relay.db')))
 })

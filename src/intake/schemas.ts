@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox'
 
-const Id = Type.String({ minLength: 1, maxLength: 256 })
+// No NUL: PostgreSQL text cannot hold it, and no GPTBots id contains one.
+const Id = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]*$' })
 
 /** GPTBots V1 "webhook receives messages", as its page describes it. Unknown fields are allowed. */
 export const WebhookV1 = Type.Object({

@@ -15,6 +15,8 @@ const cases: { name: string; body: unknown; headers?: Record<string, string>; st
   { name: 'conversation_id an object', body: seed({ conversation_id: { id: 1 } }), status: 400, code: 'BODY_INVALID', msg: /^body\/conversation_id must be a string$/ },
   { name: 'create_time a string', body: seed({ create_time: '1679587005' }), status: 400, code: 'BODY_INVALID', msg: /^body\/create_time must be a number$/ },
   { name: 'create_time negative', body: seed({ create_time: -1 }), status: 400, code: 'BODY_INVALID', msg: /^body\/create_time must be at least 0$/ },
+  { name: 'NUL in conversation_id', body: seed({ conversation_id: 'a\u0000b' }), status: 400, code: 'BODY_INVALID', msg: /^body\/conversation_id must not contain NUL \(\\u0000\) characters$/ },
+  { name: 'message_id over 256 characters', body: seed({ message_id: 'x'.repeat(257) }), status: 400, code: 'BODY_INVALID', msg: /^body\/message_id must be at most 256 characters$/ },
   { name: 'message_type not in the enum', body: seed({ message_type: 'REPLY' }), status: 400, code: 'BODY_INVALID', msg: /^body\/message_type must be one of "ANSWER", "QUESTION"$/ },
   { name: 'message_type lower case', body: seed({ message_type: 'answer' }), status: 400, code: 'BODY_INVALID', msg: /message_type must be one of/ },
   { name: 'text a number', body: seed({ text: 5 }), status: 400, code: 'BODY_INVALID', msg: /^body\/text must be a string or null$/ },
