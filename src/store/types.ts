@@ -16,7 +16,7 @@ export interface PendingDelivery {
   id: number
   laneId: number
   relay: string
-  /** Arrival order across the whole store; a lane delivers in this order. */
+  /** Arrival order in the store. A lane delivers in delivery-id order, which is the order its messages were acknowledged (across replicas too). */
   seq: number
   attempts: number
   message: RelayMessage
@@ -93,7 +93,7 @@ export interface Store {
   /** Gives up on a delivery, keeping its last error; the lane moves on. */
   recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void>
 
-  /** The earliest time a lane of these relays that nobody holds becomes due, or undefined when none is pending. */
+  /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
   /** The delivery log, oldest first: what happened to each message for each relay. */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
