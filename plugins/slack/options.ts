@@ -67,7 +67,8 @@ export const SlackOptions = Type.Object({
     default: slackDefaults.timeoutMs,
     description: 'How long one Slack API call may take before it counts as failed'
   }))
-})
+// The core passes the relay's config entry without `type`, nothing else: an unknown key is a typo.
+}, { additionalProperties: false })
 export type SlackOptions = Static<typeof SlackOptions>
 
 export interface Speaker {

@@ -1,4 +1,4 @@
-import { builtInRelays, prepareRelay } from '../relays/loader.js'
+import { builtInRelays, loadPlugin } from '../relays/loader.js'
 import { Config } from './schema.js'
 
 type Node = Record<string, unknown>
@@ -23,8 +23,7 @@ function relaxDefaults(node: unknown): void {
 export async function configJsonSchema(): Promise<Record<string, unknown>> {
   const relayRules = []
   for (const type of builtInRelays) {
-    const { plugin } = await prepareRelay(type, { type }, process.cwd()).catch(() => ({ plugin: undefined }))
-    if (!plugin) continue
+    const plugin = await loadPlugin(type, process.cwd())
     const options = JSON.parse(JSON.stringify(plugin.options)) as { properties?: Record<string, unknown>; required?: string[] }
     relayRules.push({
       if: { properties: { type: { const: type } }, required: ['type'] },

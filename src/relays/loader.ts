@@ -60,19 +60,25 @@ export interface PreparedRelay {
   options: unknown
 }
 
-/** Loads a relay's plugin and validates its options, without creating it. */
-export async function prepareRelay(name: string, entry: { type: string }, configDir: string): Promise<PreparedRelay> {
-  const where = `relays.${name}`
+/** Imports a relay plugin by its config `type`; `where` names the config entry in errors. */
+export async function loadPlugin(type: string, configDir: string, where = `relays.${type}`): Promise<RelayPlugin> {
   let module: unknown
   try {
-    module = await importPlugin(entry.type, configDir)
+    module = await importPlugin(type, configDir)
   } catch (error) {
-    throw new ConfigError(`${where}.type: cannot load relay plugin "${entry.type}": ${(error as Error).message}`, { cause: error })
+    throw new ConfigError(`${where}.type: cannot load relay plugin "${type}": ${(error as Error).message}`, { cause: error })
   }
   const plugin = asPlugin(module)
   if (!plugin) {
-    throw new ConfigError(`${where}.type: "${entry.type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`)
+    throw new ConfigError(`${where}.type: "${type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`)
   }
+  return plugin
+}
+
+/** Loads a relay's plugin and validates its options, without creating it. */
+export async function prepareRelay(name: string, entry: { type: string }, configDir: string): Promise<PreparedRelay> {
+  const where = `relays.${name}`
+  const plugin = await loadPlugin(entry.type, configDir, where)
   const { type: _type, ...raw } = entry
   // The config is frozen; defaults are filled into a copy of the relay's part of it.
   const options = Value.Default(plugin.options, structuredClone(raw))

@@ -7,5 +7,5 @@ t.test('config.schema.json is generated from the TypeBox schemas and up to date 
   t.same(committed, await configJsonSchema())
   t.same(committed.required, ['relays'], 'sections with defaults may be left out')
   const entry = Object.values(committed.properties.relays.patternProperties)[0] as { allOf: { if: { properties: { type: { const: string } } } }[] }
-  t.ok(entry.allOf.some(rule => rule.if.properties.type.const === 'console'), 'built-in relay options are included')
+  t.same(entry.allOf.map(rule => rule.if.properties.type.const), ['console', 'slack', 'discord'], 'every built-in relay\'s options are included')
 })

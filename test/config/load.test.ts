@@ -80,6 +80,9 @@ t.test('relay options are checked against the plugin\'s schema, naming relay and
   await t.rejects(prepareRelay('shout', { type: 'console', colour: true } as { type: string }, process.cwd()), /^relays\.shout\.colour is not a known field$/)
   await t.rejects(prepareRelay('x', { type: 'no-such-relay-package' }, process.cwd()), /^relays\.x\.type: cannot load relay plugin "no-such-relay-package"/)
   await t.rejects(prepareRelay('x', { type: './no/such/dir' }, process.cwd()), /relays\.x\.type: cannot load relay plugin "\.\/no\/such\/dir": no plugin found/)
+  await t.rejects(prepareRelay('slack.support', { type: 'slack', token: 'xoxb-1', chanel: 'C123' } as { type: string }, process.cwd()),
+    /^relays\.slack\.support\.channel is required\nrelays\.slack\.support\.chanel is not a known field$/)
+  await t.rejects(prepareRelay('discord.main', { type: 'discord', token: 't', channel: '112233445566778899', mode: 'threads' } as { type: string }, process.cwd()), /^relays\.discord\.main\.mode must be one of/)
   const dir = t.testdir({ 'not-a-plugin.mjs': 'export const hello = 1' })
   await t.rejects(prepareRelay('x', { type: './not-a-plugin.mjs' }, dir), /is not a relay plugin: it must export type, options \(a TypeBox schema\) and create\(\)/)
 })
