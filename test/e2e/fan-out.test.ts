@@ -76,3 +76,29 @@ t.test('a permanent Slack error dead-letters its deliveries while Discord gets e
   t.ok(dead.every(d => d.relay === 'slack.support' && /channel_not_found/.test(d.lastError ?? '')), dead.map(d => d.lastError).join('; '))
   t.equal((await app.relay.store.listDeliveries({ status: 'delivered', relay: 'discord.support' })).length, 3)
 })
+
+t.test('many messages of a new conversation at once: one thread on each platform, in acknowledgement order', async t => {
+  const channel = discord.addChannel(ChannelType.Text)
+  const app = await testApp(t, { config: { ...configFor(channel.id), dispatch: { concurrency: 16 } }, dispatch: 'background' })
+  await app.ready()
+  const parentsBefore = slack.messages.filter(m => m.channel === fakeChannel && !m.thread_ts).length
+  const acked: string[] = []
+  await Promise.all(Array.from({ length: 12 }, async (_, n) => {
+    const id = `burst-${n}`
+    const res = await post(app, seed({ conversation_id: 'conv-burst', message_id: id, text: `burst message ${id} end`, flow_output: null }))
+    t.equal(res.statusCode, 200)
+    acked.push(id)
+  }))
+  const deadline = Date.now() + 20000
+  while (Date.now() < deadline && (await app.relay.store.listDeliveries({ status: 'delivered' })).length < 24) await new Promise(r => setTimeout(r, 20))
+  t.equal((await app.relay.store.listDeliveries({ status: 'delivered' })).length, 24, 'all delivered to both')
+  t.equal(slack.messages.filter(m => m.channel === fakeChannel && !m.thread_ts).length, parentsBefore + 1, 'one new Slack thread')
+  t.equal(discord.threadsOf(channel.id).length, 1, 'one Discord thread')
+  // The store's order of acknowledgement is the order of the delivery log.
+  const order = (await app.relay.store.listDeliveries({ relay: 'slack.support', conversationId: 'conv-burst' })).map(d => d.messageId)
+  const inSlack = slack.messages.map(m => JSON.stringify(m)).flatMap(text => order.filter(id => text.includes(`burst message ${id} end`)))
+  t.same(inSlack, order, 'Slack got them in the order they were acknowledged')
+  const inDiscord = discord.messagesIn(discord.threadsOf(channel.id)[0]!.id).flatMap(m => order.filter(id => (m.content ?? '').includes(`burst message ${id} end`)))
+  t.same(inDiscord, order, 'Discord too')
+  t.same([...acked].sort(), [...order].sort())
+})
