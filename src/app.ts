@@ -11,6 +11,7 @@ import { intakeRoutes } from './intake/routes.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { compileRouter } from './router.js'
+import { readinessCheck } from './readiness.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -114,6 +115,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }))
+  const readiness = readinessCheck(store, relays)
+  app.get('/readyz', async (_request, reply) => {
+    const report = await readiness()
+    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, relays: report.relays })
+  })
   await app.register(intakeRoutes, {
     config, store, clock,
     router: compileRouter(config.routes, [...relays.keys()]),

@@ -1,0 +1,34 @@
+import t from 'tap'
+import { readinessCheck } from '../../src/readiness.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import { FakeRelay } from '../helpers/fake-relay.js'
+import { testApp } from '../helpers/app.js'
+
+t.test('GET /readyz: 200 when the store and every relay are ready, 503 naming what is not', async t => {
+  let slackProblem: string | undefined = 'relay "slack.support": channel C0123456 is archived; unarchive it or choose another'
+  const slack = Object.assign(new FakeRelay(), { ready: async () => { if (slackProblem) throw new Error(slackProblem) } })
+  const app = await testApp(t, { relays: new Map([['slack.support', slack], ['plain', new FakeRelay()]]) })
+  const res = await app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { status: 'not ready', store: 'ok', relays: { 'slack.support': slackProblem, plain: 'ok' } })
+  t.same((await app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok' }, 'the process still serves')
+})
+
+t.test('relay checks are cached, and the store is asked every time', async t => {
+  let time = 0
+  let calls = 0
+  let broken = true
+  const relay = Object.assign(new FakeRelay(), { ready: async () => { calls++; if (broken) throw new Error('down') } })
+  const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
+  t.teardown(() => store.close())
+  const check = readinessCheck(store, new Map([['r', relay]]), 30_000, () => time)
+  t.same(await check(), { ready: false, store: 'ok', relays: { r: 'down' } })
+  broken = false
+  time = 29_999
+  t.same(await check(), { ready: false, store: 'ok', relays: { r: 'down' } }, 'cached')
+  t.equal(calls, 1)
+  time = 30_000
+  t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'asked again after the cache time')
+  await store.close()
+  t.match(await check(), { ready: false, store: /not open|closed/i })
+})
