@@ -57,7 +57,7 @@ function describe(errors: SchemaError[]): string {
  * Human sentences for what is wrong with a value, one per offending field, most useful first:
  * `body/conversation_id is required`, `body/message_type must be one of "ANSWER", "QUESTION"`.
  */
-export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 5): string[] {
+export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 12): string[] {
   const byPath = new Map<string, SchemaError[]>()
   const out: string[] = []
   for (const error of errors) {

@@ -10,6 +10,7 @@ const cases: { name: string; body: unknown; headers?: Record<string, string>; st
     name: `missing ${field}`, body: without(field), status: 400, code: 'BODY_INVALID', msg: new RegExp(`^body/${field} is required$`)
   })),
   { name: 'every required field missing', body: {}, status: 400, code: 'BODY_INVALID', msg: /body\/message_id is required; body\/message_type is required; body\/create_time is required; body\/conversation_id is required/ },
+  { name: 'every field wrong', body: { message_id: 1, message_type: 2, text: 3, flow_output: 4, create_time: 'x', conversation_id: 5 }, status: 400, code: 'BODY_INVALID', msg: /^(?=.*message_id)(?=.*message_type)(?=.*text)(?=.*flow_output)(?=.*create_time)(?=.*conversation_id)/ },
   { name: 'message_id a number', body: seed({ message_id: 42 }), status: 400, code: 'BODY_INVALID', msg: /^body\/message_id must be a string$/ },
   { name: 'message_id empty', body: seed({ message_id: '' }), status: 400, code: 'BODY_INVALID', msg: /^body\/message_id must not be empty$/ },
   { name: 'conversation_id an object', body: seed({ conversation_id: { id: 1 } }), status: 400, code: 'BODY_INVALID', msg: /^body\/conversation_id must be a string$/ },
