@@ -1,5 +1,10 @@
 import type { TSchema, Static } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { Settings } from 'typebox/system'
+
+// TypeBox gathers 8 errors by default; a union field alone can take three, so a body with several
+// wrong fields would be explained only in part.
+Settings.Set({ maxErrors: 64 })
 
 interface SchemaError {
   keyword: string
