@@ -30,7 +30,8 @@ function tokensFor(config: Config): (source: string) => TokenSet | undefined {
   return source => {
     const tokens = sets.get(source)
     if (tokens) return tokens
-    if (config.auth.allowUnauthenticated && sourceName.test(source) && (source === 'default' || !(source in config.auth.sources))) return undefined
+    // Every source with tokens was found above: what is left is open only when the config says so.
+    if (config.auth.allowUnauthenticated && sourceName.test(source)) return undefined
     if (source === 'default') throw new RelayHttpError('AUTH_INVALID', 'POST /webhook has no tokens configured (auth.tokens); use the URL of your source, /webhook/<source>')
     throw new RelayHttpError('SOURCE_UNKNOWN', `no webhook source named "${source}" is configured (auth.sources)`)
   }
