@@ -57,7 +57,33 @@ export const Route = Type.Object({
 export type Route = Static<typeof Route>
 
 export const LogConfig = Type.Object({
-  level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' })
+  level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  format: Type.Enum(['auto', 'json', 'pretty'], { default: 'auto', description: 'auto: pretty lines on a terminal, JSON otherwise.' })
+}, { additionalProperties: false, default: {} })
+
+export const IntakeConfig = Type.Object({
+  rateLimit: Type.Object({
+    max: Type.Integer({ minimum: 0, default: 3000, description: 'Webhook requests accepted per source per window; 0 turns the limit off. Over it: 429 with Retry-After.' }),
+    windowMs: Type.Integer({ minimum: 100, default: 60000, description: 'The rate-limit window.' })
+  }, { additionalProperties: false, default: {} }),
+  backpressure: Type.Object({
+    maxInFlight: Type.Integer({ minimum: 1, default: 256, description: 'Authenticated webhook requests being read or waiting for the store at once; over it: 503 with Retry-After. Bounds their memory to maxInFlight × server.bodyLimit.' }),
+    maxEventLoopDelayMs: Type.Integer({ minimum: 10, default: 1000, description: 'Event-loop delay above which webhooks get 503 with Retry-After.' }),
+    retryAfterSeconds: Type.Integer({ minimum: 1, default: 5, description: 'The Retry-After sent with a 503 (overloaded, or the store failed). A 429 says instead when the source\'s window ends.' })
+  }, { additionalProperties: false, default: {} })
+}, { additionalProperties: false, default: {} })
+
+export const AdminConfig = Type.Object({
+  token: Type.Optional(Type.String({ minLength: 16, description: 'Bearer token for /admin and the dead-letters/replay commands; without it /admin is disabled. Use ${ENV} or ${file:}.' }))
+}, { additionalProperties: false, default: {} })
+
+export const RetentionConfig = Type.Object({
+  deliveredHours: Type.Number({ minimum: 0, default: 168, description: 'Messages delivered everywhere (and their dedupe records) are pruned after this many hours; 0 keeps them forever. Dead letters are kept until replayed or dropped.' }),
+  intervalMinutes: Type.Number({ minimum: 1, default: 60, description: 'How often pruning runs.' })
+}, { additionalProperties: false, default: {} })
+
+export const MetricsConfig = Type.Object({
+  enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics on GET /metrics.' })
 }, { additionalProperties: false, default: {} })
 
 export const Config = Type.Object({
@@ -68,6 +94,10 @@ export const Config = Type.Object({
   dispatch: DispatchConfig,
   relays: Type.Record(Type.String({ minLength: 1 }), RelayEntry, { description: 'Named relay instances, such as "slack.support".' }),
   routes: Type.Optional(Type.Array(Route, { description: 'Ordered rules; the first that matches decides, unless it says continue. Without routes every relay gets every message.' })),
-  log: LogConfig
+  log: LogConfig,
+  intake: IntakeConfig,
+  admin: AdminConfig,
+  retention: RetentionConfig,
+  metrics: MetricsConfig
 }, { additionalProperties: false })
 export type Config = Static<typeof Config>
