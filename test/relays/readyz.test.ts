@@ -32,3 +32,13 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
   await store.close()
   t.match(await check(), { ready: false, store: /not open|closed/i })
 })
+
+t.test('a relay replaced under the same name (a config reload) is checked afresh, not served its predecessor\'s result', async t => {
+  const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
+  t.teardown(() => store.close())
+  const relays = new Map([['r', Object.assign(new FakeRelay(), { ready: async () => { throw new Error('old token revoked') } })]])
+  const check = readinessCheck(store, relays, 30_000, () => 0)
+  t.same((await check()).relays, { r: 'old token revoked' })
+  relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
+  t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'the new instance answers at once')
+})
