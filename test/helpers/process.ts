@@ -37,7 +37,8 @@ export async function startRelay(t: Test, args: string[], options: { cwd?: strin
   const exited = new Promise<number | null>(done => child.on('exit', code => done(code)))
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 15000
+  // Generous: on CI's two shared cores, loading the Slack and Discord SDKs alone has taken 15 s.
+  const deadline = Date.now() + 40_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${err}`)
     try {
