@@ -1,5 +1,6 @@
 import t from 'tap'
 import { readinessCheck } from '../../src/readiness.js'
+import type { Relay } from '../../src/relays/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { testApp } from '../helpers/app.js'
@@ -36,7 +37,7 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
 t.test('a relay replaced under the same name (a config reload) is checked afresh, not served its predecessor\'s result', async t => {
   const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
   t.teardown(() => store.close())
-  const relays = new Map([['r', Object.assign(new FakeRelay(), { ready: async () => { throw new Error('old token revoked') } })]])
+  const relays = new Map<string, Relay>([['r', Object.assign(new FakeRelay(), { ready: async () => { throw new Error('old token revoked') } })]])
   const check = readinessCheck(store, relays, 30_000, () => 0)
   t.same((await check()).relays, { r: 'old token revoked' })
   relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
