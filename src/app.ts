@@ -12,6 +12,7 @@ import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { compileRouter } from './router.js'
 import { readinessCheck } from './readiness.js'
+import { startRetention, type Retention } from './retention.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -126,6 +127,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     accepted: () => dispatcher.notify()
   })
 
+  // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
+  let retention: Retention | undefined
   app.addHook('onReady', async () => {
     if (config.auth.allowUnauthenticated) {
       logger.warn('auth.allowUnauthenticated is true: anyone who can reach this relay can post messages to sources without tokens')
@@ -133,9 +136,13 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     for (const [name, relay] of relays) {
       relay.ready?.().catch((error: Error) => logger.error({ relay: name, err: error }, `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`))
     }
-    if (options.dispatch !== 'manual') dispatcher.start()
+    if (options.dispatch !== 'manual') {
+      dispatcher.start()
+      retention = startRetention({ store, retention: config.retention, clock, logger: logger.child({ component: 'retention' }) })
+    }
   })
   app.addHook('onClose', async () => {
+    await retention?.stop()
     await dispatcher.stop(config.server.shutdownTimeoutMs)
     for (const relay of relays.values()) await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
     await store.close()

@@ -63,6 +63,16 @@ const migrations: Migration[] = [{
       value json NOT NULL,
       PRIMARY KEY (relay, source, conversation_id, key)
     );`
+}, {
+  version: 2,
+  name: 'outbox admin indexes',
+  // Built inside the migration's transaction: writes wait while they build, once, at upgrade.
+  sql: s => `
+    CREATE INDEX messages_conversation ON ${s}.messages (source, conversation_id, seq) INCLUDE (received_at);
+    CREATE INDEX messages_received ON ${s}.messages (received_at, seq);
+    CREATE INDEX lanes_conversation ON ${s}.lanes (source, conversation_id);
+    CREATE INDEX deliveries_lane_status ON ${s}.deliveries (lane_id, status);
+    CREATE INDEX deliveries_status ON ${s}.deliveries (status, relay);`
 }]
 
 export const schemaVersion = migrations[migrations.length - 1]!.version

@@ -2,9 +2,13 @@ import pg from 'pg'
 import type { RelayMessage } from '../message.js'
 import type { Posted } from '../relays/types.js'
 import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
+import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { migrate } from './postgres-schema.js'
-import type { AcceptResult, ClaimOptions, DeliveryFilter, DeliveryRecord, Lane, PendingDelivery, Store } from './types.js'
+import type {
+  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, Lane,
+  PendingDelivery, PruneResult, Store, StoredMessage
+} from './types.js'
 
 export { migratePostgres } from './postgres-schema.js'
 
@@ -41,6 +45,7 @@ export class PostgresStore implements Store {
   private readonly schema: string
   private readonly q
   private readonly insert
+  private readonly admin: PostgresOutboxAdmin
   private waiting: Waiting[] = []
   private committing?: Promise<void>
   private closing?: Promise<void>
@@ -51,6 +56,10 @@ export class PostgresStore implements Store {
     this.pool = createPool(options.url, options)
     const s = pg.escapeIdentifier(options.schema)
     this.insert = acceptStatements(s)
+    this.admin = new PostgresOutboxAdmin({
+      query: (text, values) => this.query(text, values),
+      transaction: work => inTransaction(this.pool, this.url, work)
+    }, s)
     this.q = {
       // FOR UPDATE SKIP LOCKED: replicas claiming at once each take different lanes instead of
       // waiting for one another. A lane another replica leased after our snapshot is re-checked
@@ -218,6 +227,34 @@ export class PostgresStore implements Store {
   async pendingByRelay(): Promise<Record<string, number>> {
     const { rows } = await this.query<{ relay: string; n: number }>(this.q.pendingByRelay, [])
     return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+  }
+
+  listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
+    return this.admin.listConversations(filter)
+  }
+
+  listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]> {
+    return this.admin.listMessages(source, conversationId, options)
+  }
+
+  replayDead(selector: DeadLetterSelector, now: number): Promise<number> {
+    return this.admin.replayDead(selector, now)
+  }
+
+  dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
+    return this.admin.dropDead(selector)
+  }
+
+  replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number> {
+    return this.admin.replayConversation(source, conversationId, relay, now)
+  }
+
+  backlog(): Promise<BacklogStats> {
+    return this.admin.backlog()
+  }
+
+  prune(before: number): Promise<PruneResult> {
+    return this.admin.prune(before)
   }
 
   async stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown> {

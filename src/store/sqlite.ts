@@ -3,7 +3,11 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
 import type { Posted } from '../relays/types.js'
-import type { AcceptResult, ClaimOptions, DeliveryFilter, DeliveryRecord, Lane, PendingDelivery, Store } from './types.js'
+import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
+import type {
+  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, Lane,
+  PendingDelivery, PruneResult, Store, StoredMessage
+} from './types.js'
 
 export interface SqliteStoreOptions {
   path: string
@@ -75,6 +79,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database
   private waiting: Waiting[] = []
   private readonly q
+  private readonly admin: SqliteOutboxAdmin
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
@@ -84,6 +89,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
     this.db.pragma('foreign_keys = ON')
     this.db.exec(schema)
+    this.db.exec(sqliteAdminIndexes)
     // Leases only matter between processes sharing a store; this file has one owner, so whatever
     // a previous run held is free again.
     this.db.exec('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL')
@@ -123,6 +129,7 @@ export class SqliteStore implements Store {
         ON CONFLICT (relay, source, conversation_id, key) DO UPDATE SET value = excluded.value`),
       stateDelete: db.prepare('DELETE FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?')
     }
+    this.admin = new SqliteOutboxAdmin(db)
   }
 
   /** Messages accepted in the same turn of the event loop share one commit (group commit). */
@@ -221,6 +228,34 @@ export class SqliteStore implements Store {
   async pendingByRelay(): Promise<Record<string, number>> {
     const rows = this.q.pendingByRelay.all() as { relay: string; n: number }[]
     return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+  }
+
+  async listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
+    return this.admin.listConversations(filter)
+  }
+
+  async listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]> {
+    return this.admin.listMessages(source, conversationId, options)
+  }
+
+  async replayDead(selector: DeadLetterSelector, now: number): Promise<number> {
+    return this.admin.replayDead(selector, now)
+  }
+
+  async dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
+    return this.admin.dropDead(selector)
+  }
+
+  async replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number> {
+    return this.admin.replayConversation(source, conversationId, relay, now)
+  }
+
+  async backlog(): Promise<BacklogStats> {
+    return this.admin.backlog()
+  }
+
+  prune(before: number): Promise<PruneResult> {
+    return this.admin.prune(before)
   }
 
   async stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown> {

@@ -50,6 +50,52 @@ export interface DeliveryFilter {
   limit?: number
 }
 
+/** One conversation as the admin API lists it: its messages and where they go. */
+export interface ConversationSummary {
+  source: string
+  conversationId: string
+  messages: number
+  firstReceivedAt: number
+  lastReceivedAt: number
+  /** One entry per relay the conversation has a lane for, with counts of its deliveries by status. */
+  destinations: { relay: string; pending: number; delivered: number; dead: number }[]
+}
+
+export interface ConversationFilter {
+  source?: string
+  /** At most this many, most recently active first (default 100). */
+  limit?: number
+  /** Paging: only conversations last active before this time (ms), from the previous page's last entry. */
+  before?: number
+}
+
+/** A stored message with its place in the store. */
+export interface StoredMessage {
+  seq: number
+  message: RelayMessage
+}
+
+/** Which dead letters an admin action applies to: one delivery, or every dead letter of a relay (optionally of one conversation). */
+export interface DeadLetterSelector {
+  deliveryId?: number
+  relay?: string
+  source?: string
+  conversationId?: string
+}
+
+/** What the outbox holds right now, for metrics. */
+export interface BacklogStats {
+  pendingByRelay: Record<string, number>
+  deadByRelay: Record<string, number>
+  /** receivedAt (ms) of the oldest pending delivery, or undefined when nothing is pending. */
+  oldestPendingAt?: number
+}
+
+export interface PruneResult {
+  messages: number
+  deliveries: number
+}
+
 export interface AcceptResult {
   /** True when this message (source, message id, type) was accepted before: nothing was added. */
   duplicate: boolean
@@ -99,6 +145,32 @@ export interface Store {
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
   /** Pending deliveries per relay, for start-up warnings and metrics. */
   pendingByRelay(): Promise<Record<string, number>>
+
+  /** Conversations, most recently active first. */
+  listConversations(filter: ConversationFilter): Promise<ConversationSummary[]>
+  /** A conversation's messages in arrival order (seq), at most `limit` (default 100) after `afterSeq`. */
+  listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]>
+  /**
+   * Makes the selected dead letters pending again (attempts reset, last error kept), due now. Each
+   * keeps its place: a lane delivers its pending deliveries in id order, so a replayed letter goes
+   * out before later messages still pending in its lane. Returns how many were revived.
+   */
+  replayDead(selector: DeadLetterSelector, now: number): Promise<number>
+  /** Deletes the selected dead letters for good. Returns how many. */
+  dropDead(selector: DeadLetterSelector, now: number): Promise<number>
+  /**
+   * Queues every message of a conversation, in arrival order, as new pending deliveries to `relay`
+   * (after anything already pending in that lane), e.g. for a newly added relay. Returns how many.
+   */
+  replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number>
+  /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
+  backlog(): Promise<BacklogStats>
+  /**
+   * Deletes messages received before `before` whose every delivery is delivered (or that had no
+   * destination), with their deliveries; their dedupe records go with them. Messages with a pending
+   * or dead delivery are kept. Returns what was removed.
+   */
+  prune(before: number): Promise<PruneResult>
 
   stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown>
   stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>

@@ -3,6 +3,7 @@ import type { Test } from 'tap'
 import { acceptContract } from './fixtures/accept-contract.js'
 import { claimContract } from './fixtures/claims-contract.js'
 import { laneContract } from './fixtures/lanes-contract.js'
+import { outboxAdminContract } from './fixtures/outbox-admin-contract.js'
 import { stateContract } from './fixtures/state-contract.js'
 import type { MakeStore } from './fixtures/store.js'
 
@@ -18,5 +19,6 @@ export function storeContract(t: Test, name: string, makeStore: MakeStore): void
     laneContract(t, makeStore)
     claimContract(t, makeStore)
     stateContract(t, makeStore)
+    outboxAdminContract(t, makeStore)
   })
 }

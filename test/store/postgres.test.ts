@@ -1,6 +1,7 @@
 import t from 'tap'
 import { openStore } from '../../src/store/index.js'
 import { migratePostgres, openPostgresStore } from '../../src/store/postgres.js'
+import { schemaVersion } from '../../src/store/postgres-schema.js'
 import { postgresOrSkip } from '../helpers/postgres.js'
 import { storeContract } from './contract.js'
 import { claim, message } from './fixtures/store.js'
@@ -29,7 +30,29 @@ if (db) {
     const tables = await db.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])
     t.strictSame(tables.rows.map(r => r.table_name), ['deliveries', 'lanes', 'messages', 'relay_state', 'schema_migrations'])
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
-    t.strictSame(versions.rows, [{ version: 1, name: 'outbox' }])
+    t.strictSame(versions.rows, [{ version: 1, name: 'outbox' }, { version: 2, name: 'outbox admin indexes' }])
+  })
+
+  t.test('a schema at version 1 is upgraded with the admin indexes, its data kept', async t => {
+    const schema = await db.schema(t, { create: false })
+    const s = `"${schema}"`
+    let store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    await store.accept(message(), ['slack'])
+    await store.close()
+    // Back to what a relay before migration 2 left behind.
+    for (const index of ['messages_conversation', 'messages_received', 'lanes_conversation', 'deliveries_lane_status', 'deliveries_status']) {
+      await db.query(`DROP INDEX ${s}.${index}`)
+    }
+    await db.query(`DELETE FROM ${s}.schema_migrations WHERE version = 2`)
+
+    store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    t.teardown(() => store.close())
+    const indexes = await db.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1', [schema])
+    t.match(indexes.rows.map(r => r.indexname), ['deliveries_lane_status', 'deliveries_pending', 'deliveries_pkey', 'deliveries_seq', 'deliveries_status',
+      'lanes_conversation', 'lanes_due', 'lanes_pkey', 'lanes_relay_source_conversation_id_key', 'messages_conversation', 'messages_pkey',
+      'messages_received', 'messages_source_message_id_type_key', 'relay_state_pkey', 'schema_migrations_pkey'])
+    t.strictSame(await store.pendingByRelay(), { slack: 1 }, 'the message is still there')
+    t.equal((await store.listConversations({}))[0]?.messages, 1)
   })
 
   t.test('several replicas starting at once migrate without error', async t => {
@@ -38,7 +61,7 @@ if (db) {
     t.teardown(() => Promise.all(stores.map(s => s.close())))
     await Promise.all([migratePostgres(db.url, schema), migratePostgres(db.url, schema), migratePostgres(db.url, schema)])
     const versions = await db.query(`SELECT version FROM "${schema}".schema_migrations`)
-    t.equal(versions.rowCount, 1)
+    t.equal(versions.rowCount, schemaVersion, 'each migration applied once')
     await Promise.all(stores.map(s => s.ping()))
   })
 

@@ -1,0 +1,155 @@
+import type Database from 'better-sqlite3'
+import { checkSelector, pruneBatch, selectorParams } from './selector.js'
+import type { BacklogStats, ConversationFilter, ConversationSummary, DeadLetterSelector, PruneResult, StoredMessage } from './types.js'
+
+/** Indexes the admin, metrics and pruning queries read by; created with the outbox tables. */
+export const sqliteAdminIndexes = `
+CREATE INDEX IF NOT EXISTS messages_conversation ON messages (source, conversation_id, seq, received_at);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at);
+CREATE INDEX IF NOT EXISTS lanes_conversation ON lanes (source, conversation_id);
+CREATE INDEX IF NOT EXISTS deliveries_lane_status ON deliveries (lane_id, status);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, relay);
+`
+
+const ids = (rows: { id: number }[]) => JSON.stringify(rows.map(r => r.id))
+
+/**
+ * What an operator does with the outbox of a SQLite store: look at conversations, revive or drop
+ * dead letters, replay a conversation to a relay, count the backlog and prune what is delivered.
+ * Each change is one transaction, so the lanes' pending counts always match their deliveries.
+ */
+export class SqliteOutboxAdmin {
+  private readonly q
+
+  constructor(private readonly db: Database.Database) {
+    // A selector names a delivery or a relay; each has a statement of its own so each uses its index.
+    const deadWhere = `d.status = 'dead' AND (@source IS NULL OR l.source = @source) AND (@conversationId IS NULL OR l.conversation_id = @conversationId)`
+    this.q = {
+      conversations: db.prepare(`SELECT source, conversation_id AS conversationId, COUNT(*) AS messages,
+          MIN(received_at) AS firstReceivedAt, MAX(received_at) AS lastReceivedAt
+        FROM messages WHERE @source IS NULL OR source = @source
+        GROUP BY source, conversation_id HAVING @before IS NULL OR MAX(received_at) < @before
+        ORDER BY lastReceivedAt DESC, source, conversation_id LIMIT @limit`),
+      destinations: db.prepare(`SELECT l.relay,
+          COUNT(CASE WHEN d.status = 'pending' THEN 1 END) AS pending,
+          COUNT(CASE WHEN d.status = 'delivered' THEN 1 END) AS delivered,
+          COUNT(CASE WHEN d.status = 'dead' THEN 1 END) AS dead
+        FROM lanes l LEFT JOIN deliveries d ON d.lane_id = l.id
+        WHERE l.source = ? AND l.conversation_id = ? GROUP BY l.id ORDER BY l.relay`),
+      messages: db.prepare(`SELECT seq, payload FROM messages WHERE source = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      deadById: db.prepare(`SELECT d.id, d.lane_id AS laneId FROM deliveries d JOIN lanes l ON l.id = d.lane_id
+        WHERE d.id = @deliveryId AND (@relay IS NULL OR d.relay = @relay) AND ${deadWhere}`),
+      deadByRelay: db.prepare(`SELECT d.id, d.lane_id AS laneId FROM deliveries d JOIN lanes l ON l.id = d.lane_id
+        WHERE d.relay = @relay AND ${deadWhere} ORDER BY d.id`),
+      revive: db.prepare(`UPDATE deliveries SET status = 'pending', attempts = 0, updated_at = ?
+        WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`),
+      // Due now, unless the lane is due earlier already; a lane's lease is left to its holder.
+      wakeLane: db.prepare('UPDATE lanes SET pending = pending + @n, due_at = MIN(COALESCE(due_at, @now), @now) WHERE id = @id'),
+      drop: db.prepare(`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`),
+      conversationSeqs: db.prepare('SELECT seq FROM messages WHERE source = ? AND conversation_id = ? ORDER BY seq'),
+      addToLane: db.prepare(`INSERT INTO lanes (relay, source, conversation_id, pending, due_at) VALUES (@relay, @source, @conversationId, @n, @now)
+        ON CONFLICT (relay, source, conversation_id) DO UPDATE SET pending = pending + excluded.pending, due_at = COALESCE(due_at, excluded.due_at)
+        RETURNING id`),
+      queueAll: db.prepare(`INSERT INTO deliveries (seq, lane_id, relay, created_at, updated_at)
+        SELECT seq, @laneId, @relay, @now, @now FROM messages WHERE source = @source AND conversation_id = @conversationId ORDER BY seq`),
+      backlog: db.prepare(`SELECT 'pending' AS kind, relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay
+        UNION ALL SELECT 'dead', relay, COUNT(*) FROM deliveries WHERE status = 'dead' GROUP BY relay
+        UNION ALL SELECT 'oldest', NULL, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending'`),
+      // Walks old messages in (received_at, seq) order from a cursor, so the ones kept are read once.
+      prunable: db.prepare(`SELECT seq, received_at AS receivedAt FROM messages m
+        WHERE received_at < @before AND (received_at, seq) > (@afterAt, @afterSeq)
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.status <> 'delivered')
+        ORDER BY received_at, seq LIMIT @limit`),
+      pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))'),
+      pruneMessages: db.prepare('DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))')
+    }
+  }
+
+  listConversations(filter: ConversationFilter): ConversationSummary[] {
+    return this.db.transaction(() => {
+      const rows = this.q.conversations.all({ source: filter.source ?? null, before: filter.before ?? null, limit: filter.limit ?? 100 }) as Omit<ConversationSummary, 'destinations'>[]
+      return rows.map(row => ({
+        ...row,
+        destinations: this.q.destinations.all(row.source, row.conversationId) as ConversationSummary['destinations']
+      }))
+    })()
+  }
+
+  listMessages(source: string, conversationId: string, options: { afterSeq?: number; limit?: number } = {}): StoredMessage[] {
+    const rows = this.q.messages.all(source, conversationId, options.afterSeq ?? 0, options.limit ?? 100) as { seq: number; payload: string }[]
+    return rows.map(r => ({ seq: r.seq, message: JSON.parse(r.payload) }))
+  }
+
+  private deadLetters(selector: DeadLetterSelector): { id: number; laneId: number }[] {
+    checkSelector(selector)
+    const params = selectorParams(selector)
+    const statement = selector.deliveryId === undefined ? this.q.deadByRelay : this.q.deadById
+    return statement.all(params) as { id: number; laneId: number }[]
+  }
+
+  replayDead(selector: DeadLetterSelector, now: number): number {
+    return this.db.transaction(() => {
+      const letters = this.deadLetters(selector)
+      if (letters.length === 0) return 0
+      this.q.revive.run(now, ids(letters))
+      const perLane = new Map<number, number>()
+      for (const { laneId } of letters) perLane.set(laneId, (perLane.get(laneId) ?? 0) + 1)
+      for (const [id, n] of perLane) this.q.wakeLane.run({ id, n, now })
+      return letters.length
+    })()
+  }
+
+  dropDead(selector: DeadLetterSelector): number {
+    return this.db.transaction(() => {
+      const letters = this.deadLetters(selector)
+      return letters.length === 0 ? 0 : this.q.drop.run(ids(letters)).changes
+    })()
+  }
+
+  replayConversation(source: string, conversationId: string, relay: string, now: number): number {
+    return this.db.transaction(() => {
+      const n = this.q.conversationSeqs.all(source, conversationId).length
+      if (n === 0) return 0
+      const lane = this.q.addToLane.get({ relay, source, conversationId, n, now }) as { id: number }
+      return this.q.queueAll.run({ laneId: lane.id, relay, source, conversationId, now }).changes
+    })()
+  }
+
+  backlog(): BacklogStats {
+    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {} }
+    for (const row of this.q.backlog.all() as { kind: string; relay: string | null; n: number | null }[]) {
+      if (row.kind === 'pending') stats.pendingByRelay[row.relay!] = row.n!
+      else if (row.kind === 'dead') stats.deadByRelay[row.relay!] = row.n!
+      else if (row.n !== null) stats.oldestPendingAt = row.n
+    }
+    return stats
+  }
+
+  /** One batch of pruning in one transaction; `cursor` moves past what it looked at. */
+  private pruneOnce(before: number, cursor: { afterAt: number; afterSeq: number }): PruneResult & { done: boolean } {
+    return this.db.transaction(() => {
+      const rows = this.q.prunable.all({ before, ...cursor, limit: pruneBatch }) as { seq: number; receivedAt: number }[]
+      const last = rows[rows.length - 1]
+      if (!last) return { messages: 0, deliveries: 0, done: true }
+      cursor.afterAt = last.receivedAt
+      cursor.afterSeq = last.seq
+      const seqs = JSON.stringify(rows.map(r => r.seq))
+      const deliveries = this.q.pruneDeliveries.run(seqs).changes
+      const messages = this.q.pruneMessages.run(seqs).changes
+      return { messages, deliveries, done: rows.length < pruneBatch }
+    })()
+  }
+
+  async prune(before: number): Promise<PruneResult> {
+    const total: PruneResult = { messages: 0, deliveries: 0 }
+    const cursor = { afterAt: Number.MIN_SAFE_INTEGER, afterSeq: 0 }
+    for (;;) {
+      const batch = this.pruneOnce(before, cursor)
+      total.messages += batch.messages
+      total.deliveries += batch.deliveries
+      if (batch.done) return total
+      // SQLite works on the event loop: let webhooks in between batches.
+      await new Promise(resolve => setImmediate(resolve))
+    }
+  }
+}
