@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import secureJson from 'secure-json-parse'
-import { pino, type Logger } from 'pino'
+import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { systemClock, type Clock } from './dispatch/clock.js'
@@ -8,6 +8,7 @@ import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { intakeRoutes } from './intake/routes.js'
+import { createLogger } from './logging.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { compileRouter } from './router.js'
@@ -42,12 +43,7 @@ declare module 'fastify' {
   }
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({
-    level: config.log.level,
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', '*.secret'], censor: '[redacted]' }
-  }, pino.destination({ fd: 2, sync: false }))
-}
+export { createLogger } from './logging.js'
 
 /** Parses JSON strictly: bytes must be UTF-8, and `__proto__`/`constructor.prototype` keys are refused. */
 function useStrictJson(app: FastifyInstance): void {

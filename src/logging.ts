@@ -1,0 +1,128 @@
+import { pino, type DestinationStream, type Logger } from 'pino'
+import pretty from 'pino-pretty'
+import type { Config } from './config/schema.js'
+
+export const censor = '[redacted]'
+
+/** Secrets shorter than this are not scrubbed from text: they would mangle ordinary words and keys. */
+const shortestSecret = 6
+
+/** Relay option keys whose string values are secrets, wherever they sit in the relay's options. */
+const secretKey = /token|secret|passw|credential|authori[sz]ation|cookie|webhook[-_]?url|signing|private|key$/i
+
+/** Where secrets sit in objects the relay logs; the line scrubber below catches the rest. */
+const redactPaths = [
+  'req.headers.authorization', 'req.headers.Authorization', 'headers.authorization', 'headers.Authorization',
+  'err.config.headers.Authorization', 'err.config.headers.authorization', 'err.headers.authorization',
+  'token', '*.token', 'botToken', '*.botToken', 'secret', '*.secret', 'signingSecret', '*.signingSecret',
+  'password', '*.password', 'webhookUrl', '*.webhookUrl', 'tokens', '*.tokens'
+]
+
+/** The credentials inside a URL (`https://user:password@host`), if the string is one. */
+function urlCredentials(value: string): string[] {
+  if (!value.includes('@') || !value.includes('://')) return []
+  try {
+    const url = new URL(value)
+    const found = [url.password, url.password ? '' : url.username].filter(Boolean)
+    return found.flatMap(part => [part, decodeURIComponent(part)])
+  } catch {
+    return []
+  }
+}
+
+function relayOptionSecrets(value: unknown, key: string, into: Set<string>): void {
+  if (typeof value === 'string') {
+    if (secretKey.test(key)) into.add(value)
+    for (const part of urlCredentials(value)) into.add(part)
+  } else if (Array.isArray(value)) {
+    for (const item of value) relayOptionSecrets(item, key, into)
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) relayOptionSecrets(v, k, into)
+  }
+}
+
+/**
+ * Every secret value in a config: webhook tokens, the admin token, the store URL's password and
+ * each relay option that looks secret (by its key, or credentials inside a URL).
+ */
+export function configSecrets(config: Partial<Pick<Config, 'auth' | 'admin' | 'store' | 'relays'>>): string[] {
+  const found = new Set<string>(config.auth?.tokens)
+  for (const source of Object.values(config.auth?.sources ?? {})) for (const token of source.tokens) found.add(token)
+  if (config.admin?.token) found.add(config.admin.token)
+  if (config.store?.driver === 'postgres') for (const part of urlCredentials(config.store.url)) found.add(part)
+  for (const entry of Object.values(config.relays ?? {})) relayOptionSecrets(entry, 'type', found)
+  return [...found]
+}
+
+// A JSON key "authorization" in any casing, anywhere (request headers, an SDK error's config.headers).
+const authorizationValue = /("(?:proxy-)?authorization"\s*:\s*)"(?:[^"\\]|\\.)*"/gi
+// Credentials written into text, such as an error message that quotes a header.
+const credentialInText = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/g
+const mayHoldCredentials = /authori[sz]ation|bearer|basic/i
+
+/**
+ * Returns a function that removes the given secrets from one serialized log line. It looks for
+ * each secret as it appears inside a JSON string, so the line stays valid JSON.
+ */
+export function secretScrubber(secrets: Iterable<string>): (line: string) => string {
+  const needles = [...new Set([...secrets]
+    .filter(secret => secret.length >= shortestSecret)
+    .map(secret => JSON.stringify(secret).slice(1, -1)))]
+    // Longest first, so that a secret containing another is replaced whole.
+    .sort((a, b) => b.length - a.length)
+  return line => {
+    let out = line
+    for (const needle of needles) {
+      if (out.includes(needle)) out = out.replaceAll(needle, censor)
+    }
+    if (mayHoldCredentials.test(out)) {
+      out = out.replace(authorizationValue, `$1"${censor}"`).replace(credentialInText, `$1$2${censor}`)
+    }
+    return out
+  }
+}
+
+/** Each root logger's scrubber, replaceable when a reload brings new secrets. */
+const scrubbers = new WeakMap<Logger, { secrets: Set<string>; scrub: (line: string) => string }>()
+
+/**
+ * Adds a reloaded config's secrets (or just new relays') to what `logger`, made by createLogger,
+ * scrubs; other loggers are left alone. The old ones stay: an old relay instance may still be
+ * finishing a delivery and logging about it.
+ */
+export function scrubSecretsOf(logger: Logger, config: Parameters<typeof configSecrets>[0]): void {
+  const current = scrubbers.get(logger)
+  if (!current) return
+  for (const secret of configSecrets(config)) current.secrets.add(secret)
+  current.scrub = secretScrubber(current.secrets)
+}
+
+export interface LoggerOptions {
+  /** Where lines go; default stderr. */
+  destination?: DestinationStream
+  /** Whether the output is a terminal, for `log.format` auto; default stderr's. */
+  isTTY?: boolean
+}
+
+/**
+ * The relay's logger: JSON lines on stderr, or pretty lines when asked or on a terminal. Secrets
+ * are removed twice: by path in logged objects, then by value from every finished line, so that
+ * a token quoted inside an error message or a nested SDK object does not get out either.
+ */
+export function createLogger(config: Config, options: LoggerOptions = {}): Logger {
+  const isTTY = options.isTTY ?? process.stderr.isTTY === true
+  const usePretty = config.log.format === 'pretty' || (config.log.format === 'auto' && isTTY)
+  const destination = usePretty
+    ? pretty({ destination: options.destination ?? 2, sync: options.destination !== undefined, colorize: isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : options.destination ?? pino.destination({ fd: 2, sync: false })
+  const secrets = new Set(configSecrets(config))
+  const scrubber = { secrets, scrub: secretScrubber(secrets) }
+  const logger = pino({
+    level: config.log.level,
+    redact: { paths: redactPaths, censor },
+    // Child loggers (the dispatcher's, each relay's) write through their root, so through this too.
+    hooks: { streamWrite: line => scrubber.scrub(line) }
+  }, destination)
+  scrubbers.set(logger, scrubber)
+  return logger
+}
