@@ -9,6 +9,7 @@ import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { intakeRoutes } from './intake/routes.js'
 import { createLogger } from './logging.js'
+import { createMetrics, useMetrics } from './metrics.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { compileRouter } from './router.js'
@@ -95,13 +96,18 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     await store.close()
     throw error
   }
+  const metrics = config.metrics.enabled
+    ? createMetrics({ store, relays, clock, logger: logger.child({ component: 'metrics' }) })
+    : undefined
+  if (metrics) useMetrics(app, metrics)
   const dispatcher = new Dispatcher({
     ...config.dispatch,
     store,
     relays,
     clock,
     random: options.random,
-    logger: logger.child({ component: 'dispatcher' })
+    logger: logger.child({ component: 'dispatcher' }),
+    onAttempt: metrics?.attempt
   })
   app.decorate('relay', { config, store, relays, dispatcher })
 
@@ -120,7 +126,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   await app.register(intakeRoutes, {
     config, store, clock,
     router: compileRouter(config.routes, [...relays.keys()]),
-    accepted: () => dispatcher.notify()
+    accepted: () => dispatcher.notify(),
+    observe: metrics?.intake
   })
 
   // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
+import type { MessageType } from '../message.js'
 import type { Router } from '../router.js'
 import type { Store } from '../store/types.js'
 import { checker, slashPath } from '../validation.js'
@@ -16,7 +17,14 @@ export interface IntakeOptions {
   clock: Clock
   /** Called after a message is stored, to wake delivery. */
   accepted(): void
+  /** Told of every webhook answered with success, for metrics. */
+  observe?(event: IntakeEvent): void
 }
+
+/** A webhook answered with success: a new message, one already stored, or an availability probe. */
+export type IntakeEvent =
+  | { kind: 'received' | 'duplicate'; source: string; type: MessageType }
+  | { kind: 'probe'; source: string }
 
 const v1 = checker(WebhookV1)
 const v2 = checker(WebhookV2)
@@ -60,6 +68,7 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RelayHttpError('BODY_NOT_OBJECT')
     if ((body as { istest?: unknown }).istest === true) {
       request.log.info({ source }, 'availability probe answered; nothing stored')
+      options.observe?.({ kind: 'probe', source })
       return reply.send({ code: 200, msg: 'success' })
     }
     const receivedAt = clock.now()
@@ -83,6 +92,7 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
       throw new RelayHttpError('STORE_UNAVAILABLE', undefined, { cause: error })
     }
     const fields = { source, conversationId: message.conversationId, messageId: message.messageId, type: message.type }
+    options.observe?.({ kind: result.duplicate ? 'duplicate' : 'received', source, type: message.type })
     if (result.duplicate) {
       request.log.info(fields, 'duplicate message acknowledged; already stored')
     } else {
