@@ -11,7 +11,7 @@ import type {
 
 export interface SqliteStoreOptions {
   path: string
-  /** FULL survives power loss; NORMAL survives a process crash only. */
+  /** FULL: an accepted message survives power loss; NORMAL: a process crash only. Delivery bookkeeping is written as with NORMAL either way. */
   synchronous?: 'FULL' | 'NORMAL'
 }
 
@@ -62,10 +62,12 @@ CREATE TABLE IF NOT EXISTS relay_state (
 );
 `
 
+/** A write waiting for the next shared commit. */
 interface Waiting {
-  message: RelayMessage
-  destinations: string[]
-  resolve(result: AcceptResult): void
+  work(): unknown
+  /** Needs its fsync before it resolves (an accepted message); a commit of nothing else skips it. */
+  durable: boolean
+  resolve(result: unknown): void
   reject(error: unknown): void
 }
 
@@ -78,6 +80,9 @@ interface HeadRow { id: number; lane_id: number; relay: string; seq: number; att
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   private waiting: Waiting[] = []
+  private readonly synchronous: 'FULL' | 'NORMAL'
+  /** Runs a write inside the shared transaction as a savepoint. */
+  private readonly savepoint: (work: () => unknown) => unknown
   private readonly q
   private readonly admin: SqliteOutboxAdmin
 
@@ -86,7 +91,8 @@ export class SqliteStore implements Store {
     this.db = new Database(options.path, { timeout: 5000 })
     this.db.pragma('locking_mode = EXCLUSIVE')
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
+    this.synchronous = options.synchronous ?? 'FULL'
+    this.db.pragma(`synchronous = ${this.synchronous}`)
     this.db.pragma('foreign_keys = ON')
     this.db.exec(schema)
     this.db.exec(sqliteAdminIndexes)
@@ -94,6 +100,7 @@ export class SqliteStore implements Store {
     // a previous run held is free again.
     this.db.exec('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL')
     const db = this.db
+    this.savepoint = db.transaction((work: () => unknown) => work())
     this.q = {
       insertMessage: db.prepare(`INSERT INTO messages (source, message_id, type, conversation_id, payload, received_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`),
@@ -132,45 +139,84 @@ export class SqliteStore implements Store {
     this.admin = new SqliteOutboxAdmin(db)
   }
 
-  /** Messages accepted in the same turn of the event loop share one commit (group commit). */
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
+    return this.write(() => {
+      const row = this.q.insertMessage.get(message.source, message.messageId, message.type, message.conversationId,
+        JSON.stringify(message), message.receivedAt) as { seq: number } | undefined
+      if (!row) return { duplicate: true }
+      for (const relay of destinations) {
+        const lane = this.q.upsertLane.get(relay, message.source, message.conversationId, message.receivedAt) as { id: number }
+        this.q.insertDelivery.run(row.seq, lane.id, relay, message.receivedAt, message.receivedAt)
+      }
+      return { duplicate: false, seq: row.seq }
+    }, true)
+  }
+
+  /**
+   * Group commit: every write asked for in one turn of the event loop (accepts, outcomes, leases)
+   * shares one transaction and so one fsync, which blocks the event loop (better-sqlite3 is
+   * synchronous) for milliseconds. Each write runs in its own savepoint, so one that fails fails
+   * alone. Resolves once committed.
+   *
+   * Only accepted messages are `durable`: the 200 promises GPTBots they survive a power loss. The
+   * dispatcher's bookkeeping (leases, outcomes, relay state) is committed without an fsync of its
+   * own and reaches the disk with the next accept's, or within the OS's writeback. It survives a
+   * crash of the process either way; a power loss can lose its last moments, and then deliveries
+   * from that moment are made again, in order (the WAL loses a tail, never a middle), as after a
+   * crash between posting and recording.
+   */
+  private write<T>(work: () => T, durable: boolean): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ message, destinations, resolve, reject })
+      this.waiting.push({ work, durable, resolve: resolve as (result: unknown) => void, reject })
       if (this.waiting.length === 1) setImmediate(() => this.commitWaiting())
     })
   }
 
-  private readonly acceptAll = (batch: Waiting[]): AcceptResult[] => batch.map(({ message, destinations }) => {
-    const row = this.q.insertMessage.get(message.source, message.messageId, message.type, message.conversationId,
-      JSON.stringify(message), message.receivedAt) as { seq: number } | undefined
-    if (!row) return { duplicate: true }
-    for (const relay of destinations) {
-      const lane = this.q.upsertLane.get(relay, message.source, message.conversationId, message.receivedAt) as { id: number }
-      this.q.insertDelivery.run(row.seq, lane.id, relay, message.receivedAt, message.receivedAt)
-    }
-    return { duplicate: false, seq: row.seq }
-  })
-
   private commitWaiting(): void {
     const batch = this.waiting
     this.waiting = []
-    let results: AcceptResult[]
+    // close() may have committed this batch already.
+    if (batch.length === 0) return
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     try {
-      results = this.db.transaction(this.acceptAll)(batch)
+      this.commit(batch.some(w => w.durable), () => {
+        for (const w of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.savepoint(w.work) })
+          } catch (error) {
+            outcomes.push({ ok: false, error })
+          }
+        }
+      })
     } catch (error) {
       for (const w of batch) w.reject(error)
       return
     }
-    batch.forEach((w, i) => w.resolve(results[i]!))
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) w.resolve(outcome.value)
+      else w.reject(outcome.error)
+    })
+  }
+
+  /** A commit without a durable write skips the fsync (synchronous NORMAL for it). */
+  private commit(durable: boolean, work: () => void): void {
+    if (durable || this.synchronous === 'NORMAL') return this.db.transaction(work)()
+    this.db.pragma('synchronous = NORMAL')
+    try {
+      this.db.transaction(work)()
+    } finally {
+      this.db.pragma('synchronous = FULL')
+    }
   }
 
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
     if (limit <= 0 || relays.length === 0) return []
-    return this.db.transaction(() => {
+    return this.write(() => {
       const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays) }) as Lane[]
       for (const lane of lanes) this.q.lease.run(owner, now + leaseMs, lane.id)
       return lanes
-    })()
+    }, false)
   }
 
   async head(laneId: number): Promise<PendingDelivery | undefined> {
@@ -180,32 +226,32 @@ export class SqliteStore implements Store {
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
-    this.db.transaction(() => { for (const id of laneIds) this.q.renew.run(until, id, owner) })()
+    await this.write(() => { for (const id of laneIds) this.q.renew.run(until, id, owner) }, false)
   }
 
   async releaseLane(laneId: number, owner: string): Promise<void> {
-    this.q.release.run(laneId, owner)
+    await this.write(() => this.q.release.run(laneId, owner), false)
   }
 
-  private finish(delivery: PendingDelivery, status: 'delivered' | 'dead', error: string | null, posted: Posted | undefined, now: number): void {
-    this.db.transaction(() => {
+  private finish(delivery: PendingDelivery, status: 'delivered' | 'dead', error: string | null, posted: Posted | undefined, now: number): Promise<void> {
+    return this.write(() => {
       const changed = this.q.finish.run(status, error, posted === undefined ? null : JSON.stringify(posted), now, delivery.id).changes
       if (changed > 0) this.q.advanceLane.run(now, delivery.laneId)
-    })()
+    }, false)
   }
 
   async recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void> {
-    this.finish(delivery, 'delivered', null, posted, now)
+    await this.finish(delivery, 'delivered', null, posted, now)
   }
 
   async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
-    this.finish(delivery, 'dead', error, undefined, now)
+    await this.finish(delivery, 'dead', error, undefined, now)
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       if (this.q.failAttempt.run(error, now, delivery.id).changes > 0) this.q.delayLane.run(dueAt, delivery.laneId)
-    })()
+    }, false)
   }
 
   async nextDueAt(relays: string[], now: number): Promise<number | undefined> {
@@ -264,11 +310,12 @@ export class SqliteStore implements Store {
   }
 
   async stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void> {
-    this.q.stateSet.run(relay, source, conversationId, key, JSON.stringify(value))
+    const json = JSON.stringify(value)
+    await this.write(() => this.q.stateSet.run(relay, source, conversationId, key, json), false)
   }
 
   async stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void> {
-    this.q.stateDelete.run(relay, source, conversationId, key)
+    await this.write(() => this.q.stateDelete.run(relay, source, conversationId, key), false)
   }
 
   async ping(): Promise<void> {
