@@ -41,6 +41,8 @@ const isDataError = (error: unknown) => /^(22|54)/.test((error as { code?: strin
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool
+  /** Accepts have a connection of their own, so a webhook never queues behind the dispatcher's queries for one. */
+  private readonly acceptPool: pg.Pool
   private readonly url: string
   private readonly schema: string
   private readonly q
@@ -54,6 +56,7 @@ export class PostgresStore implements Store {
     this.url = options.url
     this.schema = options.schema
     this.pool = createPool(options.url, options)
+    this.acceptPool = createPool(options.url, { ...options, poolSize: 1 })
     const s = pg.escapeIdentifier(options.schema)
     this.insert = acceptStatements(s)
     this.admin = new PostgresOutboxAdmin({
@@ -157,7 +160,7 @@ export class PostgresStore implements Store {
   private async commit(batch: Waiting[]): Promise<void> {
     let results: AcceptResult[]
     try {
-      results = await inTransaction(this.pool, this.url, client => acceptBatch(client, this.insert, batch))
+      results = await acceptBatch(this.acceptPool, this.url, this.insert, batch)
     } catch (error) {
       if (batch.length > 1 && isDataError(error)) {
         for (const one of batch) await this.commit([one])
@@ -280,7 +283,7 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.committing
-      await this.pool.end()
+      await Promise.all([this.pool.end(), this.acceptPool.end()])
     })()
     return this.closing
   }
