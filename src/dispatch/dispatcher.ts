@@ -59,6 +59,8 @@ export class Dispatcher {
   private stopping = false
   private running?: Promise<void>
   private wake?: () => void
+  /** Work arrived while the loop was busy claiming: it must look again rather than sleep. */
+  private woken = false
   private claiming = false
   private renewTimer?: NodeJS.Timeout
 
@@ -84,6 +86,7 @@ export class Dispatcher {
 
   /** New work was stored: look now instead of at the next poll. */
   notify(): void {
+    this.woken = true
     this.wake?.()
   }
 
@@ -119,6 +122,8 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      // A notify from here on may come after the claim below has read the store: it sets woken again.
+      this.woken = false
       let wait = this.options.pollIntervalMs
       try {
         const claimed = await this.claim()
@@ -136,6 +141,7 @@ export class Dispatcher {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve()
     return new Promise(resolve => {
       const timer = setTimeout(done, ms)
       function done() { clearTimeout(timer); resolve() }
@@ -156,7 +162,7 @@ export class Dispatcher {
       for (const lane of lanes) {
         const run = this.runLane(lane).finally(() => {
           this.active.delete(lane.id)
-          this.wake?.()
+          this.notify()
         })
         this.active.set(lane.id, run)
       }
