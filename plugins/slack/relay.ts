@@ -33,11 +33,16 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
   async function post(args: PostArguments, signal: AbortSignal): Promise<string> {
     // A post already sent is let finish: aborting it midway could leave it on Slack unrecorded.
     if (signal.aborted) throw new DeliveryAborted('aborted before posting')
-    await pacer.take(channel, signal)
-    if (signal.aborted) throw new DeliveryAborted('aborted before posting')
-    // apiCall rather than chat.postMessage: the SDK's argument types forbid building the
-    // arguments step by step (blocks, identity and thread are unions), and the fake checks them.
-    const result = await client.apiCall('chat.postMessage', { channel, parse: 'none', link_names: false, ...args })
+    const answered = await pacer.take(channel, signal)
+    let result
+    try {
+      if (signal.aborted) throw new DeliveryAborted('aborted before posting')
+      // apiCall rather than chat.postMessage: the SDK's argument types forbid building the
+      // arguments step by step (blocks, identity and thread are unions), and the fake checks them.
+      result = await client.apiCall('chat.postMessage', { channel, parse: 'none', link_names: false, ...args })
+    } finally {
+      answered()
+    }
     if (!('ts' in result) || typeof result.ts !== 'string') {
       throw new Error(`Slack accepted a message in ${channel} but returned no ts`)
     }

@@ -36,11 +36,43 @@ t.test('channels are paced apart from each other', async t => {
   t.equal(clock.now(), before, 'C2 does not wait for C1')
 })
 
-t.test('concurrent posts to one channel get distinct slots', async t => {
+t.test('concurrent posts to one channel get distinct slots, in the order they asked', async t => {
   const clock = new ManualClock()
   const pacer = new ChannelPacer(clock, 1000, 1)
-  await Promise.all([0, 1, 2].map(() => pacer.take('C1')))
-  t.same(clock.sleeps.sort((a, b) => a - b), [1000, 2000], 'the first goes at once, the others wait their turn')
+  const start = clock.now()
+  const order: [number, number][] = []
+  await Promise.all([0, 1, 2].map(async i => {
+    await pacer.take('C1')
+    order.push([i, clock.now() - start])
+  }))
+  t.same(order, [[0, 0], [1, 1000], [2, 2000]], 'the first goes at once, the others wait their turn')
+})
+
+t.test('the pace counts from when Slack answered: a slow post and a quick one after it do not arrive too close', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  const start = clock.now()
+  const answered = await pacer.take('C1')
+  // Slack may have counted this post as late as its answer, 50 ms after it was let go.
+  clock.advance(50)
+  answered()
+  await pacer.take('C1')
+  t.equal(clock.now() - start, 1050)
+})
+
+t.test('a burst whose first post arrived late moves the steady pace after it by as much', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 3)
+  const start = clock.now()
+  const burst = await Promise.all([0, 1, 2].map(() => pacer.take('C1')))
+  t.equal(clock.now(), start, 'the burst goes at once')
+  clock.advance(30)
+  for (const answered of burst) answered()
+  clock.advance(500)
+  burst[0]!()
+  clock.advance(-500)
+  await pacer.take('C1')
+  t.equal(clock.now() - start, 1030, 'one interval after the burst, counted from the first post\'s answer (a second answer changes nothing)')
 })
 
 t.test('a hold after a 429 refuses posts until it ends, then resumes without a burst', async t => {
