@@ -1,7 +1,6 @@
 import { resolve } from 'node:path'
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
-import { openPostgresStore } from './postgres.js'
 import { SqliteStore } from './sqlite.js'
 import type { Store } from './types.js'
 
@@ -20,5 +19,7 @@ export async function openStore(config: Config['store']): Promise<Store> {
   }
   // Unreachable servers, bad credentials and schema trouble surface as errors naming the server:
   // they are not always a config mistake, and the relay must not start without its store.
+  // Imported only here: pg and its dependencies cost a SQLite relay tens of ms at every start.
+  const { openPostgresStore } = await import('./postgres.js')
   return openPostgresStore({ url: config.url, schema: config.schema })
 }
