@@ -5,7 +5,11 @@ import { join, resolve } from 'node:path'
 import { freePort } from '../test/helpers/process.js'
 
 export { freePort }
-export const CLI = resolve('dist/src/cli.js')
+/** The build to run: dist/ by default; BENCH_DIST points at another (e.g. a private build while dist/ is being rebuilt). */
+export const DIST = resolve(process.env.BENCH_DIST ?? 'dist')
+export const CLI = join(DIST, 'src/cli.js')
+/** Extra node flags for the relay, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it. */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
 export const TOKEN = 'bench-token'
 export const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 
@@ -28,7 +32,7 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
   writeFileSync(file, JSON.stringify(config, null, 2))
   const port = await freePort()
   const started = performance.now()
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--config', file], {
     cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe']
   })
   // Logs (pino JSON on stderr) are read and dropped, keeping only the tail for errors.
@@ -109,6 +113,9 @@ export function baseConfig(store: object, relays: object, extra: object = {}): o
     store,
     relays,
     log: { level: 'info' },
+    // The bench is one source sending far more than a real GPTBots bot: the per-source limit would
+    // answer most of it 429 and measure the limiter, not the relay.
+    intake: { rateLimit: { max: 0 } },
     ...extra
   }
 }

@@ -5,12 +5,12 @@
  */
 import { createServer, type Server } from 'node:http'
 import { rmSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join } from 'node:path'
 import { cpus, totalmem } from 'node:os'
 import autocannon, { type Result } from 'autocannon'
 import pg from 'pg'
 import { FakeSlack, fakeToken, fakeChannel, type FakeChannel } from '../test/fakes/slack.js'
-import { AUTH, baseConfig, seedBody, f, median, percentile, rssMb, sleep, startFloor, startRelay, tempDir, type Running } from './lib.js'
+import { AUTH, DIST, baseConfig, seedBody, f, median, percentile, rssMb, sleep, startFloor, startRelay, tempDir, type Running } from './lib.js'
 
 const chosen = new Set(process.argv.slice(2))
 const wants = (name: string): boolean => chosen.size === 0 || chosen.has(name)
@@ -182,6 +182,9 @@ async function rateLimited(): Promise<void> {
   console.log(`queued ${n} messages in ${f(enqueuedIn / 1000, 2)} s; in ${windowS} s: ${accepted} posts accepted (incl. thread parents) = ${f(accepted / windowS, 2)} posts/s; permitted max ${permitted} (${f(permitted / windowS, 2)}/s) → ${f((100 * accepted) / permitted)}% of permitted   (target ≥ 95%)`)
   console.log(`429s drawn: ${limited} of ${callsInWindow.length} chat.postMessage calls = ${f((100 * limited) / Math.max(1, callsInWindow.length), 2)}%   (target < 1%)`)
   console.log(`oldest wait among delivered messages: ${f(Math.max(...waits) / 1000, 1)} s; ${undelivered} of ${n} still queued at the end (oldest queued ≈ ${windowS} s)`)
+  // The permitted maximum counts from the first POST; the relay can only start posting once a message is stored.
+  const firstPerChannel = ids.map((_, c) => Math.min(...[...seenInWindow].filter(([id]) => Number(id.slice(5)) % channels === c).map(([, at]) => at)))
+  console.log(`first message posted per channel, after the first POST: ${firstPerChannel.map(at => f((at - begin) / 1000, 2)).join(', ')} s`)
 }
 
 // ---------- 4. backlog ----------
@@ -202,7 +205,7 @@ async function backlog(): Promise<void> {
   })
   await new Promise<void>(r => receiver.listen(0, '127.0.0.1', r))
   const receiverPort = (receiver.address() as { port: number }).port
-  const forwarder = (url: string) => ({ hook: { type: resolve('dist/plugins/http-forwarder'), url, secret: 'bench-secret-0123456789' } })
+  const forwarder = (url: string) => ({ hook: { type: join(DIST, 'plugins/http-forwarder'), url, secret: 'bench-secret-0123456789' } })
   const d = dir('backlog')
   const store = { driver: 'sqlite', path: './relay.db' }
   // Port 9 on loopback: nothing listens, so every delivery is refused and retried with backoff.
