@@ -8,6 +8,7 @@ import type { Store } from '../store/types.js'
 import { checker, slashPath } from '../validation.js'
 import { authenticate, TokenSet } from './auth.js'
 import { fromV1, fromV2 } from './normalise.js'
+import { protectIntake } from './protect.js'
 import { Envelope, WebhookV1, WebhookV2 } from './schemas.js'
 
 export interface IntakeOptions {
@@ -52,14 +53,21 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
   const { store, router, clock } = options
   const tokens = tokensFor(options.config)
   const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
+  const protection = await protectIntake(app, options.config.intake, sourceOf)
 
   // Credentials are checked before the body is read, so strangers cannot make the relay parse anything.
-  const checkAuth = async (request: FastifyRequest) => {
-    const needed = tokens(sourceOf(request))
-    if (!needed) return
-    const result = authenticate(request.headers.authorization, needed)
-    if (result.ok) return
-    throw new RelayHttpError(result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID')
+  const checkAuth = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const needed = tokens(sourceOf(request))
+      if (!needed) return
+      const result = authenticate(request.headers.authorization, needed)
+      if (result.ok) return
+      throw new RelayHttpError(result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID')
+    } catch (error) {
+      // Failures spend a budget of their own, per address, never the source's (see protect.ts).
+      await protection.limitFailures?.(request, reply)
+      throw error
+    }
   }
 
   const receive = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -88,7 +96,7 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
       result = await store.accept(message, destinations)
     } catch (error) {
       request.log.error({ err: error, source, conversationId: message.conversationId, messageId: message.messageId }, 'store refused a message')
-      reply.header('retry-after', '5')
+      reply.header('retry-after', options.config.intake.backpressure.retryAfterSeconds)
       throw new RelayHttpError('STORE_UNAVAILABLE', undefined, { cause: error })
     }
     const fields = { source, conversationId: message.conversationId, messageId: message.messageId, type: message.type }
@@ -102,7 +110,9 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
     return reply.send({ code: 200, msg: 'success' })
   }
 
-  const route = { schema: { response: replySchema }, onRequest: checkAuth, handler: receive }
+  // Who is asking, then whether the relay can take it, then the source's budget; all before the body is read.
+  const onRequest = [checkAuth, protection.admit, ...(protection.limitSource ? [protection.limitSource] : [])]
+  const route = { schema: { response: replySchema }, onRequest, handler: receive }
   app.post('/webhook', route)
   app.post('/webhook/:source', route)
 }
