@@ -8,10 +8,11 @@ import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { intakeRoutes } from './intake/routes.js'
-import { createLogger } from './logging.js'
+import { createLogger, scrubSecretsOf } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
+import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
 import { compileRouter } from './router.js'
 import { readinessCheck } from './readiness.js'
 import { startRetention, type Retention } from './retention.js'
@@ -24,6 +25,8 @@ export interface BuildOptions {
   store?: Store
   /** Use these relays instead of loading the configured ones (tests). */
   relays?: Map<string, Relay>
+  /** Creates relays from config entries instead of loading their plugins, at start and on reload (tests). */
+  createRelays?: RelayFactory
   clock?: Clock
   logger?: Logger
   /** `background` delivers on its own; `manual` leaves delivery to `dispatcher.drain()` (tests). */
@@ -36,6 +39,8 @@ export interface RelayRuntime {
   store: Store
   relays: Map<string, Relay>
   dispatcher: Dispatcher
+  /** Set when the relay can re-read its config file while running (POST /admin/reload). */
+  reload?: () => Promise<ReloadResult>
 }
 
 declare module 'fastify' {
@@ -89,9 +94,17 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   useStrictJson(app)
 
   const store = options.store ?? await openStore(config.store)
+  // Long-lived loggers, so that a reloaded log.level reaches them too.
+  const loggers: Logger[] = []
+  const childLogger = (bindings: object) => { const child = logger.child(bindings); loggers.push(child); return child }
+  const createRelays: RelayFactory = options.createRelays ?? ((entries, dir) => {
+    // A reload may bring new relay secrets: the logger must know them before the relays can log.
+    scrubSecretsOf(logger, { relays: entries })
+    return loadRelays(entries, dir, childLogger)
+  })
   let relays: Map<string, Relay>
   try {
-    relays = options.relays ?? await loadRelays(config.relays, configDir, bindings => logger.child(bindings))
+    relays = options.relays ?? await createRelays(config.relays, configDir)
   } catch (error) {
     await store.close()
     throw error
@@ -106,10 +119,18 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     relays,
     clock,
     random: options.random,
-    logger: logger.child({ component: 'dispatcher' }),
+    logger: childLogger({ component: 'dispatcher' }),
     onAttempt: metrics?.attempt
   })
-  app.decorate('relay', { config, store, relays, dispatcher })
+  let router = compileRouter(config.routes, [...relays.keys()])
+  const runtime: RelayRuntime = { config, store, relays, dispatcher }
+  const reloader = createReloader({
+    loaded: options.loaded, relays, store, dispatcher, createRelays, logger,
+    loggers: () => loggers,
+    applied(next, nextRouter) { scrubSecretsOf(logger, next); runtime.config = next; router = nextRouter }
+  })
+  runtime.reload = reloader.reload
+  app.decorate('relay', runtime)
 
   const pending = await store.pendingByRelay()
   for (const [relay, count] of Object.entries(pending)) {
@@ -125,7 +146,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   })
   await app.register(intakeRoutes, {
     config, store, clock,
-    router: compileRouter(config.routes, [...relays.keys()]),
+    router: message => router(message),
+    liveConfig: () => runtime.config,
     accepted: () => dispatcher.notify(),
     observe: metrics?.intake
   })
@@ -147,6 +169,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   app.addHook('onClose', async () => {
     await retention?.stop()
     await dispatcher.stop(config.server.shutdownTimeoutMs)
+    await reloader.close()
     for (const relay of relays.values()) await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
     await store.close()
   })

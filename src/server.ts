@@ -3,7 +3,7 @@ import { buildApp } from './app.js'
 import type { LoadedConfig } from './config/load.js'
 import { createLogger } from './app.js'
 
-/** Builds the relay, listens, and shuts down gracefully on SIGTERM/SIGINT. */
+/** Builds the relay, listens, reloads its config on SIGHUP, and shuts down gracefully on SIGTERM/SIGINT. */
 export async function startServer(loaded: LoadedConfig): Promise<void> {
   const logger = createLogger(loaded.config)
   if (!loaded.file) {
@@ -11,7 +11,15 @@ export async function startServer(loaded: LoadedConfig): Promise<void> {
   }
   const app = await buildApp({ loaded, logger })
   const { server, store } = loaded.config
-  closeWithGrace({ delay: server.shutdownTimeoutMs + 5000, logger }, async ({ signal, err }) => {
+  // The reload logs its own outcome; a bad config is refused there, so this never ends the process.
+  const reloadOnHangup = () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the config')
+    app.relay.reload?.().catch(error => logger.error({ err: error }, 'config reload failed'))
+  }
+  process.on('SIGHUP', reloadOnHangup)
+  // SIGHUP means "reload", not "shut down" as close-with-grace would take it.
+  closeWithGrace({ delay: server.shutdownTimeoutMs + 5000, logger, skip: ['SIGHUP'] }, async ({ signal, err }) => {
+    process.off('SIGHUP', reloadOnHangup)
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down: no new messages taken; finishing deliveries in flight')
     await app.close()

@@ -53,9 +53,11 @@ export class Dispatcher {
   private relays: ReadonlyMap<string, Relay>
   private readonly clock: Clock
   private readonly random: () => number
-  private readonly leaseMs: number
+  private leaseMs: number
   private readonly active = new Map<number, Promise<void>>()
   private readonly inFlight = new Set<AbortController>()
+  /** Attempts running now, by the relay instance they run on, so that a replaced instance can be closed after them. */
+  private readonly attempting = new Map<Promise<unknown>, Relay>()
   private stopping = false
   private running?: Promise<void>
   private wake?: () => void
@@ -64,13 +66,17 @@ export class Dispatcher {
   private claiming = false
   private renewTimer?: NodeJS.Timeout
 
-  constructor(private readonly options: DispatcherOptions) {
+  constructor(private options: DispatcherOptions) {
     this.store = options.store
     this.relays = options.relays
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
-    this.leaseMs = options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
+    this.leaseMs = Dispatcher.leaseFor(options)
     this.owner = options.owner ?? randomUUID()
+  }
+
+  private static leaseFor(options: DispatcherOptions): number {
+    return options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
   }
 
   private get relayNames(): string[] { return [...this.relays.keys()] }
@@ -79,9 +85,37 @@ export class Dispatcher {
   start(): void {
     if (this.running) return
     this.stopping = false
+    this.startRenewing()
+    this.running = this.loop()
+  }
+
+  private startRenewing(): void {
+    clearInterval(this.renewTimer)
     this.renewTimer = setInterval(() => { void this.renewLeases() }, Math.max(1000, this.leaseMs / 3))
     this.renewTimer.unref()
-    this.running = this.loop()
+  }
+
+  /**
+   * Delivers with these relays from now on (a config reload). A claim, and a lane's next message,
+   * use the new instances; an attempt already running on an old instance is not cut short. Resolves
+   * when no attempt runs any more on an instance that is not in `relays`, so that it can be closed.
+   */
+  async useRelays(relays: ReadonlyMap<string, Relay>): Promise<void> {
+    this.relays = relays
+    const current = new Set(relays.values())
+    const leftover = [...this.attempting].filter(([, relay]) => !current.has(relay)).map(([attempt]) => attempt)
+    // A relay that returned may have messages waiting for it.
+    this.notify()
+    await Promise.allSettled(leftover)
+  }
+
+  /** New limits and timings (a config reload), used from the next claim and attempt on. */
+  usePolicy(policy: DispatchPolicy): void {
+    this.options = { ...this.options, ...policy }
+    const leaseMs = Dispatcher.leaseFor(this.options)
+    if (leaseMs === this.leaseMs) return
+    this.leaseMs = leaseMs
+    if (this.running && !this.stopping) this.startRenewing()
   }
 
   /** New work was stored: look now instead of at the next poll. */
@@ -182,10 +216,11 @@ export class Dispatcher {
   }
 
   private async runLane(lane: Lane): Promise<void> {
-    const relay = this.relays.get(lane.relay)
     try {
-      if (!relay) return
       while (!this.stopping) {
+        // Looked up per message: after a reload the lane goes on with the new instance, or stops when its relay was removed.
+        const relay = this.relays.get(lane.relay)
+        if (!relay) return
         const delivery = await this.store.head(lane.id)
         if (!delivery) return
         const started = performance.now()
@@ -223,6 +258,8 @@ export class Dispatcher {
         signal: controller.signal,
         logger
       }).catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
+      this.attempting.set(running, relay)
+      void running.finally(() => this.attempting.delete(running))
       const outcome = await Promise.race([running, timeout, abandoned])
       if (controller.signal.reason instanceof ShuttingDown) return undefined
       return outcome

@@ -13,6 +13,8 @@ import { Envelope, WebhookV1, WebhookV2 } from './schemas.js'
 
 export interface IntakeOptions {
   config: Config
+  /** The config in force now, when a reload may replace `config`: auth is read from it per request. */
+  liveConfig?(): Config
   store: Store
   router: Router
   clock: Clock
@@ -51,7 +53,13 @@ const replySchema = { 200: Envelope, '4xx': Envelope, '5xx': Envelope }
 /** POST /webhook and POST /webhook/:source: authenticate, validate, normalise, store, acknowledge. */
 export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions): Promise<void> {
   const { store, router, clock } = options
-  const tokens = tokensFor(options.config)
+  const liveConfig = options.liveConfig ?? (() => options.config)
+  let auth = { from: liveConfig().auth, tokens: tokensFor(liveConfig()) }
+  const tokens = (source: string) => {
+    const config = liveConfig()
+    if (config.auth !== auth.from) auth = { from: config.auth, tokens: tokensFor(config) }
+    return auth.tokens(source)
+  }
   const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
   const protection = await protectIntake(app, options.config.intake, sourceOf)
 
