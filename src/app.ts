@@ -4,12 +4,14 @@ import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { systemClock, type Clock } from './dispatch/clock.js'
+import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { intakeRoutes } from './intake/routes.js'
 import { createLogger, scrubSecretsOf } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
+import { useOpenApi } from './openapi.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
@@ -92,6 +94,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   useErrorEnvelope(app, config.server.bodyLimit)
   useStrictJson(app)
+  await useOpenApi(app)
 
   const store = options.store ?? await openStore(config.store)
   // Long-lived loggers, so that a reloaded log.level reaches them too.
@@ -151,6 +154,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     accepted: () => dispatcher.notify(),
     observe: metrics?.intake
   })
+  await app.register(adminRoutes, { prefix: '/admin', clock })
 
   // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
   let retention: Retention | undefined

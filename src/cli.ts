@@ -2,12 +2,10 @@
 import { existsSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { isAdminCommand, runAdminCommand } from './admin/cli.js'
 import { defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
-import { prepareRelay } from './relays/loader.js'
 import { seedExample } from './seed.js'
-import { startServer } from './server.js'
-import { openStore } from './store/index.js'
 
 const usage = {
   main: `gptbots-relay: relay GPTBots webhook messages to Slack, Discord and your own destinations
@@ -20,6 +18,11 @@ Commands:
   send-test [--url URL] [--token TOKEN]
                                post GPTBots' example message to a running relay
   migrate [--config FILE]      create or upgrade the store's tables, then exit
+  dead-letters [--relay R]     list dead letters of a running relay (admin API)
+  replay <delivery-id> | --relay R | --conversation C --to RELAY
+                               replay dead letters, or a conversation into a relay
+  conversations [--conversation C]
+                               list conversations, or one conversation's messages
 
 Run "gptbots-relay <command> --help" for a command's options.`,
   start: `Usage: gptbots-relay start [--config FILE]
@@ -65,6 +68,7 @@ function loadFor(file: string | undefined): LoadedConfig {
 async function checkConfig(file: string): Promise<void> {
   const loaded = loadConfigFile(file)
   const problems: string[] = []
+  const { prepareRelay } = await import('./relays/loader.js')
   for (const [name, entry] of Object.entries(loaded.config.relays)) {
     await prepareRelay(name, entry, loaded.configDir).catch((error: Error) => problems.push(error.message))
   }
@@ -92,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'start'
   const rest = command === argv[0] ? argv.slice(1) : argv
+  if (isAdminCommand(command)) return runAdminCommand(command, rest)
   if (!(command in usage) || command === 'main') {
     console.error(`unknown command "${command}"\n\n${usage.main}`)
     process.exitCode = 2
@@ -114,7 +119,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'start':
-      return startServer(loadFor(values.config ?? positionals[0]))
+      // Loaded here, not at the top: the admin commands and --help start in a tenth of the time without the server.
+      return (await import('./server.js')).startServer(loadFor(values.config ?? positionals[0]))
     case 'check-config': {
       const file = positionals[0] ?? values.config
       if (!file) throw new ConfigError(`check-config needs a FILE\n\n${usage['check-config']}`)
@@ -126,6 +132,7 @@ export async function main(argv: string[]): Promise<void> {
         const { migratePostgres } = await import('./store/postgres-schema.js')
         await migratePostgres(config.store.url, config.store.schema)
       } else {
+        const { openStore } = await import('./store/index.js')
         await (await openStore(config.store)).close()
       }
       console.log(`store ${config.store.driver} is up to date`)

@@ -1,0 +1,216 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Clock } from '../dispatch/clock.js'
+import { RelayHttpError } from '../errors.js'
+import { Envelope } from '../intake/schemas.js'
+import { TokenSet } from '../intake/auth.js'
+import type { DeliveryRecord, Store } from '../store/types.js'
+import { explain, slashPath } from '../validation.js'
+import { isAdmin } from './auth.js'
+import {
+  ConversationParams, ConversationsQuery, ConversationsReply, DeadLettersQuery, DeadLettersReply, DeliveryParams,
+  DroppedReply, MessagesQuery, MessagesReply, QueuedReply, ReloadReply, ReplayConversationBody, ReplayDeadBody, ReplayedReply
+} from './schemas.js'
+
+export interface AdminOptions {
+  clock: Clock
+}
+
+const DEFAULT_LIMIT = 100
+/** The OpenAPI security requirement of every admin route. */
+const security = [{ adminToken: [] }]
+const errors = { '4xx': Envelope, '5xx': Envelope }
+
+/** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
+const partName = (dataVar: string) => dataVar === 'querystring' ? 'query' : dataVar
+
+async function deliveryById(store: Store, id: number): Promise<DeliveryRecord | undefined> {
+  const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
+  return record?.id === id ? record : undefined
+}
+
+/** Every delivery of one conversation, oldest first, paged through so that none is missed. */
+async function deliveriesOf(store: Store, source: string, conversationId: string): Promise<DeliveryRecord[]> {
+  const all: DeliveryRecord[] = []
+  const page = 1000
+  for (;;) {
+    const batch = await store.listDeliveries({ source, conversationId, afterId: all.at(-1)?.id, limit: page })
+    all.push(...batch)
+    if (batch.length < page) return all
+  }
+}
+
+/**
+ * The admin API under /admin: conversations, the delivery log, dead letters and their replay, and
+ * config reload. Disabled (ADMIN_DISABLED) without admin.token; otherwise it wants that token as a
+ * Bearer token. Webhook tokens do not open it.
+ */
+export async function adminRoutes(parent: FastifyInstance, options: AdminOptions): Promise<void> {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { clock } = options
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setSchemaErrorFormatter((errors, dataVar) =>
+    new RelayHttpError('REQUEST_INVALID', explain(errors as never, slashPath(partName(dataVar))).join('; ')))
+
+  // The token is read per request: a config reload may set, change or remove it.
+  let prepared: { token: string; set: TokenSet } | undefined
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const token = app.relay.config.admin.token
+    if (!token) throw new RelayHttpError('ADMIN_DISABLED')
+    if (prepared?.token !== token) prepared = { token, set: new TokenSet([token]) }
+    if (!isAdmin(request.headers.authorization, prepared.set)) throw new RelayHttpError('ADMIN_AUTH')
+  })
+
+  const configured = (relay: string, doing: string) => {
+    if (app.relay.relays.has(relay)) return
+    const names = [...app.relay.relays.keys()].map(name => `"${name}"`).join(', ') || 'none'
+    throw new RelayHttpError('NOT_FOUND', `no relay named "${relay}" is configured (configured: ${names}); cannot ${doing}`)
+  }
+
+  app.get('/conversations', {
+    schema: {
+      summary: 'Conversations, most recently active first, with where their messages go',
+      tags: ['admin'], security, querystring: ConversationsQuery, response: { 200: ConversationsReply, ...errors }
+    }
+  }, async request => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT
+    const conversations = await app.relay.store.listConversations({ ...request.query, limit })
+    const last = conversations.at(-1)
+    return { conversations, next: conversations.length === limit && last ? last.lastReceivedAt : undefined }
+  })
+
+  app.get('/conversations/:source/:conversationId/messages', {
+    schema: {
+      summary: 'A conversation\'s messages in arrival order, each with its deliveries',
+      tags: ['admin'], security, params: ConversationParams, querystring: MessagesQuery, response: { 200: MessagesReply, ...errors }
+    }
+  }, async request => {
+    const { source, conversationId } = request.params
+    const limit = request.query.limit ?? DEFAULT_LIMIT
+    const store = app.relay.store
+    const stored = await store.listMessages(source, conversationId, { afterSeq: request.query.afterSeq, limit })
+    if (stored.length === 0 && request.query.afterSeq === undefined) {
+      throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+    }
+    const bySeq = new Map<number, DeliveryRecord[]>()
+    for (const delivery of stored.length > 0 ? await deliveriesOf(store, source, conversationId) : []) {
+      const list = bySeq.get(delivery.seq) ?? []
+      list.push(delivery)
+      bySeq.set(delivery.seq, list)
+    }
+    const messages = stored.map(({ seq, message }) => ({
+      seq,
+      message,
+      deliveries: (bySeq.get(seq) ?? []).map(d => ({
+        id: d.id, relay: d.relay, status: d.status, attempts: d.attempts, lastError: d.lastError,
+        posted: d.posted, createdAt: d.createdAt, updatedAt: d.updatedAt
+      }))
+    }))
+    return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+  })
+
+  app.get('/dead-letters', {
+    schema: {
+      summary: 'Dead letters, oldest first: deliveries a relay gave up on, with their last error',
+      tags: ['admin'], security, querystring: DeadLettersQuery, response: { 200: DeadLettersReply, ...errors }
+    }
+  }, async request => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT
+    const deadLetters = await app.relay.store.listDeliveries({ ...request.query, status: 'dead', limit })
+    return { deadLetters, next: deadLetters.length === limit ? deadLetters.at(-1)!.id : undefined }
+  })
+
+  /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
+  const deadLetter = async (id: number, doing: string) => {
+    const record = await deliveryById(app.relay.store, id)
+    if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
+    if (record.status !== 'dead') throw new RelayHttpError('CONFLICT', `delivery ${id} is ${record.status}, not dead; only dead letters can be ${doing}`)
+    return record
+  }
+
+  app.post('/dead-letters/:id/replay', {
+    schema: {
+      summary: 'Makes one dead letter pending again; it keeps its place in its conversation\'s lane',
+      tags: ['admin'], security, params: DeliveryParams, response: { 200: ReplayedReply, ...errors }
+    }
+  }, async request => {
+    const { id } = request.params
+    const record = await deadLetter(id, 'replayed')
+    configured(record.relay, `replay delivery ${id}`)
+    const replayed = await app.relay.store.replayDead({ deliveryId: id }, clock.now())
+    // Someone else replayed or dropped it between the look-up and now.
+    if (replayed === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
+    app.relay.dispatcher.notify()
+    request.log.info({ deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId }, 'dead letter replayed')
+    return { replayed }
+  })
+
+  app.post('/dead-letters/replay', {
+    schema: {
+      summary: 'Makes every dead letter of a relay (optionally of one conversation) pending again',
+      tags: ['admin'], security, body: ReplayDeadBody, response: { 200: ReplayedReply, ...errors }
+    }
+  }, async request => {
+    const { relay, source, conversationId } = request.body
+    if (conversationId !== undefined && source === undefined) {
+      throw new RelayHttpError('REQUEST_INVALID', 'body/source is required with body/conversationId: a conversation id is only unique within its source')
+    }
+    configured(relay, 'replay its dead letters')
+    const replayed = await app.relay.store.replayDead({ relay, source, conversationId }, clock.now())
+    if (replayed > 0) app.relay.dispatcher.notify()
+    request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
+    return { replayed }
+  })
+
+  app.delete('/dead-letters/:id', {
+    schema: {
+      summary: 'Deletes one dead letter for good',
+      tags: ['admin'], security, params: DeliveryParams, response: { 200: DroppedReply, ...errors }
+    }
+  }, async request => {
+    const { id } = request.params
+    const record = await deadLetter(id, 'dropped')
+    const dropped = await app.relay.store.dropDead({ deliveryId: id }, clock.now())
+    if (dropped === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
+    request.log.info({ deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId }, 'dead letter dropped')
+    return { dropped }
+  })
+
+  app.post('/conversations/:source/:conversationId/replay', {
+    schema: {
+      summary: 'Queues a whole conversation, in order, for a relay (after what its lane already holds)',
+      tags: ['admin'], security, params: ConversationParams, body: ReplayConversationBody, response: { 200: QueuedReply, ...errors }
+    }
+  }, async request => {
+    const { source, conversationId } = request.params
+    const { relay } = request.body
+    configured(relay, `replay conversation "${conversationId}" into it`)
+    const store = app.relay.store
+    if ((await store.listMessages(source, conversationId, { limit: 1 })).length === 0) {
+      throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+    }
+    const queued = await store.replayConversation(source, conversationId, relay, clock.now())
+    if (queued > 0) app.relay.dispatcher.notify()
+    request.log.info({ source, conversationId, relay, queued }, 'conversation replayed')
+    return { queued }
+  })
+
+  app.post('/reload', {
+    schema: {
+      summary: 'Reads the config file again and applies it',
+      tags: ['admin'], security, response: { 200: ReloadReply, ...errors }
+    }
+  }, async request => {
+    const reload = app.relay.reload
+    if (!reload) throw new RelayHttpError('RELOAD_UNSUPPORTED')
+    let result
+    try {
+      result = await reload()
+    } catch (error) {
+      throw new RelayHttpError('RELOAD_FAILED', `reload failed: ${(error as Error).message}; the running config is unchanged`, { cause: error })
+    }
+    if (!result.ok) throw new RelayHttpError('RELOAD_FAILED', result.message)
+    request.log.info({ result }, 'config reloaded')
+    return result
+  })
+}

@@ -1,0 +1,153 @@
+import t, { type Test } from 'tap'
+import { ManualClock } from '../../src/dispatch/clock.js'
+import { FakeRelay } from '../helpers/fake-relay.js'
+import { TOKEN, post, seed, testApp } from '../helpers/app.js'
+
+const ADMIN = 'admin-token-0123456789'
+const headers = { authorization: `Bearer ${ADMIN}` }
+
+/** Two relays: `flaky` fails for good while `down` is true, `steady` always delivers. */
+async function setup(t: Test) {
+  const state = { down: true }
+  const flaky = new FakeRelay(() => state.down ? { status: 'failed', error: 'channel_not_found' } : { status: 'delivered', posted: { ts: '1.0' } })
+  const steady = new FakeRelay()
+  const clock = new ManualClock()
+  const app = await testApp(t, {
+    relays: new Map([['flaky', flaky], ['steady', steady]]),
+    clock,
+    config: { admin: { token: ADMIN }, auth: { tokens: [TOKEN], sources: { other: { tokens: [TOKEN] } } } }
+  })
+  const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+    app.inject({ method, url, headers: payload ? { ...headers, 'content-type': 'application/json' } : headers, payload: payload ? JSON.stringify(payload) : undefined })
+  const send = async (messageId: string, conversationId = 'c1', url = '/webhook') => {
+    const res = await post(app, seed({ message_id: messageId, conversation_id: conversationId, text: messageId }), {}, url)
+    t.equal(res.statusCode, 200, res.body)
+  }
+  return { app, flaky, steady, state, admin, send }
+}
+
+t.test('dead letters are listed with their last error, filtered and paged', async t => {
+  const { app, admin, send } = await setup(t)
+  await send('m1', 'c1')
+  await send('m2', 'c2')
+  await app.relay.dispatcher.drain()
+
+  const all = await admin('GET', '/admin/dead-letters')
+  t.equal(all.statusCode, 200, all.body)
+  const { deadLetters, next } = all.json()
+  t.equal(next, undefined, 'one page')
+  t.same(deadLetters.map((d: any) => [d.relay, d.conversationId, d.messageId]), [['flaky', 'c1', 'm1'], ['flaky', 'c2', 'm2']])
+  t.match(deadLetters[0], { status: 'dead', attempts: 1, lastError: 'channel_not_found', source: 'default', type: 'ANSWER', seq: Number, createdAt: Number, updatedAt: Number })
+
+  t.same((await admin('GET', '/admin/dead-letters?relay=steady')).json().deadLetters, [])
+  t.same((await admin('GET', '/admin/dead-letters?conversationId=c2')).json().deadLetters.map((d: any) => d.messageId), ['m2'])
+  t.same((await admin('GET', '/admin/dead-letters?source=other')).json().deadLetters, [])
+
+  const first = (await admin('GET', '/admin/dead-letters?limit=1')).json()
+  t.same(first.deadLetters.map((d: any) => d.messageId), ['m1'])
+  t.equal(first.next, first.deadLetters[0].id)
+  const second = (await admin('GET', `/admin/dead-letters?limit=1&afterId=${first.next}`)).json()
+  t.same(second.deadLetters.map((d: any) => d.messageId), ['m2'])
+  const third = (await admin('GET', `/admin/dead-letters?limit=1&afterId=${second.next}`)).json()
+  t.same(third, { deadLetters: [] })
+})
+
+t.test('a replayed dead letter keeps its place: it goes out before later messages of its lane', async t => {
+  const { app, flaky, steady, state, admin, send } = await setup(t)
+  await send('m1')
+  await app.relay.dispatcher.drain()
+  t.same(flaky.idsOf('c1'), [])
+  t.same(steady.idsOf('c1'), ['m1'])
+  const [dead] = (await admin('GET', '/admin/dead-letters')).json().deadLetters
+  t.equal(dead.messageId, 'm1')
+
+  // The platform is fixed; more messages arrive before anyone replays m1.
+  state.down = false
+  await send('m2')
+  await send('m3')
+  const replay = await admin('POST', `/admin/dead-letters/${dead.id}/replay`)
+  t.equal(replay.statusCode, 200, replay.body)
+  t.same(replay.json(), { replayed: 1 })
+  await app.relay.dispatcher.drain()
+  t.same(flaky.idsOf('c1'), ['m1', 'm2', 'm3'], 'm1 first, then the rest in order')
+  t.same(steady.idsOf('c1'), ['m1', 'm2', 'm3'], 'the other relay got each once')
+  t.same((await admin('GET', '/admin/dead-letters')).json().deadLetters, [])
+
+  const again = await admin('POST', `/admin/dead-letters/${dead.id}/replay`)
+  t.equal(again.statusCode, 409, 'delivered now, so not a dead letter')
+  t.equal(again.headers['x-relay-error'], 'CONFLICT')
+  t.match(again.json().msg, `delivery ${dead.id} is delivered, not dead`)
+})
+
+t.test('replay wakes the background dispatcher at once', async t => {
+  const { app, flaky, state, admin, send } = await setup(t)
+  await send('m1')
+  await app.relay.dispatcher.drain()
+  state.down = false
+  // Started now, with the default poll interval of 1s; notify() must not wait for it.
+  app.relay.dispatcher.start()
+  const [dead] = (await admin('GET', '/admin/dead-letters')).json().deadLetters
+  t.equal((await admin('POST', `/admin/dead-letters/${dead.id}/replay`)).statusCode, 200)
+  const deadline = Date.now() + 900
+  while (flaky.idsOf('c1').length === 0 && Date.now() < deadline) await new Promise(r => setTimeout(r, 10))
+  t.same(flaky.idsOf('c1'), ['m1'])
+})
+
+t.test('replay all dead letters of a relay, or of one conversation', async t => {
+  const { app, flaky, state, admin, send } = await setup(t)
+  await send('a1', 'a')
+  await send('b1', 'b')
+  await send('b2', 'b')
+  await send('x1', 'a', '/webhook/other')
+  await app.relay.dispatcher.drain()
+  t.equal((await admin('GET', '/admin/dead-letters')).json().deadLetters.length, 4)
+  state.down = false
+
+  const one = await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky', source: 'default', conversationId: 'b' })
+  t.same(one.json(), { replayed: 2 })
+  await app.relay.dispatcher.drain()
+  t.same(flaky.idsOf('b'), ['b1', 'b2'])
+  t.same(flaky.idsOf('a'), [])
+
+  const bySource = await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky', source: 'other' })
+  t.same(bySource.json(), { replayed: 1 })
+  const rest = await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky' })
+  t.same(rest.json(), { replayed: 1 })
+  await app.relay.dispatcher.drain()
+  t.same(flaky.delivered.map(m => `${m.source}/${m.messageId}`).sort(), ['default/a1', 'default/b1', 'default/b2', 'other/x1'])
+  t.same((await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky' })).json(), { replayed: 0 }, 'nothing left: not an error')
+
+  const ghost = await admin('POST', '/admin/dead-letters/replay', { relay: 'ghost' })
+  t.equal(ghost.statusCode, 404)
+  t.equal(ghost.headers['x-relay-error'], 'NOT_FOUND')
+  t.match(ghost.json().msg, 'no relay named "ghost" is configured (configured: "flaky", "steady")')
+})
+
+t.test('drop deletes one dead letter for good; unknown is 404, not dead is 409', async t => {
+  const { app, flaky, steady, state, admin, send } = await setup(t)
+  await send('m1')
+  await app.relay.dispatcher.drain()
+  const [dead] = (await admin('GET', '/admin/dead-letters')).json().deadLetters
+
+  const dropped = await admin('DELETE', `/admin/dead-letters/${dead.id}`)
+  t.equal(dropped.statusCode, 200, dropped.body)
+  t.same(dropped.json(), { dropped: 1 })
+  t.same((await admin('GET', '/admin/dead-letters')).json().deadLetters, [])
+  state.down = false
+  await app.relay.dispatcher.drain()
+  t.same(flaky.delivered, [], 'a dropped letter never goes out')
+
+  for (const [method, url] of [['DELETE', `/admin/dead-letters/${dead.id}`], ['POST', `/admin/dead-letters/${dead.id}/replay`], ['DELETE', '/admin/dead-letters/9999']] as const) {
+    const res = await admin(method, url)
+    t.equal(res.statusCode, 404, `${method} ${url}`)
+    t.equal(res.headers['x-relay-error'], 'NOT_FOUND')
+    t.match(res.json().msg, /^no delivery \d+ is stored$/)
+  }
+
+  const [delivered] = (await app.relay.store.listDeliveries({ relay: 'steady' }))
+  t.equal(delivered?.status, 'delivered')
+  t.same(steady.idsOf('c1'), ['m1'])
+  const conflict = await admin('DELETE', `/admin/dead-letters/${delivered!.id}`)
+  t.equal(conflict.statusCode, 409)
+  t.match(conflict.json(), { code: 409, msg: `delivery ${delivered!.id} is delivered, not dead; only dead letters can be dropped` })
+})
