@@ -91,16 +91,8 @@ export const DeliveryRecord = Type.Object({
   updatedAt: Millis
 })
 
-export const MessageDelivery = Type.Object({
-  id: Type.Integer(),
-  relay: Type.String(),
-  status: Type.Enum(['pending', 'delivered', 'dead']),
-  attempts: Type.Integer(),
-  lastError: Type.Optional(Type.String()),
-  posted: Type.Optional(Posted),
-  createdAt: Millis,
-  updatedAt: Millis
-})
+/** A delivery listed under its message: what the message already says is left out. */
+export const MessageDelivery = Type.Omit(DeliveryRecord, ['seq', 'source', 'conversationId', 'messageId', 'type'])
 
 export const MessageEntry = Type.Object({
   seq: Type.Integer(),
