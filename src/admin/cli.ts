@@ -126,9 +126,9 @@ interface MessageEntry {
 }
 
 /** Follows `next` until the list ends or `limit` entries are in. */
-async function collect<T>(limit: number, page: (size: number, cursor: number | undefined) => Promise<{ items: T[]; next?: number }>): Promise<T[]> {
+async function collect<T, C = number>(limit: number, page: (size: number, cursor: C | undefined) => Promise<{ items: T[]; next?: C }>): Promise<T[]> {
   const all: T[] = []
-  let cursor: number | undefined
+  let cursor: C | undefined
   while (all.length < limit) {
     const { items, next } = await page(Math.min(1000, limit - all.length), cursor)
     all.push(...items)
@@ -206,10 +206,10 @@ async function conversations(client: Client, options: Record<string, string | bo
     return
   }
   const filter: Record<string, string> = typeof options.source === 'string' ? { source: options.source } : {}
-  const list = await collect<Conversation>(limit, async (size, cursor) => {
+  const list = await collect<Conversation, string>(limit, async (size, cursor) => {
     const query = new URLSearchParams({ ...filter, limit: String(size) })
-    if (cursor !== undefined) query.set('before', String(cursor))
-    const page = await client.call<{ conversations: Conversation[]; next?: number }>('GET', `/admin/conversations?${query}`)
+    if (cursor !== undefined) query.set('after', cursor)
+    const page = await client.call<{ conversations: Conversation[]; next?: string }>('GET', `/admin/conversations?${query}`)
     return { items: page.conversations, next: page.next }
   })
   if (json) return console.log(JSON.stringify({ conversations: list }, null, 2))

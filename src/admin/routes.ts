@@ -4,7 +4,7 @@ import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
 import { Envelope } from '../intake/schemas.js'
 import { TokenSet } from '../intake/auth.js'
-import type { DeliveryRecord, Store } from '../store/types.js'
+import type { ConversationFilter, ConversationSummary, DeliveryRecord, Store } from '../store/types.js'
 import { explain, slashPath } from '../validation.js'
 import { isAdmin } from './auth.js'
 import {
@@ -41,6 +41,23 @@ async function deliveriesOf(store: Store, source: string, conversationId: string
 }
 
 /**
+ * The conversation a page ended with, as an opaque cursor: the time alone would skip or repeat
+ * conversations last active in the same millisecond.
+ */
+const toCursor = (c: ConversationSummary): string =>
+  Buffer.from(JSON.stringify([c.lastReceivedAt, c.source, c.conversationId])).toString('base64url')
+
+function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
+  try {
+    const [lastReceivedAt, source, conversationId] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[]
+    if (Number.isSafeInteger(lastReceivedAt) && typeof source === 'string' && typeof conversationId === 'string') {
+      return { lastReceivedAt: lastReceivedAt as number, source, conversationId }
+    }
+  } catch { /* answered below */ }
+  throw new RelayHttpError('REQUEST_INVALID', 'query/after is not a cursor this API gave out: pass the previous page\'s `next` as it was')
+}
+
+/**
  * The admin API under /admin: conversations, the delivery log, dead letters and their replay, and
  * config reload. Disabled (ADMIN_DISABLED) without admin.token; otherwise it wants that token as a
  * Bearer token. Webhook tokens do not open it.
@@ -73,10 +90,11 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       tags: ['admin'], security, querystring: ConversationsQuery, response: { 200: ConversationsReply, ...errors }
     }
   }, async request => {
+    const { source, after } = request.query
     const limit = request.query.limit ?? DEFAULT_LIMIT
-    const conversations = await app.relay.store.listConversations({ ...request.query, limit })
+    const conversations = await app.relay.store.listConversations({ source, limit, after: after === undefined ? undefined : fromCursor(after) })
     const last = conversations.at(-1)
-    return { conversations, next: conversations.length === limit && last ? last.lastReceivedAt : undefined }
+    return { conversations, next: conversations.length === limit && last ? toCursor(last) : undefined }
   })
 
   app.get('/conversations/:source/:conversationId/messages', {

@@ -20,7 +20,7 @@ export type DeliveryParams = Static<typeof DeliveryParams>
 export const ConversationsQuery = Type.Object({
   source: Type.Optional(Name),
   limit: Type.Optional(Limit),
-  before: Type.Optional(Type.Integer({ minimum: 0, description: 'Paging: only conversations last active before this time (ms); pass the previous page\'s `next`.' }))
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Paging: the previous page\'s `next`, as it was given.' }))
 }, { additionalProperties: false })
 export type ConversationsQuery = Static<typeof ConversationsQuery>
 
@@ -69,7 +69,7 @@ export const ConversationSummary = Type.Object({
 
 export const ConversationsReply = Type.Object({
   conversations: Type.Array(ConversationSummary),
-  next: Type.Optional(Type.Integer({ description: 'Pass as `before` for the next page; absent on the last page.' }))
+  next: Type.Optional(Type.String({ description: 'Pass as `after` for the next page; absent on the last page.' }))
 })
 export type ConversationsReply = Static<typeof ConversationsReply>
 

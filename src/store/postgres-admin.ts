@@ -15,7 +15,9 @@ function statements(s: string) {
     conversations: `SELECT source, conversation_id AS "conversationId", count(*)::int AS messages,
         min(received_at) AS "firstReceivedAt", max(received_at) AS "lastReceivedAt"
       FROM ${s}.messages WHERE $1::text IS NULL OR source = $1
-      GROUP BY source, conversation_id HAVING $2::bigint IS NULL OR max(received_at) < $2
+      GROUP BY source, conversation_id
+      HAVING $2::bigint IS NULL OR max(received_at) < $2
+        OR (max(received_at) = $2 AND (source, conversation_id) > ($4::text, $5::text))
       ORDER BY max(received_at) DESC, source, conversation_id LIMIT $3`,
     destinations: `SELECT l.source, l.conversation_id AS "conversationId", l.relay,
         count(*) FILTER (WHERE d.status = 'pending')::int AS pending,
@@ -90,7 +92,7 @@ export class PostgresOutboxAdmin {
 
   async listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
     const { rows } = await this.db.query<Omit<ConversationSummary, 'destinations'>>(this.q.conversations,
-      [filter.source ?? null, filter.before ?? null, filter.limit ?? 100])
+      [filter.source ?? null, filter.after?.lastReceivedAt ?? null, filter.limit ?? 100, filter.after?.source ?? null, filter.after?.conversationId ?? null])
     if (rows.length === 0) return []
     const lanes = await this.db.query<ConversationSummary['destinations'][number] & { source: string; conversationId: string }>(
       this.q.destinations, [rows.map(r => r.source), rows.map(r => r.conversationId)])

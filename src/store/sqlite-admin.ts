@@ -28,7 +28,9 @@ export class SqliteOutboxAdmin {
       conversations: db.prepare(`SELECT source, conversation_id AS conversationId, COUNT(*) AS messages,
           MIN(received_at) AS firstReceivedAt, MAX(received_at) AS lastReceivedAt
         FROM messages WHERE @source IS NULL OR source = @source
-        GROUP BY source, conversation_id HAVING @before IS NULL OR MAX(received_at) < @before
+        GROUP BY source, conversation_id
+        HAVING @afterAt IS NULL OR MAX(received_at) < @afterAt
+          OR (MAX(received_at) = @afterAt AND (source, conversation_id) > (@afterSource, @afterConversation))
         ORDER BY lastReceivedAt DESC, source, conversation_id LIMIT @limit`),
       destinations: db.prepare(`SELECT l.relay,
           COUNT(CASE WHEN d.status = 'pending' THEN 1 END) AS pending,
@@ -67,7 +69,10 @@ export class SqliteOutboxAdmin {
 
   listConversations(filter: ConversationFilter): ConversationSummary[] {
     return this.db.transaction(() => {
-      const rows = this.q.conversations.all({ source: filter.source ?? null, before: filter.before ?? null, limit: filter.limit ?? 100 }) as Omit<ConversationSummary, 'destinations'>[]
+      const rows = this.q.conversations.all({
+        source: filter.source ?? null, limit: filter.limit ?? 100,
+        afterAt: filter.after?.lastReceivedAt ?? null, afterSource: filter.after?.source ?? null, afterConversation: filter.after?.conversationId ?? null
+      }) as Omit<ConversationSummary, 'destinations'>[]
       return rows.map(row => ({
         ...row,
         destinations: this.q.destinations.all(row.source, row.conversationId) as ConversationSummary['destinations']

@@ -65,8 +65,12 @@ export interface ConversationFilter {
   source?: string
   /** At most this many, most recently active first (default 100). */
   limit?: number
-  /** Paging: only conversations last active before this time (ms), from the previous page's last entry. */
-  before?: number
+  /**
+   * Paging: only conversations after this one in the listing's order (last active, newest first;
+   * then source and conversation id), i.e. the previous page's last entry. Conversations that were
+   * last active at the same millisecond are neither skipped nor repeated.
+   */
+  after?: { lastReceivedAt: number; source: string; conversationId: string }
 }
 
 /** A stored message with its place in the store. */

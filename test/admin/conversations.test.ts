@@ -48,11 +48,14 @@ t.test('conversations: most recently active first, with counts per destination a
 
   const page1 = (await admin('GET', '/admin/conversations?limit=2')).json()
   t.same(page1.conversations.map((c: any) => c.conversationId), ['c', 'b'])
-  t.equal(page1.next, 1_700_000_002_000)
-  const page2 = (await admin('GET', `/admin/conversations?limit=2&before=${page1.next}`)).json()
+  t.type(page1.next, 'string')
+  const page2 = (await admin('GET', `/admin/conversations?limit=2&after=${encodeURIComponent(page1.next)}`)).json()
   t.same(page2.conversations.map((c: any) => c.conversationId), ['a'])
   t.equal(page2.next, undefined)
   t.same((await admin('GET', '/admin/conversations?source=other')).json(), { conversations: [] })
+  const forged = await admin('GET', '/admin/conversations?after=1700000002000')
+  t.equal(forged.statusCode, 400, 'a cursor the API did not give out')
+  t.match(forged.json(), { code: 400, msg: /query\/after is not a cursor/ })
 })
 
 t.test('messages of a conversation in order, each with its deliveries', async t => {
