@@ -195,7 +195,9 @@ export class Dispatcher {
       })
       for (const lane of lanes) {
         const run = this.runLane(lane).finally(() => {
-          this.active.delete(lane.id)
+          // A lane released with its last outcome may have been claimed again, by a claim that
+          // resolved before this: that run's entry is not ours to remove.
+          if (this.active.get(lane.id) === run) this.active.delete(lane.id)
           this.notify()
         })
         this.active.set(lane.id, run)
@@ -216,22 +218,32 @@ export class Dispatcher {
   }
 
   private async runLane(lane: Lane): Promise<void> {
+    /** The store released the lane along with its last outcome: nothing left to give back. */
+    let released = false
     try {
+      // After the first, each message comes back with the outcome of the one before it.
+      let delivery: PendingDelivery | undefined
       while (!this.stopping) {
-        // Looked up per message: after a reload the lane goes on with the new instance, or stops when its relay was removed.
+        delivery ??= await this.store.head(lane.id)
+        if (!delivery) return
+        // Looked up per message, with no wait between here and the attempt, which useRelays then
+        // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
         if (!relay) return
-        const delivery = await this.store.head(lane.id)
-        if (!delivery) return
         const started = performance.now()
         const outcome = await this.attempt(relay, delivery)
         if (outcome === undefined) return
-        if (!(await this.record(delivery, outcome, performance.now() - started))) return
+        const step = await this.record(delivery, outcome, performance.now() - started)
+        if (!step.next) {
+          released = step.released
+          return
+        }
+        delivery = step.next
       }
     } catch (error) {
       this.options.logger.error({ err: error, relay: lane.relay, conversationId: lane.conversationId }, 'lane stopped by a store error; it is retried later')
     } finally {
-      await this.store.releaseLane(lane.id, this.owner).catch(() => { /* the lease runs out by itself */ })
+      if (!released) await this.store.releaseLane(lane.id, this.owner).catch(() => { /* the lease runs out by itself */ })
     }
   }
 
@@ -269,30 +281,33 @@ export class Dispatcher {
     }
   }
 
-  /** Writes an outcome down; true when the lane may go on to its next message now. */
-  private async record(delivery: PendingDelivery, outcome: DeliveryOutcome, durationMs: number): Promise<boolean> {
+  /**
+   * Writes an outcome down. After a final one, `next` is the lane's next message to deliver now;
+   * without one, the lane is done for now, and `released` tells whether the store gave it back already.
+   */
+  private async record(delivery: PendingDelivery, outcome: DeliveryOutcome, durationMs: number): Promise<{ next?: PendingDelivery; released: boolean }> {
     const now = this.clock.now()
     const { logger } = this.options
     const fields = { relay: delivery.relay, conversationId: delivery.message.conversationId, messageId: delivery.message.messageId, attempt: delivery.attempts + 1 }
     if (outcome.status === 'delivered') {
-      await this.store.recordDelivered(delivery, outcome.posted, now)
+      const next = await this.store.finishAndNext(delivery, { status: 'delivered', posted: outcome.posted }, this.owner, now)
       logger.info({ ...fields, posted: outcome.posted }, 'delivered')
       this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
-      return true
+      return { next, released: next === undefined }
     }
     const exhausted = delivery.attempts + 1 >= this.options.maxAttempts
     if (outcome.status === 'failed' || exhausted) {
       const reason = outcome.status === 'failed' ? outcome.error : `gave up after ${delivery.attempts + 1} attempts: ${outcome.error}`
-      await this.store.recordDead(delivery, reason, now)
+      const next = await this.store.finishAndNext(delivery, { status: 'dead', error: reason }, this.owner, now)
       logger.error({ ...fields, error: reason }, 'dead-lettered')
       this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome: { status: 'dead', error: reason }, durationMs })
-      return true
+      return { next, released: next === undefined }
     }
     const backoff = backoffDelay(delivery.attempts + 1, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs }, this.random)
     const delay = outcome.retryAfterMs === undefined ? backoff : Math.max(outcome.retryAfterMs, 0)
     await this.store.recordRetry(delivery, outcome.error, now + delay, now)
     logger.warn({ ...fields, error: outcome.error, retryInMs: delay }, 'delivery failed; will retry')
     this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
-    return false
+    return { released: false }
   }
 }

@@ -6,7 +6,7 @@ import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { migrate } from './postgres-schema.js'
 import type {
-  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, Lane,
+  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, FinalOutcome, Lane,
   PendingDelivery, PruneResult, Store, StoredMessage
 } from './types.js'
 
@@ -90,6 +90,32 @@ export class PostgresStore implements Store {
         )
         UPDATE ${s}.lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN $4 ELSE NULL END
         WHERE id IN (SELECT lane_id FROM finished)`,
+      // finish, then the lane's next head, in one statement. Every part reads the snapshot taken
+      // when the statement began, so `next` skips the delivery being finished by id. A delivery
+      // acknowledged after that snapshot is not seen; its accept has set the lane due, so the
+      // lane, released here, is claimed again at once. One UPDATE of the lane row does both the
+      // finish's bookkeeping and, when nothing is next, the release, under the row lock that
+      // accepts take too: the owner check is made on the current row, so a replica that lost the
+      // lane gets nothing and releases nothing.
+      finishNext: `WITH finished AS (
+          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error),
+            posted = $3::json, updated_at = $4
+          WHERE id = $5 AND status = 'pending' RETURNING lane_id
+        ), next AS (
+          SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
+          FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+          WHERE d.lane_id = $6 AND d.status = 'pending' AND d.id <> $5 ORDER BY d.id LIMIT 1
+        ), done AS (
+          SELECT count(*)::int AS n, NOT EXISTS (SELECT FROM next) AS empty FROM finished
+        ), lane AS (
+          UPDATE ${s}.lanes l SET pending = l.pending - done.n,
+            due_at = CASE WHEN done.n = 0 THEN l.due_at WHEN l.pending > 1 THEN $4 ELSE NULL END,
+            owner = CASE WHEN l.owner = $7 AND done.empty THEN NULL ELSE l.owner END,
+            lease_until = CASE WHEN l.owner = $7 AND done.empty THEN NULL ELSE l.lease_until END
+          FROM done WHERE l.id = $6 AND (done.n > 0 OR l.owner = $7)
+          RETURNING l.owner = $7 AS ours
+        )
+        SELECT next.* FROM next, lane WHERE lane.ours`,
       retry: `WITH failed AS (
           UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
           WHERE id = $3 AND status = 'pending' RETURNING lane_id
@@ -202,6 +228,14 @@ export class PostgresStore implements Store {
 
   async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
     await this.query(this.q.finish, ['dead', error, null, now, delivery.id])
+  }
+
+  async finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined> {
+    const [error, posted] = outcome.status === 'dead' ? [outcome.error, null] : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+    const { rows } = await this.query<HeadRow>(this.q.finishNext, [outcome.status, error, posted, now, delivery.id, delivery.laneId, owner])
+    const row = rows[0]
+    if (!row) return undefined
+    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: row.payload }
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {

@@ -5,7 +5,7 @@ import type { RelayMessage } from '../message.js'
 import type { Posted } from '../relays/types.js'
 import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
 import type {
-  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, Lane,
+  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, FinalOutcome, Lane,
   PendingDelivery, PruneResult, Store, StoredMessage
 } from './types.js'
 
@@ -73,6 +73,9 @@ interface Waiting {
 
 interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: string }
 
+const pendingFrom = (row: HeadRow): PendingDelivery =>
+  ({ id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: JSON.parse(row.payload) })
+
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one relay process (the file is opened
  * in exclusive locking mode, so a second process cannot deliver from it and break ordering).
@@ -115,6 +118,7 @@ export class SqliteStore implements Store {
       lease: db.prepare('UPDATE lanes SET owner = ?, lease_until = ? WHERE id = ?'),
       renew: db.prepare('UPDATE lanes SET lease_until = ? WHERE id = ? AND owner = ?'),
       release: db.prepare('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?'),
+      laneOwner: db.prepare('SELECT owner FROM lanes WHERE id = ?'),
       head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
       finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
@@ -221,8 +225,7 @@ export class SqliteStore implements Store {
 
   async head(laneId: number): Promise<PendingDelivery | undefined> {
     const row = this.q.head.get(laneId) as HeadRow | undefined
-    if (!row) return undefined
-    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: JSON.parse(row.payload) }
+    return row && pendingFrom(row)
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -246,6 +249,20 @@ export class SqliteStore implements Store {
 
   async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
     await this.finish(delivery, 'dead', error, undefined, now)
+  }
+
+  /** finish, then (for the lane's holder) the next head, or the release of an emptied lane, in one savepoint. */
+  finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined> {
+    const [error, posted] = outcome.status === 'dead' ? [outcome.error, null] : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+    return this.write(() => {
+      if (this.q.finish.run(outcome.status, error, posted, now, delivery.id).changes > 0) this.q.advanceLane.run(now, delivery.laneId)
+      const lane = this.q.laneOwner.get(delivery.laneId) as { owner: string | null } | undefined
+      if (lane?.owner !== owner) return undefined
+      const row = this.q.head.get(delivery.laneId) as HeadRow | undefined
+      if (row) return pendingFrom(row)
+      this.q.release.run(delivery.laneId, owner)
+      return undefined
+    }, false)
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {

@@ -106,6 +106,9 @@ export interface AcceptResult {
   seq?: number
 }
 
+/** How a delivery ended for good: delivered (with what the relay posted), or dead with its last error. */
+export type FinalOutcome = { status: 'delivered'; posted?: Posted } | { status: 'dead'; error: string }
+
 export interface ClaimOptions {
   /** Who claims: one dispatcher process. */
   owner: string
@@ -142,6 +145,14 @@ export interface Store {
   recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void>
   /** Gives up on a delivery, keeping its last error; the lane moves on. */
   recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void>
+  /**
+   * Records a final outcome as recordDelivered or recordDead do and, in the same step, hands
+   * `owner` the lane's next pending delivery (what `head` would answer now). Returns undefined when
+   * the lane has none left, having then released it if `owner` held it (as releaseLane), or when
+   * `owner` no longer holds the lane (another replica took it over): then the lane is left alone.
+   * Saves the dispatcher a round trip per message, and the release after a lane's last one.
+   */
+  finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined>
 
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
