@@ -119,10 +119,8 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     const messages = stored.map(({ seq, message }) => ({
       seq,
       message,
-      deliveries: (bySeq.get(seq) ?? []).map(d => ({
-        id: d.id, relay: d.relay, status: d.status, attempts: d.attempts, lastError: d.lastError,
-        posted: d.posted, createdAt: d.createdAt, updatedAt: d.updatedAt
-      }))
+      // The reply schema (MessageDelivery) leaves out what the message already says.
+      deliveries: bySeq.get(seq) ?? []
     }))
     return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
   })

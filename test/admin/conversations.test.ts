@@ -78,6 +78,8 @@ t.test('messages of a conversation in order, each with its deliveries', async t 
   })
   t.match(body.messages[1].deliveries, [{ relay: 'main', status: 'dead', attempts: 1, lastError: 'HTTP 404' }])
   t.equal(body.messages[1].deliveries[0].posted, undefined)
+  t.same(Object.keys(body.messages[0].deliveries[0]).sort(), ['attempts', 'createdAt', 'id', 'posted', 'relay', 'status', 'updatedAt'],
+    'a delivery under its message leaves out what the message says')
 
   const page1 = (await admin('GET', '/admin/conversations/default/c/messages?limit=2')).json()
   t.same(page1.messages.map((m: any) => m.message.messageId), ['m1', 'm2'])
