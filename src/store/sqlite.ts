@@ -96,6 +96,8 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL')
     this.synchronous = options.synchronous ?? 'FULL'
     this.db.pragma(`synchronous = ${this.synchronous}`)
+    // Each write's savepoint journals into memory instead of a temporary file per commit.
+    this.db.pragma('temp_store = MEMORY')
     this.db.pragma('foreign_keys = ON')
     this.db.exec(schema)
     this.db.exec(sqliteAdminIndexes)
