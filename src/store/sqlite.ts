@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
@@ -13,6 +13,8 @@ export interface SqliteStoreOptions {
   path: string
   /** FULL: an accepted message survives power loss; NORMAL: a process crash only. Delivery bookkeeping is written as with NORMAL either way. */
   synchronous?: 'FULL' | 'NORMAL'
+  /** How the WAL is flushed to disk (node:fs fsync); tests hold or fail it. */
+  syncFile?: (fd: number, done: (error: Error | null) => void) => void
 }
 
 const schema = `
@@ -71,6 +73,9 @@ interface Waiting {
   reject(error: unknown): void
 }
 
+/** A committed write, answered once the commits up to `upTo` are on disk. */
+interface Unflushed { upTo: number; settle(error?: unknown): void }
+
 interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: string }
 
 const pendingFrom = (row: HeadRow): PendingDelivery =>
@@ -83,7 +88,18 @@ const pendingFrom = (row: HeadRow): PendingDelivery =>
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   private waiting: Waiting[] = []
-  private readonly synchronous: 'FULL' | 'NORMAL'
+  /** The WAL file, flushed after commits that hold an accept; undefined when nothing is flushed (NORMAL, :memory:). */
+  private wal?: number
+  private readonly syncFile: NonNullable<SqliteStoreOptions['syncFile']>
+  /** Writes committed and waiting for a flush. */
+  private unflushed: Unflushed[] = []
+  private flushing?: Promise<void>
+  /** Commits made, the last one that held an accept, and how far they are all on disk. */
+  private commits = 0
+  private acceptedIn = 0
+  private flushedTo = 0
+  /** A failed flush: the OS may have dropped what it held, so nothing more is acknowledged. */
+  private broken?: Error
   /** Runs a write inside the shared transaction as a savepoint. */
   private readonly savepoint: (work: () => unknown) => unknown
   private readonly q
@@ -94,13 +110,16 @@ export class SqliteStore implements Store {
     this.db = new Database(options.path, { timeout: 5000 })
     this.db.pragma('locking_mode = EXCLUSIVE')
     this.db.pragma('journal_mode = WAL')
-    this.synchronous = options.synchronous ?? 'FULL'
-    this.db.pragma(`synchronous = ${this.synchronous}`)
+    // No commit waits for the disk on the event loop. With FULL, the WAL is flushed after each
+    // commit that holds an accept, in libuv's thread pool, and the accepts are answered after (flush()).
+    this.db.pragma('synchronous = NORMAL')
     // Each write's savepoint journals into memory instead of a temporary file per commit.
     this.db.pragma('temp_store = MEMORY')
     this.db.pragma('foreign_keys = ON')
     this.db.exec(schema)
     this.db.exec(sqliteAdminIndexes)
+    this.syncFile = options.syncFile ?? fsync
+    if ((options.synchronous ?? 'FULL') === 'FULL' && options.path !== ':memory:') this.openWal(options.path)
     // Leases only matter between processes sharing a store; this file has one owner, so whatever
     // a previous run held is free again.
     this.db.exec('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL')
@@ -145,6 +164,17 @@ export class SqliteStore implements Store {
     this.admin = new SqliteOutboxAdmin(db)
   }
 
+  private openWal(path: string): void {
+    this.wal = openSync(`${path}-wal`, 'r')
+    // The WAL may be new: its directory entry must reach the disk as well.
+    const dir = openSync(dirname(path), 'r')
+    try {
+      fsyncSync(dir)
+    } finally {
+      closeSync(dir)
+    }
+  }
+
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
     return this.write(() => {
       const row = this.q.insertMessage.get(message.source, message.messageId, message.type, message.conversationId,
@@ -160,13 +190,13 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit: every write asked for in one turn of the event loop (accepts, outcomes, leases)
-   * shares one transaction and so one fsync, which blocks the event loop (better-sqlite3 is
-   * synchronous) for milliseconds. Each write runs in its own savepoint, so one that fails fails
-   * alone. Resolves once committed.
+   * shares one transaction (better-sqlite3 runs it on the event loop, so the fewer the better).
+   * Each write runs in its own savepoint, so one that fails fails alone. Resolves once committed,
+   * and a `durable` write once flushed too.
    *
    * Only accepted messages are `durable`: the 200 promises GPTBots they survive a power loss. The
-   * dispatcher's bookkeeping (leases, outcomes, relay state) is committed without an fsync of its
-   * own and reaches the disk with the next accept's, or within the OS's writeback. It survives a
+   * dispatcher's bookkeeping (leases, outcomes, relay state) is not waited for: it reaches the
+   * disk with the next accept's flush, or within the OS's writeback. It survives a
    * crash of the process either way; a power loss can lose its last moments, and then deliveries
    * from that moment are made again, in order (the WAL loses a tail, never a middle), as after a
    * crash between posting and recording.
@@ -183,9 +213,13 @@ export class SqliteStore implements Store {
     this.waiting = []
     // close() may have committed this batch already.
     if (batch.length === 0) return
+    if (this.broken) {
+      for (const w of batch) w.reject(this.broken)
+      return
+    }
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     try {
-      this.commit(batch.some(w => w.durable), () => {
+      this.db.transaction(() => {
         for (const w of batch) {
           try {
             outcomes.push({ ok: true, value: this.savepoint(w.work) })
@@ -193,41 +227,82 @@ export class SqliteStore implements Store {
             outcomes.push({ ok: false, error })
           }
         }
-      })
+      })()
     } catch (error) {
       for (const w of batch) w.reject(error)
       return
     }
+    const commit = ++this.commits
+    if (batch.some(w => w.durable)) this.acceptedIn = commit
+    // Every write is answered once the last accept it could see is on disk: what the dispatcher
+    // reads (a lane's next message, say) may be an accept, and it must not post what a power loss
+    // could take back. Bookkeeping that follows flushed accepts only is answered at once.
+    const upTo = this.wal === undefined ? 0 : this.acceptedIn
     batch.forEach((w, i) => {
       const outcome = outcomes[i]!
-      if (outcome.ok) w.resolve(outcome.value)
-      else w.reject(outcome.error)
+      if (!outcome.ok) w.reject(outcome.error)
+      else if (upTo > this.flushedTo) this.unflushed.push({ upTo, settle: error => error === undefined ? w.resolve(outcome.value) : w.reject(error) })
+      else w.resolve(outcome.value)
+    })
+    this.flush()
+  }
+
+  /**
+   * Puts what is committed on disk: one fsync of the WAL, run in libuv's thread pool while the
+   * event loop takes the next requests, covers every commit made before it started. Commits made
+   * meanwhile wait for the next one (group commit). This is the flush SQLite makes itself with
+   * synchronous FULL, moved off the event loop.
+   */
+  private flush(): void {
+    if (this.flushing || this.unflushed.length === 0 || this.wal === undefined) return
+    if (this.broken) {
+      const answering = this.unflushed
+      this.unflushed = []
+      for (const waiting of answering) waiting.settle(this.broken)
+      return
+    }
+    const covers = this.commits
+    this.flushing = new Promise(resolve => {
+      this.syncFile(this.wal!, error => {
+        this.flushing = undefined
+        // After a failed fsync the kernel may have dropped the pages it could not write, and a later
+        // fsync can succeed without them: nothing that followed can be promised either.
+        if (error) this.broken ??= new Error(`could not flush the SQLite WAL to disk; the store accepts nothing more: ${error.message}`, { cause: error })
+        else this.flushedTo = covers
+        const answering = error ? this.unflushed : this.unflushed.filter(w => w.upTo <= covers)
+        this.unflushed = error ? [] : this.unflushed.filter(w => w.upTo > covers)
+        for (const waiting of answering) waiting.settle(error ? this.broken : undefined)
+        resolve()
+        this.flush()
+      })
     })
   }
 
-  /** A commit without a durable write skips the fsync (synchronous NORMAL for it). */
-  private commit(durable: boolean, work: () => void): void {
-    if (durable || this.synchronous === 'NORMAL') return this.db.transaction(work)()
-    this.db.pragma('synchronous = NORMAL')
-    try {
-      this.db.transaction(work)()
-    } finally {
-      this.db.pragma('synchronous = FULL')
-    }
+  /** Resolves once an operator's change, committed just now outside the write queue, is on disk. */
+  private flushed(): Promise<void> {
+    this.acceptedIn = ++this.commits
+    if (this.wal === undefined) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.unflushed.push({ upTo: this.acceptedIn, settle: error => error === undefined ? resolve() : reject(error) })
+      this.flush()
+    })
   }
 
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
     if (limit <= 0 || relays.length === 0) return []
     return this.write(() => {
-      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays) }) as Lane[]
+      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays)}) as Lane[]
       for (const lane of lanes) this.q.lease.run(owner, now + leaseMs, lane.id)
       return lanes
     }, false)
   }
 
-  async head(laneId: number): Promise<PendingDelivery | undefined> {
-    const row = this.q.head.get(laneId) as HeadRow | undefined
-    return row && pendingFrom(row)
+  /** Read in the write queue, so that it is answered after the flush of any accept it sees. */
+  head(laneId: number): Promise<PendingDelivery | undefined> {
+    return this.write(() => {
+      const row = this.q.head.get(laneId) as HeadRow | undefined
+      return row && pendingFrom(row)
+    }, false)
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -303,16 +378,23 @@ export class SqliteStore implements Store {
     return this.admin.listMessages(source, conversationId, options)
   }
 
+  // An operator's change is answered once it is on disk, like an accept.
   async replayDead(selector: DeadLetterSelector, now: number): Promise<number> {
-    return this.admin.replayDead(selector, now)
+    const count = this.admin.replayDead(selector, now)
+    await this.flushed()
+    return count
   }
 
   async dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
-    return this.admin.dropDead(selector)
+    const count = this.admin.dropDead(selector)
+    await this.flushed()
+    return count
   }
 
   async replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number> {
-    return this.admin.replayConversation(source, conversationId, relay, now)
+    const count = this.admin.replayConversation(source, conversationId, relay, now)
+    await this.flushed()
+    return count
   }
 
   async backlog(): Promise<BacklogStats> {
@@ -338,11 +420,26 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
+    if (this.broken) throw this.broken
     this.db.prepare('SELECT 1').get()
   }
 
   async close(): Promise<void> {
     if (this.waiting.length > 0) this.commitWaiting()
+    while (this.flushing) await this.flushing
+    if (this.wal !== undefined) {
+      // What is left is flushed here and now, the process being about to stop.
+      const answering = this.unflushed
+      this.unflushed = []
+      try {
+        if (answering.length > 0) fsyncSync(this.wal)
+        for (const waiting of answering) waiting.settle()
+      } catch (error) {
+        for (const waiting of answering) waiting.settle(error)
+      }
+      closeSync(this.wal)
+      this.wal = undefined
+    }
     if (this.db.open) this.db.close()
   }
 }
