@@ -78,6 +78,14 @@ interface Unflushed { upTo: number; settle(error?: unknown): void }
 
 interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: string }
 
+const listDeliveries = (db: Database.Database, where: string, index = '') =>
+  db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
+      m.type, d.status, d.attempts, d.last_error AS lastError, d.posted, d.created_at AS createdAt, d.updated_at AS updatedAt
+    FROM deliveries d ${index} JOIN messages m ON m.seq = d.seq
+    WHERE ${where} AND d.id > @afterId AND (@status IS NULL OR d.status = @status) AND (@relay IS NULL OR d.relay = @relay)
+      AND (@source IS NULL OR m.source = @source) AND (@conversationId IS NULL OR m.conversation_id = @conversationId)
+    ORDER BY d.id LIMIT @limit`)
+
 const pendingFrom = (row: HeadRow): PendingDelivery =>
   ({ id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: JSON.parse(row.payload) })
 
@@ -149,12 +157,11 @@ export class SqliteStore implements Store {
       delayLane: db.prepare('UPDATE lanes SET due_at = ? WHERE id = ?'),
       nextDue: db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
         FROM lanes WHERE due_at IS NOT NULL AND relay IN (SELECT value FROM json_each(@relays))`),
-      listDeliveries: db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
-          m.type, d.status, d.attempts, d.last_error AS lastError, d.posted, d.created_at AS createdAt, d.updated_at AS updatedAt
-        FROM deliveries d JOIN messages m ON m.seq = d.seq
-        WHERE d.id > @afterId AND (@status IS NULL OR d.status = @status) AND (@relay IS NULL OR d.relay = @relay)
-          AND (@source IS NULL OR m.source = @source) AND (@conversationId IS NULL OR m.conversation_id = @conversationId)
-        ORDER BY d.id LIMIT @limit`),
+      // One statement per index that can serve a listing: all deliveries in id order, dead letters
+      // (a partial index), and one conversation's (through its messages).
+      listDeliveries: listDeliveries(db, 'TRUE'),
+      listDead: listDeliveries(db, `d.status = 'dead'`, 'INDEXED BY deliveries_dead'),
+      listConversation: listDeliveries(db, 'm.source = @source AND m.conversation_id = @conversationId'),
       pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
       stateGet: db.prepare('SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'),
       stateSet: db.prepare(`INSERT INTO relay_state (relay, source, conversation_id, key, value) VALUES (?, ?, ?, ?, ?)
@@ -354,7 +361,9 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    const rows = this.q.listDeliveries.all({
+    const statement = filter.source !== undefined && filter.conversationId !== undefined ? this.q.listConversation
+      : filter.status === 'dead' ? this.q.listDead : this.q.listDeliveries
+    const rows = statement.all({
       afterId: filter.afterId ?? 0, limit: filter.limit ?? 100, status: filter.status ?? null, relay: filter.relay ?? null,
       source: filter.source ?? null, conversationId: filter.conversationId ?? null
     }) as (Omit<DeliveryRecord, 'posted' | 'lastError'> & { posted: string | null; lastError: string | null })[]
