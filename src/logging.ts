@@ -10,13 +10,15 @@ const shortestSecret = 6
 /** Relay option keys whose string values are secrets, wherever they sit in the relay's options. */
 const secretKey = /token|secret|passw|credential|authori[sz]ation|cookie|webhook[-_]?url|signing|private|key$/i
 
-/** Where secrets sit in objects the relay logs; the line scrubber below catches the rest. */
-const redactPaths = [
-  'req.headers.authorization', 'req.headers.Authorization', 'headers.authorization', 'headers.Authorization',
-  'err.config.headers.Authorization', 'err.config.headers.authorization', 'err.headers.authorization',
-  'token', '*.token', 'botToken', '*.botToken', 'secret', '*.secret', 'signingSecret', '*.signingSecret',
-  'password', '*.password', 'webhookUrl', '*.webhookUrl', 'tokens', '*.tokens'
-]
+/**
+ * Fields whose values are secrets wherever they sit in a logged object: a string is replaced, and
+ * so is an array of strings (`tokens`). Matched in the finished line, at any depth, which costs a
+ * test per line instead of pino's redaction paths walking every object (4x a plain line).
+ */
+const secretFields = ['token', 'tokens', 'botToken', 'secret', 'signingSecret', 'password', 'webhookUrl']
+const jsonString = String.raw`"(?:[^"\\]|\\.)*"`
+const secretField = new RegExp(String.raw`("(?:${secretFields.join('|')})"\s*:\s*)(?:${jsonString}|\[\s*(?:${jsonString}\s*,?\s*)*\])`, 'g')
+const mayHoldSecretField = new RegExp(`"(?:${secretFields.join('|')})"`)
 
 /** The credentials inside a URL (`https://user:password@host`), if the string is one. */
 function urlCredentials(value: string): string[] {
@@ -78,6 +80,7 @@ export function secretScrubber(secrets: Iterable<string>): (line: string) => str
     if (mayHoldCredentials.test(out)) {
       out = out.replace(authorizationValue, `$1"${censor}"`).replace(credentialInText, `$1$2${censor}`)
     }
+    if (mayHoldSecretField.test(out)) out = out.replace(secretField, `$1"${censor}"`)
     return out
   }
 }
@@ -106,8 +109,9 @@ export interface LoggerOptions {
 
 /**
  * The relay's logger: JSON lines on stderr, or pretty lines when asked or on a terminal. Secrets
- * are removed twice: by path in logged objects, then by value from every finished line, so that
- * a token quoted inside an error message or a nested SDK object does not get out either.
+ * are removed from every finished line: the config's secret values wherever they appear (a token
+ * quoted inside an error message, say), Authorization values and credentials in text, and the
+ * values of secret-named fields at any depth.
  */
 export function createLogger(config: Config, options: LoggerOptions = {}): Logger {
   const isTTY = options.isTTY ?? process.stderr.isTTY === true
@@ -119,7 +123,6 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
   const scrubber = { secrets, scrub: secretScrubber(secrets) }
   const logger = pino({
     level: config.log.level,
-    redact: { paths: redactPaths, censor },
     // Child loggers (the dispatcher's, each relay's) write through their root, so through this too.
     hooks: { streamWrite: line => scrubber.scrub(line) }
   }, destination)

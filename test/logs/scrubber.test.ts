@@ -51,7 +51,23 @@ t.test('secretScrubber removes Authorization values in any casing and credential
   t.same(out, { err: { config: { headers: { AUTHORIZATION: '[redacted]', 'Proxy-Authorization': '[redacted]' } } }, msg: 'sent Bearer [redacted] to them' })
 })
 
-t.test('the logger scrubs by path and by value, child loggers included', async t => {
+t.test('secretScrubber replaces secret-named fields at any depth, strings and arrays of strings', async t => {
+  const scrub = secretScrubber([])
+  const line = JSON.stringify({
+    token: 'unknown-1', a: { b: { c: { password: 'unknown-2', signingSecret: 'unknown-"3"' } } },
+    tokens: ['unknown-4', 'unknown-5'], list: [{ botToken: 'unknown-6' }], webhookUrl: 'https://example.com/hook/unknown-7',
+    tokenCount: 3, secretary: 'kept', msg: 'the word token stays'
+  })
+  const out = scrub(line)
+  t.notMatch(out, /unknown-/)
+  t.same(JSON.parse(out), {
+    token: '[redacted]', a: { b: { c: { password: '[redacted]', signingSecret: '[redacted]' } } },
+    tokens: '[redacted]', list: [{ botToken: '[redacted]' }], webhookUrl: '[redacted]',
+    tokenCount: 3, secretary: 'kept', msg: 'the word token stays'
+  })
+})
+
+t.test('the logger scrubs by field and by value, child loggers included', async t => {
   const { logger, lines } = capture(config({ 'slack.main': { type: 'slack', token: 'xoxb-relay-token', channel: 'C1' } }))
   const child = logger.child({ relay: 'slack.main' })
   const err = Object.assign(new Error('call failed with xoxb-relay-token'), { config: { headers: { Authorization: 'Bearer xoxb-relay-token' } } })
