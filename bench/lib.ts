@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { freePort } from '../test/helpers/process.js'
@@ -32,20 +32,23 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
   writeFileSync(file, JSON.stringify(config, null, 2))
   const port = await freePort()
   const started = performance.now()
+  // Logs (pino JSON on stderr) go to a file, not through a pipe that this process, which also
+  // runs autocannon, would have to read: the floor has no such cost.
+  const logFile = join(dir, 'relay.log')
+  const log = openSync(logFile, 'a')
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--config', file], {
-    cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe']
+    cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', log]
   })
-  // Logs (pino JSON on stderr) are read and dropped, keeping only the tail for errors.
-  let tail = ''
-  child.stderr!.on('data', chunk => { tail = (tail + String(chunk)).slice(-4000) })
+  closeSync(log)
+  const tail = () => readFileSync(logFile, 'utf8').slice(-4000)
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${tail}`)
+    if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${tail()}`)
     try {
       if ((await fetch(`${url}/healthz`)).ok) break
     } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`relay not healthy in 30 s:\n${tail}`)
+    if (Date.now() > deadline) throw new Error(`relay not healthy in 30 s:\n${tail()}`)
     await sleep(5)
   }
   const startMs = performance.now() - started

@@ -48,26 +48,50 @@ function describe(name: string, r: Result): string {
   return `${name}: ${f(r.requests.average, 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, 2xx ${r['2xx']}, non-2xx ${r.non2xx}, errors ${r.errors}`
 }
 
-async function intake(label: string, store: object, cleanup?: () => Promise<void>): Promise<void> {
+/** A platform that takes a request and never answers: the relay's one delivery waits and nothing else is sent. */
+async function stalledPlatform(): Promise<{ url: string; close(): void }> {
+  const server: Server = createServer(request => { request.resume() })
+  await new Promise<void>(done => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as { port: number }
+  return { url: `http://127.0.0.1:${port}/hook`, close: () => { server.closeAllConnections(); server.close() } }
+}
+
+/**
+ * Intake twice against one floor: first with delivery stalled (one delivery hangs on a platform
+ * that never answers, so the run measures what the issue names: authenticated, validated, durably
+ * stored requests), then with the dispatcher delivering every message to a console relay on the
+ * same CPUs at the same time, which is what a relay keeping up with its platform does.
+ */
+async function intake(label: string, store: () => Promise<{ store: object; drop?: () => Promise<void> }>): Promise<void> {
   console.log(`\n## 1. Intake (${label}): 32 connections, 10 s, unique message_id per request`)
   const floor = await startFloor()
   const floorResult = await cannon(floor.url, 'floor')
   await floor.stop()
-  const d = dir('intake')
-  const relay = await startRelay(d, baseConfig(store, { console: { type: 'console', stream: 'stderr' } }))
-  const result = await cannon(relay.url, 'intake')
-  const rss = rssMb(relay.child.pid!)
-  await relay.stop()
-  await cleanup?.()
   console.log(describe('floor (bare Fastify, JSON parse only)', floorResult))
-  console.log(describe(`relay (${label}, console relay to stderr→discarded)`, result))
-  console.log(`ratio relay/floor: ${f(result.requests.average / floorResult.requests.average, 2)}   (target ≥ 0.7; p99 target < 10 ms)`)
-  console.log(`relay RSS after the run: ${f(rss)} MB`)
+  const platform = await stalledPlatform()
+  const modes = [
+    { name: 'delivery stalled', relays: { hook: { type: join(DIST, 'plugins/http-forwarder'), url: platform.url, secret: 'bench-secret-0123456789', timeoutMs: 120_000 } }, dispatch: { concurrency: 1, deliveryTimeoutMs: 120_000 } },
+    { name: 'delivering to a console relay', relays: { console: { type: 'console', stream: 'stderr' } }, dispatch: {} }
+  ]
+  try {
+    for (const mode of modes) {
+      const { store: storeConfig, drop } = await store()
+      const relay = await startRelay(dir('intake'), baseConfig(storeConfig, mode.relays, { dispatch: mode.dispatch }))
+      const result = await cannon(relay.url, 'intake')
+      const rss = rssMb(relay.child.pid!)
+      await relay.stop()
+      await drop?.()
+      console.log(describe(`relay, ${mode.name}`, result))
+      console.log(`  ratio relay/floor: ${f(result.requests.average / floorResult.requests.average, 2)}   (target ≥ 0.7; p99 target < 10 ms); relay RSS after the run: ${f(rss)} MB`)
+    }
+  } finally {
+    platform.close()
+  }
 }
 
-async function pgStore(): Promise<{ store: object; drop: () => Promise<void> } | undefined> {
-  const url = process.env.TEST_DATABASE_URL
-  if (!url) return undefined
+/** A PostgreSQL store in a schema of its own, dropped afterwards. */
+async function pgStore(): Promise<{ store: object; drop: () => Promise<void> }> {
+  const url = process.env.TEST_DATABASE_URL!
   const schema = `bench_${process.pid}_${Date.now()}`
   return {
     store: { driver: 'postgres', url, schema },
@@ -255,9 +279,8 @@ async function startup(): Promise<void> {
 
 try {
   if (wants('intake')) {
-    await intake('SQLite, synchronous FULL', { driver: 'sqlite', path: './relay.db' })
-    const pgs = await pgStore()
-    if (pgs) await intake('PostgreSQL', pgs.store, pgs.drop)
+    await intake('SQLite, synchronous FULL', async () => ({ store: { driver: 'sqlite', path: './relay.db' } }))
+    if (process.env.TEST_DATABASE_URL) await intake('PostgreSQL', pgStore)
     else console.log('\n## 1. Intake (PostgreSQL): skipped, TEST_DATABASE_URL is not set')
   }
   if (wants('e2e')) await endToEnd()
