@@ -8,7 +8,7 @@ import { SqliteStore } from '../src/store/sqlite.js'
 import type { PruneResult } from '../src/store/types.js'
 import { testApp } from './helpers/app.js'
 import { until } from './helpers/process.js'
-import { message, T } from './store/fixtures/store.js'
+import { message, recordDelivered, T } from './store/fixtures/store.js'
 
 const hour = 3_600_000
 
@@ -38,7 +38,7 @@ t.test('prunes what was delivered before deliveredHours ago, by the clock, and l
   await store.accept(old, ['slack'])
   await store.accept(young, ['slack'])
   const [lane] = await store.claimLanes({ owner: 'a', now: T, limit: 1, leaseMs: 1000, relays: ['slack'] })
-  for (let head = await store.head(lane!.id); head; head = await store.head(lane!.id)) await store.recordDelivered(head, undefined, T)
+  for (let head = await store.head(lane!.id); head; head = await store.head(lane!.id)) await recordDelivered(store, head, undefined, T)
 
   const retention = startRetention({ store, retention: { deliveredHours: 2, intervalMinutes: 60 }, clock, logger })
   t.teardown(() => retention.stop())
@@ -103,7 +103,7 @@ t.test('the running relay prunes on start and stops pruning before its store clo
   await seeded.accept(message({ receivedAt: T - 200 * hour }), ['console'])
   await seeded.accept(message({ conversationId: 'kept', receivedAt: T - 200 * hour }), ['console'])
   const [lane] = await seeded.claimLanes({ owner: 'a', now: T, limit: 10, leaseMs: 1000, relays: ['console'] })
-  await seeded.recordDelivered((await seeded.head(lane!.id))!, undefined, T)
+  await recordDelivered(seeded, (await seeded.head(lane!.id))!, undefined, T)
   await seeded.close()
 
   const lines: string[] = []

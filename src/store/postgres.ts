@@ -1,6 +1,5 @@
 import pg from 'pg'
 import type { RelayMessage } from '../message.js'
-import type { Posted } from '../relays/types.js'
 import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
 import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
@@ -80,23 +79,14 @@ export class PostgresStore implements Store {
       head: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
         WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT 1`,
-      // Only a delivery still pending counts: a replica whose lease ran out and another that took
-      // the lane over may both report the same delivery, and the lane must move on once. A
-      // delivery that succeeds after retries keeps the last error for the log.
-      finish: `WITH finished AS (
-          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error),
-            posted = $3::json, updated_at = $4
-          WHERE id = $5 AND status = 'pending' RETURNING lane_id
-        )
-        UPDATE ${s}.lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN $4 ELSE NULL END
-        WHERE id IN (SELECT lane_id FROM finished)`,
       // finish, then the lane's next head, in one statement. Every part reads the snapshot taken
       // when the statement began, so `next` skips the delivery being finished by id. A delivery
       // acknowledged after that snapshot is not seen; its accept has set the lane due, so the
       // lane, released here, is claimed again at once. One UPDATE of the lane row does both the
       // finish's bookkeeping and, when nothing is next, the release, under the row lock that
       // accepts take too: the owner check is made on the current row, so a replica that lost the
-      // lane gets nothing and releases nothing.
+      // lane gets nothing and releases nothing. Only a delivery still pending counts: two replicas
+      // may both report one delivery (a lease ran out), and the lane must move on once.
       finishNext: `WITH finished AS (
           UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error),
             posted = $3::json, updated_at = $4
@@ -220,14 +210,6 @@ export class PostgresStore implements Store {
 
   async releaseLane(laneId: number, owner: string): Promise<void> {
     await this.query(this.q.release, [laneId, owner])
-  }
-
-  async recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void> {
-    await this.query(this.q.finish, ['delivered', null, posted === undefined ? null : JSON.stringify(posted), now, delivery.id])
-  }
-
-  async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
-    await this.query(this.q.finish, ['dead', error, null, now, delivery.id])
   }
 
   async finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined> {

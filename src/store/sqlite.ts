@@ -2,7 +2,6 @@ import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
-import type { Posted } from '../relays/types.js'
 import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
 import type {
   AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, FinalOutcome, Lane,
@@ -318,21 +317,6 @@ export class SqliteStore implements Store {
 
   async releaseLane(laneId: number, owner: string): Promise<void> {
     await this.write(() => this.q.release.run(laneId, owner), false)
-  }
-
-  private finish(delivery: PendingDelivery, status: 'delivered' | 'dead', error: string | null, posted: Posted | undefined, now: number): Promise<void> {
-    return this.write(() => {
-      const changed = this.q.finish.run(status, error, posted === undefined ? null : JSON.stringify(posted), now, delivery.id).changes
-      if (changed > 0) this.q.advanceLane.run(now, delivery.laneId)
-    }, false)
-  }
-
-  async recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void> {
-    await this.finish(delivery, 'delivered', null, posted, now)
-  }
-
-  async recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void> {
-    await this.finish(delivery, 'dead', error, undefined, now)
   }
 
   /** finish, then (for the lane's holder) the next head, or the release of an emptied lane, in one savepoint. */

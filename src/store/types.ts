@@ -140,14 +140,12 @@ export interface Store {
   /** Gives a lane back; it becomes claimable again at its due time. */
   releaseLane(laneId: number, owner: string): Promise<void>
 
-  recordDelivered(delivery: PendingDelivery, posted: Posted | undefined, now: number): Promise<void>
   /** A failed attempt to be tried again at `dueAt`; the lane waits for it. */
   recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void>
-  /** Gives up on a delivery, keeping its last error; the lane moves on. */
-  recordDead(delivery: PendingDelivery, error: string, now: number): Promise<void>
   /**
-   * Records a final outcome as recordDelivered or recordDead do and, in the same step, hands
-   * `owner` the lane's next pending delivery (what `head` would answer now). Returns undefined when
+   * Records a final outcome (delivered, with what the platform gave back; or dead, keeping the
+   * error) and the lane moves on; a delivery no longer pending is left as it is. In the same step,
+   * hands `owner` the lane's next pending delivery (what `head` would answer now). Returns undefined when
    * the lane has none left, having then released it if `owner` held it (as releaseLane), or when
    * `owner` no longer holds the lane (another replica took it over): then the lane is left alone.
    * Saves the dispatcher a round trip per message, and the release after a lane's last one.
