@@ -29,12 +29,12 @@ async function deliveryById(store: Store, id: number): Promise<DeliveryRecord | 
   return record?.id === id ? record : undefined
 }
 
-/** Every delivery of one conversation, oldest first, paged through so that none is missed. */
-async function deliveriesOf(store: Store, source: string, conversationId: string): Promise<DeliveryRecord[]> {
+/** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
+async function deliveriesOf(store: Store, source: string, conversationId: string, seqFrom: number, seqTo: number): Promise<DeliveryRecord[]> {
   const all: DeliveryRecord[] = []
   const page = 1000
   for (;;) {
-    const batch = await store.listDeliveries({ source, conversationId, afterId: all.at(-1)?.id, limit: page })
+    const batch = await store.listDeliveries({ source, conversationId, seqFrom, seqTo, afterId: all.at(-1)?.id, limit: page })
     all.push(...batch)
     if (batch.length < page) return all
   }
@@ -111,7 +111,8 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
     }
     const bySeq = new Map<number, DeliveryRecord[]>()
-    for (const delivery of stored.length > 0 ? await deliveriesOf(store, source, conversationId) : []) {
+    // Only the deliveries of this page's messages: a long conversation is not read whole per page.
+    for (const delivery of stored.length > 0 ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq) : []) {
       const list = bySeq.get(delivery.seq) ?? []
       list.push(delivery)
       bySeq.set(delivery.seq, list)

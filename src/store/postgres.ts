@@ -118,6 +118,7 @@ export class PostgresStore implements Store {
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
         WHERE d.id > $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.relay = $3)
           AND ($4::text IS NULL OR m.source = $4) AND ($5::text IS NULL OR m.conversation_id = $5)
+          AND ($7::bigint IS NULL OR m.seq >= $7) AND ($8::bigint IS NULL OR m.seq <= $8)
         ORDER BY d.id LIMIT $6`,
       pendingByRelay: `SELECT relay, SUM(pending) AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay`,
       stateGet: `SELECT value FROM ${s}.relay_state WHERE relay = $1 AND source = $2 AND conversation_id = $3 AND key = $4`,
@@ -233,7 +234,8 @@ export class PostgresStore implements Store {
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
     const { rows } = await this.query<Omit<DeliveryRecord, 'lastError' | 'posted'> & { lastError: string | null; posted: DeliveryRecord['posted'] | null }>(
       this.q.listDeliveries,
-      [filter.afterId ?? 0, filter.status ?? null, filter.relay ?? null, filter.source ?? null, filter.conversationId ?? null, filter.limit ?? 100]
+      [filter.afterId ?? 0, filter.status ?? null, filter.relay ?? null, filter.source ?? null, filter.conversationId ?? null, filter.limit ?? 100,
+        filter.seqFrom ?? null, filter.seqTo ?? null]
     )
     // Absent rather than null, as the interface's optional fields say.
     return rows.map(({ lastError, posted, ...row }) => ({

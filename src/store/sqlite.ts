@@ -83,6 +83,7 @@ const listDeliveries = (db: Database.Database, where: string, index = '') =>
     FROM deliveries d ${index} JOIN messages m ON m.seq = d.seq
     WHERE ${where} AND d.id > @afterId AND (@status IS NULL OR d.status = @status) AND (@relay IS NULL OR d.relay = @relay)
       AND (@source IS NULL OR m.source = @source) AND (@conversationId IS NULL OR m.conversation_id = @conversationId)
+      AND (@seqFrom IS NULL OR m.seq >= @seqFrom) AND (@seqTo IS NULL OR m.seq <= @seqTo)
     ORDER BY d.id LIMIT @limit`)
 
 const pendingFrom = (row: HeadRow): PendingDelivery =>
@@ -160,7 +161,7 @@ export class SqliteStore implements Store {
       // (a partial index), and one conversation's (through its messages).
       listDeliveries: listDeliveries(db, 'TRUE'),
       listDead: listDeliveries(db, `d.status = 'dead'`, 'INDEXED BY deliveries_dead'),
-      listConversation: listDeliveries(db, 'm.source = @source AND m.conversation_id = @conversationId'),
+      listConversation: listDeliveries(db, 'm.source = @source AND m.conversation_id = @conversationId AND m.seq BETWEEN COALESCE(@seqFrom, 0) AND COALESCE(@seqTo, 9223372036854775807)'),
       pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
       stateGet: db.prepare('SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'),
       stateSet: db.prepare(`INSERT INTO relay_state (relay, source, conversation_id, key, value) VALUES (?, ?, ?, ?, ?)
@@ -349,7 +350,7 @@ export class SqliteStore implements Store {
       : filter.status === 'dead' ? this.q.listDead : this.q.listDeliveries
     const rows = statement.all({
       afterId: filter.afterId ?? 0, limit: filter.limit ?? 100, status: filter.status ?? null, relay: filter.relay ?? null,
-      source: filter.source ?? null, conversationId: filter.conversationId ?? null
+      source: filter.source ?? null, conversationId: filter.conversationId ?? null, seqFrom: filter.seqFrom ?? null, seqTo: filter.seqTo ?? null
     }) as (Omit<DeliveryRecord, 'posted' | 'lastError'> & { posted: string | null; lastError: string | null })[]
     return rows.map(({ posted, lastError, ...row }) => ({
       ...row,

@@ -44,6 +44,9 @@ export interface DeliveryFilter {
   relay?: string
   source?: string
   conversationId?: string
+  /** Only deliveries of messages whose seq lies in this range (both ends included). */
+  seqFrom?: number
+  seqTo?: number
   /** Only deliveries with a larger id, for paging. */
   afterId?: number
   /** At most this many, oldest first (default 100). */
