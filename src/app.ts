@@ -9,7 +9,7 @@ import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { intakeRoutes } from './intake/routes.js'
-import { createLogger, scrubSecretsOf } from './logging.js'
+import { createLogger, LoggerSet, scrubSecretsOf } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
 import { useOpenApi } from './openapi.js'
 import { loadRelays } from './relays/loader.js'
@@ -98,8 +98,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   const store = options.store ?? await openStore(config.store)
   // Long-lived loggers, so that a reloaded log.level reaches them too.
-  const loggers: Logger[] = []
-  const childLogger = (bindings: object) => { const child = logger.child(bindings); loggers.push(child); return child }
+  const loggers = new LoggerSet()
+  const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
   const createRelays: RelayFactory = options.createRelays ?? ((entries, dir) => {
     // A reload may bring new relay secrets: the logger must know them before the relays can log.
     scrubSecretsOf(logger, { relays: entries })
@@ -129,7 +129,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   const runtime: RelayRuntime = { config, store, relays, dispatcher }
   const reloader = createReloader({
     loaded: options.loaded, relays, store, dispatcher, createRelays, logger,
-    loggers: () => loggers,
+    loggers: () => loggers.live(),
     applied(next, nextRouter) { scrubSecretsOf(logger, next); runtime.config = next; router = nextRouter }
   })
   runtime.reload = reloader.reload

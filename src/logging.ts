@@ -129,3 +129,25 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
   scrubbers.set(logger, scrubber)
   return logger
 }
+
+/**
+ * Long-lived child loggers whose level follows a reloaded `log.level`. Held weakly: the loggers of
+ * relay instances a reload retired go with those instances instead of piling up here.
+ */
+export class LoggerSet {
+  readonly #refs = new Set<WeakRef<Logger>>()
+
+  add(logger: Logger): Logger {
+    this.#refs.add(new WeakRef(logger))
+    return logger
+  }
+
+  /** The loggers still in use; forgets the others. */
+  *live(): Generator<Logger> {
+    for (const ref of this.#refs) {
+      const logger = ref.deref()
+      if (logger) yield logger
+      else this.#refs.delete(ref)
+    }
+  }
+}
