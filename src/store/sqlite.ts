@@ -158,7 +158,8 @@ export class SqliteStore implements Store {
       nextDue: db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
         FROM lanes WHERE due_at IS NOT NULL AND relay IN (SELECT value FROM json_each(@relays))`),
       // One statement per index that can serve a listing: all deliveries in id order, dead letters
-      // (a partial index), and one conversation's (through its messages).
+      // (a partial index), and one conversation's (through its messages; BETWEEN lets a page's seq
+      // range be a seek, which the optional filters written with OR cannot be).
       listDeliveries: listDeliveries(db, 'TRUE'),
       listDead: listDeliveries(db, `d.status = 'dead'`, 'INDEXED BY deliveries_dead'),
       listConversation: listDeliveries(db, 'm.source = @source AND m.conversation_id = @conversationId AND m.seq BETWEEN COALESCE(@seqFrom, 0) AND COALESCE(@seqTo, 9223372036854775807)'),
@@ -198,12 +199,12 @@ export class SqliteStore implements Store {
   /**
    * Group commit: every write asked for in one turn of the event loop (accepts, outcomes, leases)
    * shares one transaction (better-sqlite3 runs it on the event loop, so the fewer the better).
-   * Each write runs in its own savepoint, so one that fails fails alone. Resolves once committed,
-   * and a `durable` write once flushed too.
+   * Each write runs in its own savepoint, so one that fails fails alone. Resolves once committed
+   * and once every accept the commit could read is flushed (commitWaiting says why).
    *
    * Only accepted messages are `durable`: the 200 promises GPTBots they survive a power loss. The
-   * dispatcher's bookkeeping (leases, outcomes, relay state) is not waited for: it reaches the
-   * disk with the next accept's flush, or within the OS's writeback. It survives a
+   * dispatcher's bookkeeping (leases, outcomes, relay state) is never flushed for its own sake: it
+   * reaches the disk with the next accept's flush, or within the OS's writeback. It survives a
    * crash of the process either way; a power loss can lose its last moments, and then deliveries
    * from that moment are made again, in order (the WAL loses a tail, never a middle), as after a
    * crash between posting and recording.
