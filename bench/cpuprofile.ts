@@ -6,9 +6,23 @@
  */
 import { readFileSync } from 'node:fs'
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface Profile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+interface CallFrame {
+  functionName: string
+  url: string
+  lineNumber: number
+}
+interface ProfileNode {
+  id: number
+  callFrame: CallFrame
+  children?: number[]
+}
+interface Profile {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
 
 const args = process.argv.slice(2)
 const file = args.shift()
@@ -39,7 +53,8 @@ for (let i = 0; i < profile.samples.length; i++) {
   totalUs += dt
 }
 
-const label = (f: CallFrame) => `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`
+const label = (f: CallFrame) =>
+  `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`
 function shortUrl(url: string): string {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(url)
   if (m) return `[${m[1]}] ${m[2]}`
@@ -57,7 +72,9 @@ const self = new Map<string, number>()
 const bucket = new Map<string, number>()
 for (const [id, us] of selfUs) {
   const n = byId.get(id)!
-  const key = ['(idle)', '(program)', '(garbage collector)'].includes(n.callFrame.functionName) ? n.callFrame.functionName : label(n.callFrame)
+  const key = ['(idle)', '(program)', '(garbage collector)'].includes(n.callFrame.functionName)
+    ? n.callFrame.functionName
+    : label(n.callFrame)
   self.set(key, (self.get(key) ?? 0) + us)
   const o = n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : owner(n.callFrame.url)
   bucket.set(o, (bucket.get(o) ?? 0) + us)
@@ -65,7 +82,9 @@ for (const [id, us] of selfUs) {
 const pct = (us: number) => `${((100 * us) / totalUs).toFixed(1).padStart(5)} %`
 const ms = (us: number) => `${(us / 1000).toFixed(0).padStart(6)} ms`
 const idle = self.get('(idle)') ?? 0
-console.log(`${file}: ${ms(totalUs)} sampled${sinceMs ? ` after the first ${sinceMs} ms` : ''}, of which idle ${pct(idle)}; busy ${ms(totalUs - idle)}`)
+console.log(
+  `${file}: ${ms(totalUs)} sampled${sinceMs ? ` after the first ${sinceMs} ms` : ''}, of which idle ${pct(idle)}; busy ${ms(totalUs - idle)}`
+)
 console.log('\nself time by function:')
 for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)} ${ms(us)}  ${k}`)
 console.log('\nself time by package / file:')
@@ -79,7 +98,10 @@ if (names.length > 0) {
     for (const [id, s] of selfUs) {
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
         const f = byId.get(cur)!.callFrame
-        if (f.functionName === name || label(f).includes(name)) { us += s; break }
+        if (f.functionName === name || label(f).includes(name)) {
+          us += s
+          break
+        }
       }
     }
     console.log(`${pct(us)} ${ms(us)}  ${name}`)

@@ -37,7 +37,9 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
   const logFile = join(dir, 'relay.log')
   const log = openSync(logFile, 'a')
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--config', file], {
-    cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', log]
+    cwd: dir,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', log]
   })
   closeSync(log)
   const tail = () => readFileSync(logFile, 'utf8').slice(-4000)
@@ -47,7 +49,9 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
     if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${tail()}`)
     try {
       if ((await fetch(`${url}/healthz`)).ok) break
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > deadline) throw new Error(`relay not healthy in 30 s:\n${tail()}`)
     await sleep(5)
   }
@@ -59,10 +63,13 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
 export async function startFloor(): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/floor.ts')], {
-    env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit']
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit']
   })
   await new Promise<void>((done, fail) => {
-    child.stdout!.on('data', chunk => { if (String(chunk).includes('ready')) done() })
+    child.stdout!.on('data', chunk => {
+      if (String(chunk).includes('ready')) done()
+    })
     child.on('exit', code => fail(new Error(`floor exited with ${code}`)))
   })
   return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) }
@@ -72,7 +79,10 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise(done => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
-    child.once('exit', () => { clearTimeout(timer); done() })
+    child.once('exit', () => {
+      clearTimeout(timer)
+      done()
+    })
     child.kill(signal)
   })
 }
@@ -123,4 +133,4 @@ export function baseConfig(store: object, relays: object, extra: object = {}): o
   }
 }
 
-export const f = (n: number, digits = 1): string => Number.isFinite(n) ? n.toFixed(digits) : String(n)
+export const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : String(n))

@@ -62,14 +62,21 @@ function useStrictJson(app: FastifyInstance): void {
     const bytes = body as Buffer
     if (bytes.length === 0) return done(new RelayHttpError('BODY_EMPTY'), undefined)
     let text: string
-    try { text = utf8.decode(bytes) } catch { return done(new RelayHttpError('BODY_BAD_ENCODING'), undefined) }
+    try {
+      text = utf8.decode(bytes)
+    } catch {
+      return done(new RelayHttpError('BODY_BAD_ENCODING'), undefined)
+    }
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
     } catch (error) {
       const message = (error as Error).message
-      const reason = error instanceof RangeError ? 'the body is nested too deeply'
-        : /forbidden (prototype|constructor)/i.test(message) ? 'the body uses a forbidden key (__proto__ or constructor.prototype)'
-          : `the body is not valid JSON: ${message}`
+      const reason =
+        error instanceof RangeError
+          ? 'the body is nested too deeply'
+          : /forbidden (prototype|constructor)/i.test(message)
+            ? 'the body uses a forbidden key (__proto__ or constructor.prototype)'
+            : `the body is not valid JSON: ${message}`
       done(new RelayHttpError('BODY_NOT_JSON', reason), undefined)
     }
   })
@@ -96,18 +103,20 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   useStrictJson(app)
   await useOpenApi(app)
 
-  const store = options.store ?? await openStore(config.store)
+  const store = options.store ?? (await openStore(config.store))
   // Long-lived loggers, so that a reloaded log.level reaches them too.
   const loggers = new LoggerSet()
   const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
-  const createRelays: RelayFactory = options.createRelays ?? ((entries, dir) => {
-    // A reload may bring new relay secrets: the logger must know them before the relays can log.
-    scrubSecretsOf(logger, { relays: entries })
-    return loadRelays(entries, dir, childLogger)
-  })
+  const createRelays: RelayFactory =
+    options.createRelays ??
+    ((entries, dir) => {
+      // A reload may bring new relay secrets: the logger must know them before the relays can log.
+      scrubSecretsOf(logger, { relays: entries })
+      return loadRelays(entries, dir, childLogger)
+    })
   let relays: Map<string, Relay>
   try {
-    relays = options.relays ?? await createRelays(config.relays, configDir)
+    relays = options.relays ?? (await createRelays(config.relays, configDir))
   } catch (error) {
     await store.close()
     throw error
@@ -128,27 +137,47 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   let router = compileRouter(config.routes, [...relays.keys()])
   const runtime: RelayRuntime = { config, store, relays, dispatcher }
   const reloader = createReloader({
-    loaded: options.loaded, relays, store, dispatcher, createRelays, logger,
+    loaded: options.loaded,
+    relays,
+    store,
+    dispatcher,
+    createRelays,
+    logger,
     loggers: () => loggers.live(),
-    applied(next, nextRouter) { scrubSecretsOf(logger, next); runtime.config = next; router = nextRouter }
+    applied(next, nextRouter) {
+      scrubSecretsOf(logger, next)
+      runtime.config = next
+      router = nextRouter
+    }
   })
   runtime.reload = reloader.reload
   app.decorate('relay', runtime)
 
   const pending = await store.pendingByRelay()
   for (const [relay, count] of Object.entries(pending)) {
-    if (!relays.has(relay)) logger.warn({ relay, pending: count }, `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`)
+    if (!relays.has(relay))
+      logger.warn(
+        { relay, pending: count },
+        `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`
+      )
   }
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    async () => ({ status: 'ok' }))
+  app.get(
+    '/healthz',
+    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' })
+  )
   const readiness = readinessCheck(store, relays)
   app.get('/readyz', async (_request, reply) => {
     const report = await readiness()
-    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, relays: report.relays })
+    return reply
+      .code(report.ready ? 200 : 503)
+      .send({ status: report.ready ? 'ready' : 'not ready', store: report.store, relays: report.relays })
   })
   await app.register(intakeRoutes, {
-    config, store, clock,
+    config,
+    store,
+    clock,
     router: message => router(message),
     liveConfig: () => runtime.config,
     accepted: () => dispatcher.notify(),
@@ -160,21 +189,36 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   let retention: Retention | undefined
   app.addHook('onReady', async () => {
     if (config.auth.allowUnauthenticated) {
-      logger.warn('auth.allowUnauthenticated is true: anyone who can reach this relay can post messages to sources without tokens')
+      logger.warn(
+        'auth.allowUnauthenticated is true: anyone who can reach this relay can post messages to sources without tokens'
+      )
     }
     for (const [name, relay] of relays) {
-      relay.ready?.().catch((error: Error) => logger.error({ relay: name, err: error }, `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`))
+      relay
+        .ready?.()
+        .catch((error: Error) =>
+          logger.error(
+            { relay: name, err: error },
+            `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`
+          )
+        )
     }
     if (options.dispatch !== 'manual') {
       dispatcher.start()
-      retention = startRetention({ store, retention: config.retention, clock, logger: logger.child({ component: 'retention' }) })
+      retention = startRetention({
+        store,
+        retention: config.retention,
+        clock,
+        logger: logger.child({ component: 'retention' })
+      })
     }
   })
   app.addHook('onClose', async () => {
     await retention?.stop()
     await dispatcher.stop(config.server.shutdownTimeoutMs)
     await reloader.close()
-    for (const relay of relays.values()) await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
+    for (const relay of relays.values())
+      await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
     await store.close()
   })
   return app

@@ -74,7 +74,9 @@ async function checkConfig(file: string): Promise<void> {
   }
   if (problems.length > 0) throw new ConfigError(`${loaded.file}:\n${problems.join('\n')}`)
   const routes = loaded.config.routes?.length
-  console.log(`${loaded.file} is valid: ${Object.keys(loaded.config.relays).length} relay(s), ${routes === undefined ? 'no routes (every relay gets every message)' : `${routes} route(s)`}, store ${loaded.config.store.driver}`)
+  console.log(
+    `${loaded.file} is valid: ${Object.keys(loaded.config.relays).length} relay(s), ${routes === undefined ? 'no routes (every relay gets every message)' : `${routes} route(s)`}, store ${loaded.config.store.driver}`
+  )
 }
 
 async function sendTest(url: string, token: string | undefined, conversation: string | undefined): Promise<void> {
@@ -139,13 +141,18 @@ export async function main(argv: string[]): Promise<void> {
       return
     }
     case 'send-test':
-      return sendTest(values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}/webhook`, values.token ?? process.env.GPTBOTS_API_KEY, values.conversation)
+      return sendTest(
+        values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}/webhook`,
+        values.token ?? process.env.GPTBOTS_API_KEY,
+        values.conversation
+      )
   }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(`config error: ${error.message}`)
-  else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`${error.message}\n\n${usage.main}`)
+  else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+    console.error(`${error.message}\n\n${usage.main}`)
   else console.error(error instanceof Error ? error.message : error)
   process.exitCode = 1
 })

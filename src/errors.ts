@@ -16,16 +16,25 @@ export const Errors = {
   ROUTE_NOT_FOUND: { status: 404, message: 'no such route: GPTBots posts to POST /webhook or POST /webhook/<source>' },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the configured limit' },
   MEDIA_TYPE: { status: 415, message: 'unsupported content type: send Content-Type: application/json' },
-  RATE_LIMITED: { status: 429, message: 'too many webhook requests for this source; send it again after Retry-After seconds' },
-  OVERLOADED: { status: 503, message: 'the relay is overloaded; nothing was accepted, send it again after Retry-After seconds' },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'too many webhook requests for this source; send it again after Retry-After seconds'
+  },
+  OVERLOADED: {
+    status: 503,
+    message: 'the relay is overloaded; nothing was accepted, send it again after Retry-After seconds'
+  },
   ADMIN_DISABLED: { status: 404, message: 'the admin API is disabled: set admin.token in the config to enable it' },
   ADMIN_AUTH: { status: 401, message: 'wrong or missing admin token: send Authorization: Bearer <admin.token>' },
   NOT_FOUND: { status: 404, message: 'not found' },
   CONFLICT: { status: 409, message: 'the request conflicts with the current state' },
-  REQUEST_INVALID: { status: 400, message: 'the request does not match the admin API\'s schema' },
+  REQUEST_INVALID: { status: 400, message: "the request does not match the admin API's schema" },
   RELOAD_FAILED: { status: 500, message: 'the config could not be reloaded; the running config is unchanged' },
   RELOAD_UNSUPPORTED: { status: 501, message: 'this relay cannot reload its config while running; restart it instead' },
-  STORE_UNAVAILABLE: { status: 503, message: 'the message could not be stored; nothing was accepted, send it again later' },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'the message could not be stored; nothing was accepted, send it again later'
+  },
   INTERNAL: { status: 500, message: 'internal error; nothing was accepted, send it again later' }
 } as const satisfies Record<string, { status: number; message: string }>
 

@@ -14,12 +14,14 @@ const fastifyCodes: Record<string, ErrorCode> = {
 function classify(error: FastifyError | RelayHttpError, bodyLimit: number): { code: ErrorCode; msg: string } {
   if (error instanceof RelayHttpError) return { code: error.code, msg: error.message }
   const mapped = error.code ? fastifyCodes[error.code] : undefined
-  if (mapped === 'BODY_TOO_LARGE') return { code: mapped, msg: `the body is larger than the limit of ${bodyLimit} bytes (server.bodyLimit)` }
+  if (mapped === 'BODY_TOO_LARGE')
+    return { code: mapped, msg: `the body is larger than the limit of ${bodyLimit} bytes (server.bodyLimit)` }
   if (mapped) return { code: mapped, msg: Errors[mapped].message }
   if (error.name === 'SyntaxError' || (error.statusCode === 400 && /JSON|Unexpected|proto/i.test(error.message))) {
     return { code: 'BODY_NOT_JSON', msg: `${Errors.BODY_NOT_JSON.message}` }
   }
-  if (error.statusCode === 413) return { code: 'BODY_TOO_LARGE', msg: `the body is larger than the limit of ${bodyLimit} bytes (server.bodyLimit)` }
+  if (error.statusCode === 413)
+    return { code: 'BODY_TOO_LARGE', msg: `the body is larger than the limit of ${bodyLimit} bytes (server.bodyLimit)` }
   if (error.statusCode === 415) return { code: 'MEDIA_TYPE', msg: Errors.MEDIA_TYPE.message }
   return { code: 'INTERNAL', msg: Errors.INTERNAL.message }
 }
@@ -34,7 +36,12 @@ export function useErrorEnvelope(app: FastifyInstance, bodyLimit: number): void 
     void reply.code(status).header('x-relay-error', code).send({ code: status, msg })
   })
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).header('x-relay-error', 'ROUTE_NOT_FOUND')
-      .send({ code: 404, msg: `${Errors.ROUTE_NOT_FOUND.message} (got ${request.method} ${request.url.split('?')[0]})` })
+    void reply
+      .code(404)
+      .header('x-relay-error', 'ROUTE_NOT_FOUND')
+      .send({
+        code: 404,
+        msg: `${Errors.ROUTE_NOT_FOUND.message} (got ${request.method} ${request.url.split('?')[0]})`
+      })
   })
 }

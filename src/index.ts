@@ -1,6 +1,15 @@
 // The public API: what a relay plugin, or a program embedding the relay, may import from 'gptbots-relay'.
 export { defineRelay, delivered, retry, failed } from './relays/types.js'
-export type { Relay, RelayPlugin, RelayInit, RelayLogger, DeliveryContext, DeliveryOutcome, ConversationState, Posted } from './relays/types.js'
+export type {
+  Relay,
+  RelayPlugin,
+  RelayInit,
+  RelayLogger,
+  DeliveryContext,
+  DeliveryOutcome,
+  ConversationState,
+  Posted
+} from './relays/types.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'

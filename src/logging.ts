@@ -17,7 +17,10 @@ const secretKey = /token|secret|passw|credential|authori[sz]ation|cookie|webhook
  */
 const secretFields = ['token', 'tokens', 'botToken', 'secret', 'signingSecret', 'password', 'webhookUrl']
 const jsonString = String.raw`"(?:[^"\\]|\\.)*"`
-const secretField = new RegExp(String.raw`("(?:${secretFields.join('|')})"\s*:\s*)(?:${jsonString}|\[\s*(?:${jsonString}\s*,?\s*)*\])`, 'g')
+const secretField = new RegExp(
+  String.raw`("(?:${secretFields.join('|')})"\s*:\s*)(?:${jsonString}|\[\s*(?:${jsonString}\s*,?\s*)*\])`,
+  'g'
+)
 const mayHoldSecretField = new RegExp(`"(?:${secretFields.join('|')})"`)
 
 /** The credentials inside a URL (`https://user:password@host`), if the string is one. */
@@ -67,9 +70,11 @@ const mayHoldCredentials = /authori[sz]ation|bearer|basic/i
  * each secret as it appears inside a JSON string, so the line stays valid JSON.
  */
 export function secretScrubber(secrets: Iterable<string>): (line: string) => string {
-  const needles = [...new Set([...secrets]
-    .filter(secret => secret.length >= shortestSecret)
-    .map(secret => JSON.stringify(secret).slice(1, -1)))]
+  const needles = [
+    ...new Set(
+      [...secrets].filter(secret => secret.length >= shortestSecret).map(secret => JSON.stringify(secret).slice(1, -1))
+    )
+  ]
     // Longest first, so that a secret containing another is replaced whole.
     .sort((a, b) => b.length - a.length)
   return line => {
@@ -117,15 +122,24 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
   const isTTY = options.isTTY ?? process.stderr.isTTY === true
   const usePretty = config.log.format === 'pretty' || (config.log.format === 'auto' && isTTY)
   const destination = usePretty
-    ? pretty({ destination: options.destination ?? 2, sync: options.destination !== undefined, colorize: isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
-    : options.destination ?? pino.destination({ fd: 2, sync: false })
+    ? pretty({
+        destination: options.destination ?? 2,
+        sync: options.destination !== undefined,
+        colorize: isTTY,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname'
+      })
+    : (options.destination ?? pino.destination({ fd: 2, sync: false }))
   const secrets = new Set(configSecrets(config))
   const scrubber = { secrets, scrub: secretScrubber(secrets) }
-  const logger = pino({
-    level: config.log.level,
-    // Child loggers (the dispatcher's, each relay's) write through their root, so through this too.
-    hooks: { streamWrite: line => scrubber.scrub(line) }
-  }, destination)
+  const logger = pino(
+    {
+      level: config.log.level,
+      // Child loggers (the dispatcher's, each relay's) write through their root, so through this too.
+      hooks: { streamWrite: line => scrubber.scrub(line) }
+    },
+    destination
+  )
   scrubbers.set(logger, scrubber)
   return logger
 }

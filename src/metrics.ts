@@ -1,5 +1,14 @@
 import type { FastifyInstance } from 'fastify'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type GaugeConfiguration, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type GaugeConfiguration,
+  type MetricObjectWithValues,
+  type MetricValue
+} from 'prom-client'
 import type { Clock } from './dispatch/clock.js'
 import type { AttemptEvent } from './dispatch/dispatcher.js'
 import type { IntakeEvent } from './intake/routes.js'
@@ -47,12 +56,20 @@ export interface ResponseEvent {
 }
 
 /** Reads the store at most once per scrape, however many gauges ask; undefined when the read failed. */
-function oncePerScrape(read: () => Promise<BacklogStats>, failed: (error: unknown) => void): () => Promise<BacklogStats | undefined> {
+function oncePerScrape(
+  read: () => Promise<BacklogStats>,
+  failed: (error: unknown) => void
+): () => Promise<BacklogStats | undefined> {
   let reading: Promise<BacklogStats | undefined> | undefined
   return () => {
     reading ??= read()
-      .catch((error: unknown) => { failed(error); return undefined })
-      .finally(() => { reading = undefined })
+      .catch((error: unknown) => {
+        failed(error)
+        return undefined
+      })
+      .finally(() => {
+        reading = undefined
+      })
     return reading
   }
 }
@@ -83,35 +100,122 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
   // Standard names (process_*, nodejs_*), so that stock Node.js dashboards work unchanged.
   collectDefaultMetrics({ register: registry })
 
-  const received = new Counter({ name: `${prefix}messages_received_total`, help: 'Messages accepted and stored as new, by webhook source and message type (duplicates and probes are counted apart).', labelNames: ['source', 'type'] as const, registers })
-  const duplicates = new Counter({ name: `${prefix}messages_duplicate_total`, help: 'Messages acknowledged without storing because they were already stored (GPTBots sent them again), by webhook source.', labelNames: ['source'] as const, registers })
-  const probes = new Counter({ name: `${prefix}probes_total`, help: 'GPTBots availability probes (istest) answered, by webhook source.', labelNames: ['source'] as const, registers })
-  const rejected = new Counter({ name: `${prefix}webhooks_rejected_total`, help: 'Webhook requests refused, by error code (the x-relay-error header).', labelNames: ['code'] as const, registers })
-  const requests = new Counter({ name: `${prefix}http_requests_total`, help: 'HTTP requests answered, by method, route pattern and status code.', labelNames: ['method', 'route', 'status_code'] as const, registers })
-  const requestDuration = new Histogram({ name: `${prefix}http_request_duration_seconds`, help: 'Time to answer an HTTP request, by method and route pattern.', labelNames: ['method', 'route'] as const, buckets: requestBuckets, registers })
+  const received = new Counter({
+    name: `${prefix}messages_received_total`,
+    help: 'Messages accepted and stored as new, by webhook source and message type (duplicates and probes are counted apart).',
+    labelNames: ['source', 'type'] as const,
+    registers
+  })
+  const duplicates = new Counter({
+    name: `${prefix}messages_duplicate_total`,
+    help: 'Messages acknowledged without storing because they were already stored (GPTBots sent them again), by webhook source.',
+    labelNames: ['source'] as const,
+    registers
+  })
+  const probes = new Counter({
+    name: `${prefix}probes_total`,
+    help: 'GPTBots availability probes (istest) answered, by webhook source.',
+    labelNames: ['source'] as const,
+    registers
+  })
+  const rejected = new Counter({
+    name: `${prefix}webhooks_rejected_total`,
+    help: 'Webhook requests refused, by error code (the x-relay-error header).',
+    labelNames: ['code'] as const,
+    registers
+  })
+  const requests = new Counter({
+    name: `${prefix}http_requests_total`,
+    help: 'HTTP requests answered, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers
+  })
+  const requestDuration = new Histogram({
+    name: `${prefix}http_request_duration_seconds`,
+    help: 'Time to answer an HTTP request, by method and route pattern.',
+    labelNames: ['method', 'route'] as const,
+    buckets: requestBuckets,
+    registers
+  })
 
-  const attempts = new Counter({ name: `${prefix}delivery_attempts_total`, help: 'Delivery attempts by relay and outcome: delivered, retry (will be tried again) or dead (dead-lettered).', labelNames: ['relay', 'outcome'] as const, registers })
-  const rateLimited = new Counter({ name: `${prefix}delivery_rate_limited_total`, help: 'Retries scheduled when the platform said how long to wait (a 429 and its Retry-After honoured), by relay.', labelNames: ['relay'] as const, registers })
-  const attemptDuration = new Histogram({ name: `${prefix}delivery_attempt_duration_seconds`, help: 'How long one delivery attempt took, whatever its outcome, by relay.', labelNames: ['relay'] as const, buckets: attemptBuckets, registers })
-  const latency = new Histogram({ name: `${prefix}delivery_latency_seconds`, help: 'From a message\'s creation at GPTBots (from="created", create_time, often to the second) or its receipt by the relay (from="received") until the platform accepted it, by relay.', labelNames: ['relay', 'from'] as const, buckets: latencyBuckets, registers })
+  const attempts = new Counter({
+    name: `${prefix}delivery_attempts_total`,
+    help: 'Delivery attempts by relay and outcome: delivered, retry (will be tried again) or dead (dead-lettered).',
+    labelNames: ['relay', 'outcome'] as const,
+    registers
+  })
+  const rateLimited = new Counter({
+    name: `${prefix}delivery_rate_limited_total`,
+    help: 'Retries scheduled when the platform said how long to wait (a 429 and its Retry-After honoured), by relay.',
+    labelNames: ['relay'] as const,
+    registers
+  })
+  const attemptDuration = new Histogram({
+    name: `${prefix}delivery_attempt_duration_seconds`,
+    help: 'How long one delivery attempt took, whatever its outcome, by relay.',
+    labelNames: ['relay'] as const,
+    buckets: attemptBuckets,
+    registers
+  })
+  const latency = new Histogram({
+    name: `${prefix}delivery_latency_seconds`,
+    help: 'From a message\'s creation at GPTBots (from="created", create_time, often to the second) or its receipt by the relay (from="received") until the platform accepted it, by relay.',
+    labelNames: ['relay', 'from'] as const,
+    buckets: latencyBuckets,
+    registers
+  })
 
   // async, so that a store throwing at once is caught like one that rejects.
-  const backlog = oncePerScrape(async () => store.backlog(), error => {
-    backlogErrors.inc()
-    logger.error({ err: error }, 'metrics: could not read the outbox backlog; its gauges are left out of this scrape')
-  })
+  const backlog = oncePerScrape(
+    async () => store.backlog(),
+    error => {
+      backlogErrors.inc()
+      logger.error({ err: error }, 'metrics: could not read the outbox backlog; its gauges are left out of this scrape')
+    }
+  )
   // It waits for this scrape's read, so that a failure shows in the same scrape.
-  const backlogErrors = new Counter({ name: `${prefix}backlog_read_errors_total`, help: 'Scrapes whose outbox gauges were left out because the store could not be read.', registers, collect: async () => { await backlog() } })
+  const backlogErrors = new Counter({
+    name: `${prefix}backlog_read_errors_total`,
+    help: 'Scrapes whose outbox gauges were left out because the store could not be read.',
+    registers,
+    collect: async () => {
+      await backlog()
+    }
+  })
   const perRelay = (gauge: Gauge<'relay'>, counts: Record<string, number>) => {
     for (const relay of relays.keys()) gauge.set({ relay }, 0)
     for (const [relay, count] of Object.entries(counts)) gauge.set({ relay }, count)
   }
-  new BacklogGauge({ name: `${prefix}outbox_pending`, help: 'Deliveries waiting in the outbox (due or waiting for a retry), by relay.', labelNames: ['relay'] as const, registers },
-    backlog, (gauge, stats) => perRelay(gauge, stats.pendingByRelay))
-  new BacklogGauge({ name: `${prefix}dead_letters`, help: 'Dead letters kept in the outbox until replayed or dropped, by relay.', labelNames: ['relay'] as const, registers },
-    backlog, (gauge, stats) => perRelay(gauge, stats.deadByRelay))
-  new BacklogGauge({ name: `${prefix}outbox_oldest_pending_age_seconds`, help: 'Age of the oldest undelivered message (since the relay received it); 0 when nothing is pending.', registers },
-    backlog, (gauge, stats) => gauge.set(stats.oldestPendingAt === undefined ? 0 : Math.max(0, clock.now() - stats.oldestPendingAt) / 1000))
+  new BacklogGauge(
+    {
+      name: `${prefix}outbox_pending`,
+      help: 'Deliveries waiting in the outbox (due or waiting for a retry), by relay.',
+      labelNames: ['relay'] as const,
+      registers
+    },
+    backlog,
+    (gauge, stats) => perRelay(gauge, stats.pendingByRelay)
+  )
+  new BacklogGauge(
+    {
+      name: `${prefix}dead_letters`,
+      help: 'Dead letters kept in the outbox until replayed or dropped, by relay.',
+      labelNames: ['relay'] as const,
+      registers
+    },
+    backlog,
+    (gauge, stats) => perRelay(gauge, stats.deadByRelay)
+  )
+  new BacklogGauge(
+    {
+      name: `${prefix}outbox_oldest_pending_age_seconds`,
+      help: 'Age of the oldest undelivered message (since the relay received it); 0 when nothing is pending.',
+      registers
+    },
+    backlog,
+    (gauge, stats) =>
+      gauge.set(stats.oldestPendingAt === undefined ? 0 : Math.max(0, clock.now() - stats.oldestPendingAt) / 1000)
+  )
 
   return {
     registry,
@@ -145,11 +249,13 @@ export function useMetrics(app: FastifyInstance, metrics: RelayMetrics): void {
     const errorCode = reply.getHeader('x-relay-error')
     metrics.response({
       method: request.method,
-      route: request.is404 ? UNMATCHED_ROUTE : request.routeOptions.url ?? UNMATCHED_ROUTE,
+      route: request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE),
       statusCode: reply.statusCode,
       seconds: reply.elapsedTime / 1000,
       errorCode: typeof errorCode === 'string' ? errorCode : undefined
     })
   })
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  )
 }

@@ -8,7 +8,9 @@ import { WebhookV1, WebhookV2 } from './intake/schemas.js'
  * The intake checks its body itself (so that it can explain GPTBots' two formats in one sentence),
  * so the document is told what that body is here rather than by a Fastify body schema.
  */
-const webhookBody = Type.Union([WebhookV1, WebhookV2], { description: 'A GPTBots webhook callback: V1 (message_type, flow_output) or V2 (output). Unknown fields are allowed.' })
+const webhookBody = Type.Union([WebhookV1, WebhookV2], {
+  description: 'A GPTBots webhook callback: V1 (message_type, flow_output) or V2 (output). Unknown fields are allowed.'
+})
 const webhookParams = Type.Object({ source: Type.String({ description: 'A source from auth.sources.' }) })
 const webhookSecurity = [{ webhookBearer: [] }, { webhookBasic: [] }]
 
@@ -16,9 +18,14 @@ const webhookSecurity = [{ webhookBearer: [] }, { webhookBasic: [] }]
 function packageVersion(): string {
   for (const path of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string; version?: string }
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
+        name?: string
+        version?: string
+      }
       if (pkg.name === 'gptbots-relay' && pkg.version) return pkg.version
-    } catch { /* not at this level */ }
+    } catch {
+      /* not at this level */
+    }
   }
   return '0.0.0'
 }
@@ -34,13 +41,26 @@ export async function useOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'gptbots-relay',
         version: packageVersion(),
-        description: 'Receives GPTBots webhook callbacks and relays them, in order and without loss, to Slack, Discord and custom relays. Errors are GPTBots\' envelope {"code": <status>, "msg": "..."} with the x-relay-error header.'
+        description:
+          'Receives GPTBots webhook callbacks and relays them, in order and without loss, to Slack, Discord and custom relays. Errors are GPTBots\' envelope {"code": <status>, "msg": "..."} with the x-relay-error header.'
       },
       components: {
         securitySchemes: {
-          webhookBearer: { type: 'http', scheme: 'bearer', description: 'A token of the source (auth.tokens or auth.sources.<name>.tokens).' },
-          webhookBasic: { type: 'http', scheme: 'basic', description: 'The same token as GPTBots sends it: Basic <token>, or Basic base64(user:token).' },
-          adminToken: { type: 'http', scheme: 'bearer', description: 'admin.token from the config. Webhook tokens do not open /admin.' }
+          webhookBearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A token of the source (auth.tokens or auth.sources.<name>.tokens).'
+          },
+          webhookBasic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'The same token as GPTBots sends it: Basic <token>, or Basic base64(user:token).'
+          },
+          adminToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'admin.token from the config. Webhook tokens do not open /admin.'
+          }
         }
       },
       tags: [
@@ -52,7 +72,12 @@ export async function useOpenApi(app: FastifyInstance): Promise<void> {
     transform: ({ schema, url }) => {
       const described = { ...schema } as Record<string, unknown>
       if (url === '/webhook' || url === '/webhook/:source') {
-        Object.assign(described, { body: webhookBody, tags: ['webhook'], security: webhookSecurity, summary: 'Accepts a GPTBots callback: stored before it is acknowledged' })
+        Object.assign(described, {
+          body: webhookBody,
+          tags: ['webhook'],
+          security: webhookSecurity,
+          summary: 'Accepts a GPTBots callback: stored before it is acknowledged'
+        })
         if (url === '/webhook/:source') described.params = webhookParams
       } else if (url === '/healthz' || url === '/readyz' || url === '/metrics') {
         described.tags = ['operations']

@@ -66,7 +66,7 @@ function atNextStart(from: Config, to: Config): string[] {
   return differ
 }
 
-const errorText = (error: unknown) => error instanceof Error ? error.message : String(error)
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 /**
  * Re-reads the config file and puts the new relays, routes, auth, dispatch policy and log level
@@ -89,11 +89,20 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
   const retire = (instances: [string, Relay][], inFlight: Promise<void>, graceMs: number) => {
     if (instances.length === 0) return
     let timer: NodeJS.Timeout | undefined
-    const done = Promise.race([inFlight, new Promise<void>(resolve => { timer = setTimeout(resolve, graceMs) })])
+    const done = Promise.race([
+      inFlight,
+      new Promise<void>(resolve => {
+        timer = setTimeout(resolve, graceMs)
+      })
+    ])
       .then(async () => {
         clearTimeout(timer)
         for (const [name, relay] of instances) {
-          await relay.close?.().catch((error: unknown) => logger.error({ relay: name, err: error }, `old instance of relay "${name}" did not close cleanly`))
+          await relay
+            .close?.()
+            .catch((error: unknown) =>
+              logger.error({ relay: name, err: error }, `old instance of relay "${name}" did not close cleanly`)
+            )
         }
       })
       .finally(() => retiring.delete(done))
@@ -111,7 +120,10 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
   async function attempt(): Promise<ReloadResult> {
     if (closing) return { ok: false, message: 'the relay is shutting down' }
     const file = current.file
-    if (!file) return refuse('the relay runs the built-in default config, which has no file to re-read; start it with --config <file> to reload later')
+    if (!file)
+      return refuse(
+        'the relay runs the built-in default config, which has no file to re-read; start it with --config <file> to reload later'
+      )
     let next: LoadedConfig
     try {
       next = loadConfigFile(file, options.env ?? process.env)
@@ -139,7 +151,8 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
     const kept: string[] = []
     const fresh: Record<string, { type: string }> = {}
     for (const [name, entry] of Object.entries(to.relays)) {
-      const unchanged = options.relays.has(name) && isDeepStrictEqual(from.relays[name], entry) && current.configDir === next.configDir
+      const unchanged =
+        options.relays.has(name) && isDeepStrictEqual(from.relays[name], entry) && current.configDir === next.configDir
       if (unchanged) kept.push(name)
       else fresh[name] = entry
     }
@@ -152,7 +165,14 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
 
     // Checked as at start: a relay that is not ready yet is logged, and its messages wait for it.
     for (const [name, relay] of created) {
-      relay.ready?.().catch((error: Error) => logger.error({ relay: name, err: error }, `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`))
+      relay
+        .ready?.()
+        .catch((error: Error) =>
+          logger.error(
+            { relay: name, err: error },
+            `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`
+          )
+        )
     }
 
     // Nothing below can fail for a bad config: from here on the new config is put in force.
@@ -163,7 +183,11 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
     options.relays.clear()
     for (const name of Object.keys(to.relays)) options.relays.set(name, created.get(name) ?? previous.get(name)!)
     const inFlight = options.dispatcher.useRelays(options.relays)
-    retire([...replaced, ...removed].map(name => [name, previous.get(name)!]), inFlight, from.dispatch.deliveryTimeoutMs + 1000)
+    retire(
+      [...replaced, ...removed].map(name => [name, previous.get(name)!]),
+      inFlight,
+      from.dispatch.deliveryTimeoutMs + 1000
+    )
 
     const dispatch = !isDeepStrictEqual(from.dispatch, to.dispatch)
     if (dispatch) options.dispatcher.usePolicy(to.dispatch)
@@ -194,16 +218,26 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
       logLevel && `log level ${to.log.level}`,
       changed.admin && 'admin'
     ].filter(Boolean)
-    const message = parts.length > 0 ? `config reloaded from ${file}: ${parts.join('; ')}` : `config reloaded from ${file}: nothing changed`
+    const message =
+      parts.length > 0
+        ? `config reloaded from ${file}: ${parts.join('; ')}`
+        : `config reloaded from ${file}: nothing changed`
     logger.info({ changed }, message)
     if (changed.atNextStart.length > 0) {
-      logger.warn({ settings: changed.atNextStart }, `config reload: ${changed.atNextStart.join(', ')} changed but take effect only at the next start`)
+      logger.warn(
+        { settings: changed.atNextStart },
+        `config reload: ${changed.atNextStart.join(', ')} changed but take effect only at the next start`
+      )
     }
     if (removed.length > 0) {
-      const pending = await options.store.pendingByRelay().catch(() => ({} as Record<string, number>))
+      const pending = await options.store.pendingByRelay().catch(() => ({}) as Record<string, number>)
       for (const relay of removed) {
         const count = pending[relay]
-        if (count) logger.warn({ relay, pending: count }, `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`)
+        if (count)
+          logger.warn(
+            { relay, pending: count },
+            `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`
+          )
       }
     }
     return { ok: true, message, changed }

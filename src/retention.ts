@@ -37,19 +37,26 @@ export function startRetention({ store, retention, clock, logger }: RetentionOpt
     try {
       const removed = await store.prune(before)
       if (removed.messages > 0 || removed.deliveries > 0) {
-        logger.info({ ...removed, before: new Date(before).toISOString() },
-          `pruned ${removed.messages} message(s) and ${removed.deliveries} delivery record(s) delivered before ${new Date(before).toISOString()}`)
+        logger.info(
+          { ...removed, before: new Date(before).toISOString() },
+          `pruned ${removed.messages} message(s) and ${removed.deliveries} delivery record(s) delivered before ${new Date(before).toISOString()}`
+        )
       }
       return removed
     } catch (error) {
-      logger.error({ err: error }, `pruning delivered messages failed: ${(error as Error).message}; it is tried again in ${retention.intervalMinutes} minute(s)`)
+      logger.error(
+        { err: error },
+        `pruning delivered messages failed: ${(error as Error).message}; it is tried again in ${retention.intervalMinutes} minute(s)`
+      )
       return undefined
     }
   }
 
   const runOnce = (): Promise<PruneResult | undefined> => {
     if (off || stopped) return Promise.resolve(undefined)
-    running ??= prune().finally(() => { running = undefined })
+    running ??= prune().finally(() => {
+      running = undefined
+    })
     return running
   }
 
@@ -57,9 +64,13 @@ export function startRetention({ store, retention, clock, logger }: RetentionOpt
   let first: NodeJS.Timeout | undefined
   if (!off) {
     // Unref'd: pruning never keeps the process alive on its own.
-    first = setTimeout(() => { void runOnce() }, 0)
+    first = setTimeout(() => {
+      void runOnce()
+    }, 0)
     first.unref()
-    timer = setInterval(() => { void runOnce() }, retention.intervalMinutes * minuteMs)
+    timer = setInterval(() => {
+      void runOnce()
+    }, retention.intervalMinutes * minuteMs)
     timer.unref()
   }
 

@@ -24,7 +24,8 @@ export function compileRouter(routes: readonly Route[] | undefined, relayNames: 
         (sources === undefined || sources.includes(m.source)) &&
         (types === undefined || types.includes(m.type)) &&
         (conversation === undefined || conversation.test(m.conversationId)) &&
-        (components === undefined || m.flowOutput.some(f => f.componentName !== undefined && components.includes(f.componentName)))
+        (components === undefined ||
+          m.flowOutput.some(f => f.componentName !== undefined && components.includes(f.componentName)))
     }
   })
   return message => {

@@ -9,4 +9,3 @@ export function seedExample(messageId: string, conversationId = '657303a8a764d47
     conversation_id: conversationId
   }
 }
-

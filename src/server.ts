@@ -7,7 +7,9 @@ import { createLogger } from './app.js'
 export async function startServer(loaded: LoadedConfig): Promise<void> {
   const logger = createLogger(loaded.config)
   if (!loaded.file) {
-    logger.warn('no config file: running the default (console relay, open intake on 127.0.0.1). Copy config.example.json to config.json to configure tokens and relays.')
+    logger.warn(
+      'no config file: running the default (console relay, open intake on 127.0.0.1). Copy config.example.json to config.json to configure tokens and relays.'
+    )
   }
   const app = await buildApp({ loaded, logger })
   const { server, store } = loaded.config
@@ -25,5 +27,8 @@ export async function startServer(loaded: LoadedConfig): Promise<void> {
     await app.close()
   })
   const address = await app.listen({ host: server.host, port: server.port })
-  logger.info({ address, store: store.driver, relays: Object.keys(loaded.config.relays) }, `gptbots-relay listening on ${address}: point GPTBots' webhook at ${address}/webhook`)
+  logger.info(
+    { address, store: store.driver, relays: Object.keys(loaded.config.relays) },
+    `gptbots-relay listening on ${address}: point GPTBots' webhook at ${address}/webhook`
+  )
 }

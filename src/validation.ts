@@ -16,26 +16,41 @@ interface SchemaError {
 export type PathStyle = (segments: string[]) => string
 
 /** `body/flow_output/0/content`, as HTTP clients see it. */
-export const slashPath = (root: string): PathStyle => segments => [root, ...segments].join('/')
+export const slashPath =
+  (root: string): PathStyle =>
+  segments =>
+    [root, ...segments].join('/')
 /** `relays.slack.channel`, as a config file reads. */
-export const dotPath = (root: string): PathStyle => segments =>
-  [root, ...segments].filter(s => s !== '').join('.') || '(the config)'
+export const dotPath =
+  (root: string): PathStyle =>
+  segments =>
+    [root, ...segments].filter(s => s !== '').join('.') || '(the config)'
 
 const typeNames: Record<string, string> = {
-  string: 'a string', number: 'a number', integer: 'an integer', boolean: 'a boolean (true or false)',
-  object: 'an object', array: 'an array', null: 'null'
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'a boolean (true or false)',
+  object: 'an object',
+  array: 'an array',
+  null: 'null'
 }
 
 function segmentsOf(pointer: string): string[] {
   if (pointer === '') return []
-  return pointer.slice(1).split('/').map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return pointer
+    .slice(1)
+    .split('/')
+    .map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 /** Turns one path's schema errors into one sentence a person can act on. */
 function describe(errors: SchemaError[]): string {
   const union = errors.find(e => e.keyword === 'anyOf')
   if (union) {
-    const types = errors.filter(e => e.keyword === 'type').map(e => typeNames[String(e.params.type)] ?? String(e.params.type))
+    const types = errors
+      .filter(e => e.keyword === 'type')
+      .map(e => typeNames[String(e.params.type)] ?? String(e.params.type))
     // A union of types fails as a whole; if a branch of the right type failed deeper, say that instead.
     const other = errors.find(e => e.keyword !== 'type' && e.keyword !== 'anyOf')
     if (other) return describe([other])
@@ -43,18 +58,32 @@ function describe(errors: SchemaError[]): string {
   }
   const e = errors[0]!
   switch (e.keyword) {
-    case 'type': return `must be ${typeNames[String(e.params.type)] ?? e.params.type}`
-    case 'enum': return `must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
-    case 'const': return `must be ${JSON.stringify(e.params.allowedValue)}`
-    case 'minLength': return e.params.limit === 1 ? 'must not be empty' : `must be at least ${e.params.limit} characters`
-    case 'maxLength': return `must be at most ${e.params.limit} characters`
-    case 'minimum': return `must be at least ${e.params.limit}`
-    case 'maximum': return `must be at most ${e.params.limit}`
-    case 'minItems': return `must have at least ${e.params.limit} item(s)`
-    case 'maxItems': return `must have at most ${e.params.limit} items`
-    case 'pattern': return e.params.pattern === '^[^\\u0000]*$' ? 'must not contain NUL (\\u0000) characters' : `must match the pattern ${e.params.pattern}`
-    case 'additionalProperties': return 'is not a known field'
-    default: return e.message
+    case 'type':
+      return `must be ${typeNames[String(e.params.type)] ?? e.params.type}`
+    case 'enum':
+      return `must be one of ${(e.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`
+    case 'const':
+      return `must be ${JSON.stringify(e.params.allowedValue)}`
+    case 'minLength':
+      return e.params.limit === 1 ? 'must not be empty' : `must be at least ${e.params.limit} characters`
+    case 'maxLength':
+      return `must be at most ${e.params.limit} characters`
+    case 'minimum':
+      return `must be at least ${e.params.limit}`
+    case 'maximum':
+      return `must be at most ${e.params.limit}`
+    case 'minItems':
+      return `must have at least ${e.params.limit} item(s)`
+    case 'maxItems':
+      return `must have at most ${e.params.limit} items`
+    case 'pattern':
+      return e.params.pattern === '^[^\\u0000]*$'
+        ? 'must not contain NUL (\\u0000) characters'
+        : `must match the pattern ${e.params.pattern}`
+    case 'additionalProperties':
+      return 'is not a known field'
+    default:
+      return e.message
   }
 }
 
@@ -74,7 +103,8 @@ export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 12
     }
     if (error.keyword === 'additionalProperties') {
       const names = error.params.additionalProperties
-      for (const name of Array.isArray(names) ? names : [names]) out.push(`${path([...segmentsOf(error.instancePath), String(name)])} is not a known field`)
+      for (const name of Array.isArray(names) ? names : [names])
+        out.push(`${path([...segmentsOf(error.instancePath), String(name)])} is not a known field`)
       continue
     }
     // The same unknown field again, as the `false` schema it failed.
@@ -86,7 +116,8 @@ export function explain(errors: Iterable<SchemaError>, path: PathStyle, max = 12
   for (const [pointer, list] of byPath) {
     // A union (text: string | null) that failed because a branch of the right type failed deeper
     // is explained by that deeper error alone.
-    const deeper = [...byPath.keys()].some(other => other.startsWith(pointer + '/')) ||
+    const deeper =
+      [...byPath.keys()].some(other => other.startsWith(pointer + '/')) ||
       out.some(line => line.startsWith(path(segmentsOf(pointer)) + '/'))
     if (deeper && list.some(e => e.keyword === 'anyOf')) continue
     out.push(`${path(segmentsOf(pointer))} ${describe(list)}`)
@@ -107,6 +138,6 @@ export function checker<S extends TSchema>(schema: S): Checker<S> {
   return {
     schema,
     check: (value: unknown): value is Static<S> => compiled.Check(value),
-    problems: (value, path) => compiled.Check(value) ? [] : explain(compiled.Errors(value) as SchemaError[], path)
+    problems: (value, path) => (compiled.Check(value) ? [] : explain(compiled.Errors(value) as SchemaError[], path))
   }
 }

@@ -5,9 +5,14 @@ import { freePort, runCli, startRelay, until } from './helpers/process.js'
 
 const ADMIN = 'admin-token-0123456789'
 
-const message = (id: string, conversation: string) => JSON.stringify({
-  message_id: id, message_type: 'ANSWER', text: `text of ${id}`, create_time: 1679587005, conversation_id: conversation
-})
+const message = (id: string, conversation: string) =>
+  JSON.stringify({
+    message_id: id,
+    message_type: 'ANSWER',
+    text: `text of ${id}`,
+    create_time: 1679587005,
+    conversation_id: conversation
+  })
 
 t.test('each admin command has --help, and the main help lists them', async t => {
   const main = await runCli(['--help'])
@@ -30,14 +35,26 @@ t.test('an unreachable relay and a disabled admin API are explained, with exit c
   const port = await freePort()
   const down = await runCli(['dead-letters', '--url', `http://127.0.0.1:${port}`, '--admin-token', ADMIN])
   t.equal(down.code, 1)
-  t.match(down.stderr, new RegExp(`cannot reach the relay at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED; is it running there\\?`))
+  t.match(
+    down.stderr,
+    new RegExp(`cannot reach the relay at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED; is it running there\\?`)
+  )
   t.notMatch(down.stderr, /at .*\.js:\d+/, 'no stack trace')
 
-  const dir = t.testdir({ 'relay.json': JSON.stringify({ auth: { tokens: ['k'] }, store: { driver: 'sqlite', path: 'relay.db' }, relays: { c: { type: 'console' } } }) })
+  const dir = t.testdir({
+    'relay.json': JSON.stringify({
+      auth: { tokens: ['k'] },
+      store: { driver: 'sqlite', path: 'relay.db' },
+      relays: { c: { type: 'console' } }
+    })
+  })
   const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir })
   const disabled = await runCli(['conversations', '--url', relay.url, '--admin-token', ADMIN])
   t.equal(disabled.code, 1)
-  t.match(disabled.stderr, /the admin API of the relay at http:\/\/127\.0\.0\.1:\d+ is disabled: set admin\.token in its config/)
+  t.match(
+    disabled.stderr,
+    /the admin API of the relay at http:\/\/127\.0\.0\.1:\d+ is disabled: set admin\.token in its config/
+  )
 })
 
 t.test('dead-letters, replay and conversations against a running relay', async t => {
@@ -69,18 +86,35 @@ t.test('dead-letters, replay and conversations against a running relay', async t
     down: ''
   })
   const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir, env: { ADMIN } })
-  for (const [id, conversation] of [['m1', 'c1'], ['m2', 'c1'], ['x1', 'c2']]) {
-    const res = await fetch(`${relay.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body: message(id!, conversation!) })
+  for (const [id, conversation] of [
+    ['m1', 'c1'],
+    ['m2', 'c1'],
+    ['x1', 'c2']
+  ]) {
+    const res = await fetch(`${relay.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+      body: message(id!, conversation!)
+    })
     t.equal(res.status, 200)
   }
-  const deadCount = async () => ((await (await fetch(`${relay.url}/admin/dead-letters`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { deadLetters: unknown[] }).deadLetters.length
-  t.ok(await until(async () => await deadCount() === 3), 'all three died')
+  const deadCount = async () =>
+    (
+      (await (
+        await fetch(`${relay.url}/admin/dead-letters`, { headers: { authorization: `Bearer ${ADMIN}` } })
+      ).json()) as { deadLetters: unknown[] }
+    ).deadLetters.length
+  t.ok(await until(async () => (await deadCount()) === 3), 'all three died')
 
-  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env: { PORT: String(relay.port), GPTBOTS_RELAY_ADMIN_TOKEN: '', ...env } })
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli(args, { env: { PORT: String(relay.port), GPTBOTS_RELAY_ADMIN_TOKEN: '', ...env } })
 
   const noToken = await cli(['dead-letters'])
   t.equal(noToken.code, 1)
-  t.match(noToken.stderr, /no admin token given: pass the relay's admin\.token with --admin-token or \$GPTBOTS_RELAY_ADMIN_TOKEN/)
+  t.match(
+    noToken.stderr,
+    /no admin token given: pass the relay's admin\.token with --admin-token or \$GPTBOTS_RELAY_ADMIN_TOKEN/
+  )
   const webhookToken = await cli(['dead-letters', '--admin-token', 'k'])
   t.equal(webhookToken.code, 1)
   t.match(webhookToken.stderr, /refused the admin token/)
@@ -90,10 +124,16 @@ t.test('dead-letters, replay and conversations against a running relay', async t
   t.match(list.stdout, /^ID +RELAY +CONVERSATION +MESSAGE +ATTEMPTS +DIED +LAST ERROR\n/)
   t.match(list.stdout, /\n\d+ +flaky +default\/c1 +m1 \(ANSWER\) +1 +\d{4}-\d\d-\d\dT[\d:]+Z +channel_not_found\n/)
   t.match(list.stdout, /\n3 dead letter\(s\)/)
-  const json = await cli(['dead-letters', '--json', '--conversation', 'c1', '--url', relay.url, '--admin-token', ADMIN], { PORT: '1' })
+  const json = await cli(
+    ['dead-letters', '--json', '--conversation', 'c1', '--url', relay.url, '--admin-token', ADMIN],
+    { PORT: '1' }
+  )
   t.equal(json.code, 0, json.stderr)
   const letters = JSON.parse(json.stdout).deadLetters as { id: number; messageId: string }[]
-  t.same(letters.map(d => d.messageId), ['m1', 'm2'])
+  t.same(
+    letters.map(d => d.messageId),
+    ['m1', 'm2']
+  )
 
   rmSync(join(dir, 'down'))
   const one = await cli(['replay', String(letters[0]!.id), '--admin-token', ADMIN])
@@ -104,7 +144,10 @@ t.test('dead-letters, replay and conversations against a running relay', async t
 
   const again = await cli(['replay', String(letters[0]!.id), '--admin-token', ADMIN])
   t.equal(again.code, 1)
-  t.match(again.stderr, new RegExp(`the relay answered HTTP 409 CONFLICT: delivery ${letters[0]!.id} is delivered, not dead`))
+  t.match(
+    again.stderr,
+    new RegExp(`the relay answered HTTP 409 CONFLICT: delivery ${letters[0]!.id} is delivered, not dead`)
+  )
   const unknown = await cli(['replay', '999999', '--admin-token', ADMIN])
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /HTTP 404 NOT_FOUND: no delivery 999999 is stored/)
@@ -131,7 +174,10 @@ t.test('dead-letters, replay and conversations against a running relay', async t
 
   const messages = await cli(['conversations', '--conversation', 'c1', '--admin-token', ADMIN])
   t.equal(messages.code, 0, messages.stderr)
-  t.match(messages.stdout, /^#\d+ \S+ m1 \(ANSWER\) text of m1\n    → flaky: delivered after 1 attempt\(s\) \(channel_not_found\) \[delivery \d+\]\n    → extra: delivered after 1 attempt\(s\) \[delivery \d+\]\n#\d+ \S+ m2 /)
+  t.match(
+    messages.stdout,
+    /^#\d+ \S+ m1 \(ANSWER\) text of m1\n    → flaky: delivered after 1 attempt\(s\) \(channel_not_found\) \[delivery \d+\]\n    → extra: delivered after 1 attempt\(s\) \[delivery \d+\]\n#\d+ \S+ m2 /
+  )
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0)
 })

@@ -4,9 +4,12 @@ import t from 'tap'
 import { runCli, startRelay, until } from './helpers/process.js'
 
 const seedCurl = JSON.stringify({
-  message_id: '65a4ccfC7ce58e728d5897e0', message_type: 'ANSWER', text: 'Hi, is there anything I can help you?',
+  message_id: '65a4ccfC7ce58e728d5897e0',
+  message_type: 'ANSWER',
+  text: 'Hi, is there anything I can help you?',
   flow_output: [{ content: '你好', branch: '1', from_component_name: 'User Input' }],
-  create_time: 1679587005, conversation_id: '657303a8a764d47094874bbe'
+  create_time: 1679587005,
+  conversation_id: '657303a8a764d47094874bbe'
 })
 
 t.test('--help for the command and each subcommand', async t => {
@@ -26,7 +29,11 @@ t.test('--help for the command and each subcommand', async t => {
 t.test('check-config: 0 and a summary for a good file, 1 and every problem for a bad one', async t => {
   const dir = t.testdir({
     'good.json': JSON.stringify({ auth: { tokens: ['${KEY}'] }, relays: { console: { type: 'console' } } }),
-    'bad.json': JSON.stringify({ auth: { tokens: ['k'] }, relays: { console: { type: 'console', stream: 'stdin' } }, routes: [{ to: ['slack'] }] })
+    'bad.json': JSON.stringify({
+      auth: { tokens: ['k'] },
+      relays: { console: { type: 'console', stream: 'stdin' } },
+      routes: [{ to: ['slack'] }]
+    })
   })
   const good = await runCli(['check-config', join(dir, 'good.json')], { env: { KEY: 'secret' } })
   t.equal(good.code, 0, good.stderr)
@@ -46,17 +53,30 @@ t.test('npm start without a config: console relay, open intake on 127.0.0.1, a w
   const relay = await startRelay(t, ['start'], { cwd: dir })
   t.match(relay.stderr(), /no config file: running the default \(console relay, open intake on 127\.0\.0\.1\)/)
   t.match(relay.stderr(), /auth\.allowUnauthenticated is true/)
-  const res = await fetch(`${relay.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer your_apikey' }, body: seedCurl })
+  const res = await fetch(`${relay.url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer your_apikey' },
+    body: seedCurl
+  })
   t.same(await res.json(), { code: 200, msg: 'success' })
   t.ok(await until(() => relay.stdout().includes('你好')), 'the console relay printed it')
-  t.match(relay.stdout(), /default\/657303a8a764d47094874bbe · bot · 2023-03-23T15:56:45\.000Z · 65a4ccfC7ce58e728d5897e0\n  Hi, is there anything I can help you\?\n  ↳ \[User Input · branch 1\] 你好/)
+  t.match(
+    relay.stdout(),
+    /default\/657303a8a764d47094874bbe · bot · 2023-03-23T15:56:45\.000Z · 65a4ccfC7ce58e728d5897e0\n  Hi, is there anything I can help you\?\n  ↳ \[User Input · branch 1\] 你好/
+  )
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0, 'SIGTERM exits cleanly')
   t.match(relay.stderr(), /shutting down/)
 })
 
 t.test('start --config with tokens; send-test posts the seed with a token', async t => {
-  const dir = t.testdir({ 'relay.json': JSON.stringify({ auth: { tokens: ['${KEY}'] }, store: { driver: 'sqlite', path: 'db/relay.db' }, relays: { out: { type: 'console' } } }) })
+  const dir = t.testdir({
+    'relay.json': JSON.stringify({
+      auth: { tokens: ['${KEY}'] },
+      store: { driver: 'sqlite', path: 'db/relay.db' },
+      relays: { out: { type: 'console' } }
+    })
+  })
   const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir, env: { KEY: 'k-123' } })
   const refused = await runCli(['send-test', '--url', `${relay.url}/webhook`, '--token', 'wrong'])
   t.equal(refused.code, 1)
@@ -78,7 +98,10 @@ t.test('a config without tokens refuses to start, saying what to do', async t =>
 
 t.test('a custom relay in TypeScript loads by path into the built relay', async t => {
   const dir = t.testdir({
-    'relay.json': JSON.stringify({ auth: { tokens: ['k'] }, relays: { mine: { type: './my-relay.ts', prefix: '>>' } } }),
+    'relay.json': JSON.stringify({
+      auth: { tokens: ['k'] },
+      relays: { mine: { type: './my-relay.ts', prefix: '>>' } }
+    }),
     'my-relay.ts': `
       import Type from 'typebox'
       export default {
@@ -91,13 +114,26 @@ t.test('a custom relay in TypeScript loads by path into the built relay', async 
   })
   // The plugin imports typebox as any plugin would; let it resolve from this project.
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
-  const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir, env: { NODE_PATH: resolve('node_modules') } })
-  await fetch(`${relay.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body: seedCurl })
+  const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], {
+    cwd: dir,
+    env: { NODE_PATH: resolve('node_modules') }
+  })
+  await fetch(`${relay.url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+    body: seedCurl
+  })
   t.ok(await until(() => relay.stdout().includes('>> Hi, is there anything I can help you?')), relay.stderr())
 })
 
 t.test('migrate creates the store and exits', async t => {
-  const dir = t.testdir({ 'relay.json': JSON.stringify({ auth: { tokens: ['k'] }, store: { driver: 'sqlite', path: 'db/relay.db' }, relays: { c: { type: 'console' } } }) })
+  const dir = t.testdir({
+    'relay.json': JSON.stringify({
+      auth: { tokens: ['k'] },
+      store: { driver: 'sqlite', path: 'db/relay.db' },
+      relays: { c: { type: 'console' } }
+    })
+  })
   const result = await runCli(['migrate', '--config', join(dir, 'relay.json')], { cwd: dir })
   t.equal(result.code, 0, result.stderr)
   t.match(result.stdout, /store sqlite is up to date/)

@@ -24,15 +24,18 @@ export interface Embed {
 }
 
 /** The characters Discord counts towards the 6,000 of a message. */
-export function embedChars (embed: Embed): number {
-  let chars = (embed.title ?? '').length + (embed.description ?? '').length +
-    (embed.footer?.text ?? '').length + (embed.author?.name ?? '').length
+export function embedChars(embed: Embed): number {
+  let chars =
+    (embed.title ?? '').length +
+    (embed.description ?? '').length +
+    (embed.footer?.text ?? '').length +
+    (embed.author?.name ?? '').length
   for (const field of embed.fields ?? []) chars += field.name.length + field.value.length
   return chars
 }
 
 /** Cuts to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with an ellipsis. */
-export function shorten (text: string, max: number): string {
+export function shorten(text: string, max: number): string {
   if (text.length <= max) return text
   let end = max - 1
   const code = text.charCodeAt(end - 1)
@@ -44,14 +47,22 @@ export function shorten (text: string, max: number): string {
 const SHORT_LABEL = 200
 
 /** Keeps a link a link even when the URL has parentheses or spaces in it. */
-const linkTarget = (url: string) => url.replace(/[()\s<>]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
+const linkTarget = (url: string) =>
+  url.replace(/[()\s<>]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
 
-function audioLines (audio: FlowOutput['audio']): string[] {
+function audioLines(audio: FlowOutput['audio']): string[] {
   return audio.map((clip, i) => {
     const label = audio.length === 1 ? 'Audio' : `Audio ${i + 1}`
-    const link = /^https?:\/\//i.test(clip.url) ? `🔊 [${label}](${linkTarget(clip.url)})` : `🔊 ${label}: \`${clip.url.replace(/`/g, '')}\``
+    const link = /^https?:\/\//i.test(clip.url)
+      ? `🔊 [${label}](${linkTarget(clip.url)})`
+      : `🔊 ${label}: \`${clip.url.replace(/`/g, '')}\``
     const transcript = clip.transcript?.trim()
-    return transcript ? `${link}\n${transcript.split('\n').map(line => `> ${line}`).join('\n')}` : link
+    return transcript
+      ? `${link}\n${transcript
+          .split('\n')
+          .map(line => `> ${line}`)
+          .join('\n')}`
+      : link
   })
 }
 
@@ -60,7 +71,7 @@ function audioLines (audio: FlowOutput['audio']): string[] {
  * the transcript) in descriptions split within the limit, its branch in the footer. Nothing is
  * cut off: a name or branch too long for its slot moves into the description.
  */
-export function flowEmbeds (entry: FlowOutput, color: number): Embed[] {
+export function flowEmbeds(entry: FlowOutput, color: number): Embed[] {
   const blocks: string[] = []
   let title = entry.componentName?.trim() || undefined
   if (title && title.length > SHORT_LABEL) {
@@ -70,7 +81,7 @@ export function flowEmbeds (entry: FlowOutput, color: number): Embed[] {
   let footer = entry.branch ? `branch ${entry.branch}` : undefined
   const body = [entry.content?.trim() ? entry.content : undefined, ...audioLines(entry.audio)].filter(Boolean)
   if (body.length === 0) return []
-  blocks.push(...body as string[])
+  blocks.push(...(body as string[]))
   if (footer && footer.length > SHORT_LABEL) {
     blocks.push(`-# ${footer}`)
     footer = undefined
@@ -85,7 +96,7 @@ export function flowEmbeds (entry: FlowOutput, color: number): Embed[] {
 }
 
 /** Groups embeds, in order, into messages of at most 10 embeds and 6,000 characters. */
-export function packEmbeds (embeds: Embed[]): Embed[][] {
+export function packEmbeds(embeds: Embed[]): Embed[][] {
   const batches: Embed[][] = []
   let batch: Embed[] = []
   let chars = 0

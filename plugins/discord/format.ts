@@ -24,7 +24,7 @@ const ROLE_ICON: Record<MessageType, string> = { ANSWER: '🤖', QUESTION: '👤
 
 const escapeMarkdown = (text: string) => text.replace(/[\\*_~`|]/g, '\\$&')
 
-function headers (message: RelayMessage, look: Look): { first: string; next: string } {
+function headers(message: RelayMessage, look: Look): { first: string; next: string } {
   const label = look.labelRole ? `**${ROLE_ICON[message.type]} ${escapeMarkdown(look.names[message.type])}**` : ''
   const mark = look.markConversation ? `conversation \`${shorten(message.conversationId.replace(/`/g, ''), 100)}\`` : ''
   const first = label && mark ? `${label} · ${mark}` : label || (mark && `-# ${mark}`)
@@ -32,14 +32,14 @@ function headers (message: RelayMessage, look: Look): { first: string; next: str
   return { first, next: look.markConversation ? first : '' }
 }
 
-const withHeader = (header: string, body: string) => header ? `${header}\n${body}` : body
+const withHeader = (header: string, body: string) => (header ? `${header}\n${body}` : body)
 
 /**
  * A relayed message as the Discord messages to post, in order: the text split within 2,000
  * characters, then the flow output as embeds (the first batch riding on the last text part).
  * An empty message gives no parts.
  */
-export function partsOf (message: RelayMessage, look: Look): Part[] {
+export function partsOf(message: RelayMessage, look: Look): Part[] {
   const { first, next } = headers(message, look)
   const room = CONTENT_LIMIT - (first ? first.length + 1 : 0)
   const texts = message.text?.trim() ? splitText(message.text, room) : []

@@ -9,7 +9,7 @@ import { DiscordRelay } from './relay.js'
 export default defineRelay({
   type: 'discord',
   options: DiscordOptions,
-  create (options, init) {
+  create(options, init) {
     return new DiscordRelay(settingsFrom(options, init.name), init)
   }
 })

@@ -8,7 +8,7 @@ export const NONCE_LIMIT = 25
  * message it already created instead of posting it twice. The relay and the target are part of
  * it so that two relays, or a thread recreated after deletion, never share a nonce.
  */
-export function nonceFor (relay: string, target: string, message: RelayMessage, part: number): string {
+export function nonceFor(relay: string, target: string, message: RelayMessage, part: number): string {
   const key = [relay, target, message.source, message.messageId, message.type, String(part)].join('\u0000')
   return createHash('sha256').update(key).digest('hex').slice(0, NONCE_LIMIT)
 }

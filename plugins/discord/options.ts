@@ -5,26 +5,101 @@ export const Mode = Type.Enum(['thread', 'forum', 'channel'])
 export type Mode = Static<typeof Mode>
 
 /** The relay's config entry (without `type`). Defaults are applied by the core and again by `settingsFrom`. */
-export const DiscordOptions = Type.Object({
-  token: Type.Optional(Type.String({ minLength: 1, description: 'Bot token. Needed for modes thread and forum (unless forum posts go through webhookUrl) and for readiness checks of the channel.' })),
-  channel: Type.Optional(Type.String({ pattern: '^[0-9]{15,21}$', description: 'Channel id: a text or announcement channel (modes thread, channel) or a forum channel (mode forum). With webhookUrl it defaults to the webhook\'s channel.' })),
-  mode: Type.Optional(Type.Enum(['thread', 'forum', 'channel'], { default: 'thread', description: 'thread: a thread per conversation; forum: a forum post per conversation; channel: every message straight into the channel.' })),
-  apiUrl: Type.Optional(Type.String({ minLength: 1, default: 'https://discord.com/api', description: 'Discord API base (without /v10), for proxies and tests.' })),
-  webhookUrl: Type.Optional(Type.String({ pattern: '/webhooks/[0-9]+/[^/?#]+', description: 'Post through this webhook instead of the bot: per-message names and avatars. Requests still go to apiUrl.' })),
-  threadName: Type.Optional(Type.String({ minLength: 1, default: 'GPTBots {conversationId}', description: 'Name of a conversation\'s thread or forum post; {conversationId}, {source} and {preview} (the first words of the first message) are filled in. Cut to 100 characters.' })),
-  autoArchiveMinutes: Type.Optional(Type.Union([Type.Literal(60), Type.Literal(1440), Type.Literal(4320), Type.Literal(10080)], { description: 'Inactivity after which Discord archives a conversation\'s thread. Archived threads reopen when the next message arrives.' })),
-  botName: Type.Optional(Type.String({ minLength: 1, maxLength: 80, default: 'GPTBots', description: 'Shown for answers: as a label, or as the webhook username.' })),
-  userName: Type.Optional(Type.String({ minLength: 1, maxLength: 80, default: 'User', description: 'Shown for questions: as a label, or as the webhook username.' })),
-  botAvatarUrl: Type.Optional(Type.String({ description: 'Webhook avatar for answers.' })),
-  userAvatarUrl: Type.Optional(Type.String({ description: 'Webhook avatar for questions.' })),
-  botColor: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffff, default: 0x5865f2, description: 'Embed colour of answers.' })),
-  userColor: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffff, default: 0x99aab5, description: 'Embed colour of questions.' })),
-  maxRateLimitWaitMs: Type.Optional(Type.Integer({ minimum: 0, default: 5000, description: 'Longest rate-limit wait inside one delivery; a longer one ends the attempt as a retry after that time.' })),
-  requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, default: 15000, description: 'Timeout of one request to Discord.' }))
-}, { additionalProperties: false })
+export const DiscordOptions = Type.Object(
+  {
+    token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Bot token. Needed for modes thread and forum (unless forum posts go through webhookUrl) and for readiness checks of the channel.'
+      })
+    ),
+    channel: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{15,21}$',
+        description:
+          "Channel id: a text or announcement channel (modes thread, channel) or a forum channel (mode forum). With webhookUrl it defaults to the webhook's channel."
+      })
+    ),
+    mode: Type.Optional(
+      Type.Enum(['thread', 'forum', 'channel'], {
+        default: 'thread',
+        description:
+          'thread: a thread per conversation; forum: a forum post per conversation; channel: every message straight into the channel.'
+      })
+    ),
+    apiUrl: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'https://discord.com/api',
+        description: 'Discord API base (without /v10), for proxies and tests.'
+      })
+    ),
+    webhookUrl: Type.Optional(
+      Type.String({
+        pattern: '/webhooks/[0-9]+/[^/?#]+',
+        description:
+          'Post through this webhook instead of the bot: per-message names and avatars. Requests still go to apiUrl.'
+      })
+    ),
+    threadName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'GPTBots {conversationId}',
+        description:
+          "Name of a conversation's thread or forum post; {conversationId}, {source} and {preview} (the first words of the first message) are filled in. Cut to 100 characters."
+      })
+    ),
+    autoArchiveMinutes: Type.Optional(
+      Type.Union([Type.Literal(60), Type.Literal(1440), Type.Literal(4320), Type.Literal(10080)], {
+        description:
+          "Inactivity after which Discord archives a conversation's thread. Archived threads reopen when the next message arrives."
+      })
+    ),
+    botName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 80,
+        default: 'GPTBots',
+        description: 'Shown for answers: as a label, or as the webhook username.'
+      })
+    ),
+    userName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 80,
+        default: 'User',
+        description: 'Shown for questions: as a label, or as the webhook username.'
+      })
+    ),
+    botAvatarUrl: Type.Optional(Type.String({ description: 'Webhook avatar for answers.' })),
+    userAvatarUrl: Type.Optional(Type.String({ description: 'Webhook avatar for questions.' })),
+    botColor: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 0xffffff, default: 0x5865f2, description: 'Embed colour of answers.' })
+    ),
+    userColor: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 0xffffff, default: 0x99aab5, description: 'Embed colour of questions.' })
+    ),
+    maxRateLimitWaitMs: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 5000,
+        description:
+          'Longest rate-limit wait inside one delivery; a longer one ends the attempt as a retry after that time.'
+      })
+    ),
+    requestTimeoutMs: Type.Optional(
+      Type.Integer({ minimum: 100, default: 15000, description: 'Timeout of one request to Discord.' })
+    )
+  },
+  { additionalProperties: false }
+)
 export type DiscordOptions = Static<typeof DiscordOptions>
 
-export interface Webhook { id: string; token: string }
+export interface Webhook {
+  id: string
+  token: string
+}
 
 /** Everything the relay needs, defaults filled in and cross-field rules checked. */
 export interface Settings {
@@ -52,15 +127,23 @@ export function settingsFrom(options: DiscordOptions, name: string): Settings {
   const o = Value.Default(DiscordOptions, structuredClone(options)) as DiscordOptions
   const problem = (what: string) => new Error(`${name}: ${what}`)
   const webhook = o.webhookUrl === undefined ? undefined : parseWebhookUrl(o.webhookUrl)
-  if (o.webhookUrl !== undefined && !webhook) throw problem('webhookUrl must look like https://discord.com/api/webhooks/<id>/<token>')
+  if (o.webhookUrl !== undefined && !webhook)
+    throw problem('webhookUrl must look like https://discord.com/api/webhooks/<id>/<token>')
   if (!o.token && !webhook) throw problem('set token (a bot token) or webhookUrl')
   if (o.token && !webhook && !o.channel) throw problem('set channel: the id of the channel to post into')
   const mode = o.mode ?? 'thread'
   // A webhook cannot start a thread in a text channel; only a bot can.
-  if (mode === 'thread' && !o.token) throw problem('mode "thread" needs a bot token to create threads; add token, or use mode "forum" or "channel" with webhookUrl')
+  if (mode === 'thread' && !o.token)
+    throw problem(
+      'mode "thread" needs a bot token to create threads; add token, or use mode "forum" or "channel" with webhookUrl'
+    )
   // Discord refuses webhook names with these words in them.
-  for (const [option, value] of [['botName', o.botName], ['userName', o.userName]] as const) {
-    if (webhook && value && /discord|clyde/i.test(value)) throw problem(`${option} may not contain "discord" or "clyde" when posting through a webhook`)
+  for (const [option, value] of [
+    ['botName', o.botName],
+    ['userName', o.userName]
+  ] as const) {
+    if (webhook && value && /discord|clyde/i.test(value))
+      throw problem(`${option} may not contain "discord" or "clyde" when posting through a webhook`)
   }
   return {
     token: o.token,

@@ -1,7 +1,12 @@
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import {
-  delivered, failed, retry,
-  type DeliveryContext, type DeliveryOutcome, type Relay, type RelayInit
+  delivered,
+  failed,
+  retry,
+  type DeliveryContext,
+  type DeliveryOutcome,
+  type Relay,
+  type RelayInit
 } from '../../src/relays/types.js'
 import { apiCode, Code, judge } from './errors.js'
 import { partsOf, type Look, type Part } from './format.js'
@@ -23,7 +28,10 @@ interface Progress {
 }
 
 /** Where a conversation's messages go: a thread (or forum post) of its own, or the shared channel. */
-interface Place { id: string; thread: boolean }
+interface Place {
+  id: string
+  thread: boolean
+}
 
 /** Raised when the conversation's thread was deleted (or locked) under us: make a new one. */
 class ThreadGone extends Error {}
@@ -31,8 +39,8 @@ class ThreadGone extends Error {}
 /** A fact fetched from Discord once and kept; a failure is not kept, so the next call asks again. */
 class Once<T> {
   private value?: Promise<T>
-  constructor (private readonly fetch: (signal?: AbortSignal) => Promise<T>) {}
-  get (signal?: AbortSignal): Promise<T> {
+  constructor(private readonly fetch: (signal?: AbortSignal) => Promise<T>) {}
+  get(signal?: AbortSignal): Promise<T> {
     this.value ??= this.fetch(signal).catch(error => {
       this.value = undefined
       throw error
@@ -42,8 +50,16 @@ class Once<T> {
 }
 
 const CHANNEL_TYPE_NAMES: Record<number, string> = {
-  0: 'text channel', 2: 'voice channel', 4: 'category', 5: 'announcement channel', 10: 'thread',
-  11: 'thread', 12: 'private thread', 13: 'stage channel', 15: 'forum channel', 16: 'media channel'
+  0: 'text channel',
+  2: 'voice channel',
+  4: 'category',
+  5: 'announcement channel',
+  10: 'thread',
+  11: 'thread',
+  12: 'private thread',
+  13: 'stage channel',
+  15: 'forum channel',
+  16: 'media channel'
 }
 
 export class DiscordRelay implements Relay {
@@ -51,11 +67,16 @@ export class DiscordRelay implements Relay {
   private readonly look: Look
   /** Permanent problems already logged loudly: each is logged at error level once. */
   private readonly reported = new Set<string>()
-  private readonly channelInfo = new Once<APIChannel>(async signal => this.api.channel(await this.channelId(signal), signal))
+  private readonly channelInfo = new Once<APIChannel>(async signal =>
+    this.api.channel(await this.channelId(signal), signal)
+  )
   private readonly webhookInfo = new Once<APIWebhook>(signal => this.api.webhookInfo(this.settings.webhook!, signal))
   private readonly botId = new Once<string>(async signal => (await this.api.me(signal)).id)
 
-  constructor (private readonly settings: Settings, private readonly init: RelayInit) {
+  constructor(
+    private readonly settings: Settings,
+    private readonly init: RelayInit
+  ) {
     this.api = new DiscordApi(settings)
     this.look = {
       labelRole: !settings.webhook,
@@ -65,17 +86,20 @@ export class DiscordRelay implements Relay {
     }
   }
 
-  async deliver (message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
+  async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
     const parts = partsOf(message, this.look)
     if (parts.length === 0) {
-      context.logger.debug({ messageId: message.messageId }, 'nothing to post: the message has no text and no flow output')
+      context.logger.debug(
+        { messageId: message.messageId },
+        'nothing to post: the message has no text and no flow output'
+      )
       return delivered({ parts: 0 })
     }
     const key = `${message.messageId}:${message.type}`
     const saved = await context.state.get<Progress>(PROGRESS_KEY)
     let progress: Progress = saved?.message === key ? saved : { message: key, place: '', done: 0, ids: [] }
     const at = { where: this.settings.channel ? `channel ${this.settings.channel}` : 'the webhook' }
-    for (let recreated = false; ;) {
+    for (let recreated = false; ; ) {
       try {
         if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context, at)
         // `target` is the thread or channel id (`webhook:<id>` for a webhook's own channel).
@@ -83,7 +107,7 @@ export class DiscordRelay implements Relay {
       } catch (error) {
         if (error instanceof ThreadGone && !recreated) {
           recreated = true
-          context.logger.warn({ thread: at.where }, 'the conversation\'s thread is gone or locked; starting a new one')
+          context.logger.warn({ thread: at.where }, "the conversation's thread is gone or locked; starting a new one")
           await context.state.delete(THREAD_KEY)
           progress = { message: key, place: '', done: 0, ids: [] }
           continue
@@ -93,7 +117,13 @@ export class DiscordRelay implements Relay {
     }
   }
 
-  private async postParts (message: RelayMessage, parts: Part[], start: Progress, context: DeliveryContext, at: { where: string }): Promise<Progress> {
+  private async postParts(
+    message: RelayMessage,
+    parts: Part[],
+    start: Progress,
+    context: DeliveryContext,
+    at: { where: string }
+  ): Promise<Progress> {
     const found = await this.placeFor(message, parts, start, context, at)
     const place = found.place
     let progress = found.progress
@@ -104,7 +134,8 @@ export class DiscordRelay implements Relay {
         id = await this.post(place, parts[i]!, message, i, context.signal)
       } catch (error) {
         const code = apiCode(error)
-        if (place.thread && (code === Code.UnknownChannel || code === Code.ArchivedThread)) throw new ThreadGone('thread gone', { cause: error })
+        if (place.thread && (code === Code.UnknownChannel || code === Code.ArchivedThread))
+          throw new ThreadGone('thread gone', { cause: error })
         throw error
       }
       progress = { ...progress, done: i + 1, ids: [...progress.ids, id] }
@@ -114,10 +145,17 @@ export class DiscordRelay implements Relay {
   }
 
   /** The conversation's place, made on its first message (a forum post is made with the first part). */
-  private async placeFor (message: RelayMessage, parts: Part[], progress: Progress, context: DeliveryContext, at: { where: string }): Promise<{ place: Place; progress: Progress }> {
+  private async placeFor(
+    message: RelayMessage,
+    parts: Part[],
+    progress: Progress,
+    context: DeliveryContext,
+    at: { where: string }
+  ): Promise<{ place: Place; progress: Progress }> {
     const { mode, webhook } = this.settings
     const { state, signal } = context
-    const restart = (place: string): Progress => progress.place === place ? progress : { message: progress.message, place, done: 0, ids: [] }
+    const restart = (place: string): Progress =>
+      progress.place === place ? progress : { message: progress.message, place, done: 0, ids: [] }
     if (mode === 'channel') {
       const id = webhook ? `webhook:${webhook.id}` : this.settings.channel!
       if (!webhook) at.where = `channel ${id}`
@@ -135,14 +173,16 @@ export class DiscordRelay implements Relay {
     if (orphan) {
       context.logger.info({ thread: orphan }, 'found the thread an earlier attempt created; using it')
       // A forum post carries the first part of the message it was made for.
-      made = mode === 'forum' && pending!.message === progress.message
-        ? { message: progress.message, place: orphan, done: 1, ids: [orphan] }
-        : restart(orphan)
+      made =
+        mode === 'forum' && pending!.message === progress.message
+          ? { message: progress.message, place: orphan, done: 1, ids: [orphan] }
+          : restart(orphan)
     } else {
       await state.set(PENDING_KEY, { name, at: Date.now(), message: progress.message } satisfies PendingThread)
-      made = mode === 'thread'
-        ? { message: progress.message, place: await this.startThread(channelId, name, signal), done: 0, ids: [] }
-        : await this.startForumPost(channelId, name, parts[0]!, message, progress.message, signal)
+      made =
+        mode === 'thread'
+          ? { message: progress.message, place: await this.startThread(channelId, name, signal), done: 0, ids: [] }
+          : await this.startForumPost(channelId, name, parts[0]!, message, progress.message, signal)
     }
     await state.set(PROGRESS_KEY, made)
     await state.set(THREAD_KEY, { id: made.place, name } satisfies ThreadRecord)
@@ -150,7 +190,7 @@ export class DiscordRelay implements Relay {
     return { place: { id: made.place, thread: true }, progress: made }
   }
 
-  private async startThread (channelId: string, name: string, signal: AbortSignal): Promise<string> {
+  private async startThread(channelId: string, name: string, signal: AbortSignal): Promise<string> {
     const channel = await this.channelInfo.get(signal)
     // An announcement channel's threads are announcement threads.
     const type = channel.type === 5 ? 10 : 11
@@ -158,10 +198,22 @@ export class DiscordRelay implements Relay {
     return thread.id
   }
 
-  private async startForumPost (channelId: string, name: string, first: Part, message: RelayMessage, key: string, signal: AbortSignal): Promise<Progress> {
+  private async startForumPost(
+    channelId: string,
+    name: string,
+    first: Part,
+    message: RelayMessage,
+    key: string,
+    signal: AbortSignal
+  ): Promise<Progress> {
     const body = { ...first, allowed_mentions: NO_PINGS }
     if (this.settings.webhook) {
-      const posted = await this.api.executeWebhook(this.settings.webhook, { ...body, ...this.persona(message.type), thread_name: name }, undefined, signal)
+      const posted = await this.api.executeWebhook(
+        this.settings.webhook,
+        { ...body, ...this.persona(message.type), thread_name: name },
+        undefined,
+        signal
+      )
       return { message: key, place: posted.channel_id, done: 1, ids: [posted.id] }
     }
     const thread = await this.api.startForumPost(channelId, { name, message: body, ...this.archiveAfter() }, signal)
@@ -169,21 +221,34 @@ export class DiscordRelay implements Relay {
     return { message: key, place: thread.id, done: 1, ids: [thread.id] }
   }
 
-  private archiveAfter (): { auto_archive_duration?: number } {
+  private archiveAfter(): { auto_archive_duration?: number } {
     const minutes = this.settings.autoArchiveMinutes
     return minutes === undefined ? {} : { auto_archive_duration: minutes }
   }
 
-  private persona (type: MessageType): { username: string; avatar_url?: string } {
+  private persona(type: MessageType): { username: string; avatar_url?: string } {
     const avatar = this.settings.avatars[type]
-    return avatar ? { username: this.settings.names[type], avatar_url: avatar } : { username: this.settings.names[type] }
+    return avatar
+      ? { username: this.settings.names[type], avatar_url: avatar }
+      : { username: this.settings.names[type] }
   }
 
-  private async post (place: Place, part: Part, message: RelayMessage, index: number, signal: AbortSignal): Promise<string> {
+  private async post(
+    place: Place,
+    part: Part,
+    message: RelayMessage,
+    index: number,
+    signal: AbortSignal
+  ): Promise<string> {
     const body: MessageBody = { ...part, allowed_mentions: NO_PINGS }
     if (this.settings.webhook) {
       // Webhooks take no nonce: their retries rely on the progress kept in state alone.
-      const posted = await this.api.executeWebhook(this.settings.webhook, { ...body, ...this.persona(message.type) }, place.thread ? place.id : undefined, signal)
+      const posted = await this.api.executeWebhook(
+        this.settings.webhook,
+        { ...body, ...this.persona(message.type) },
+        place.thread ? place.id : undefined,
+        signal
+      )
       return posted.id
     }
     const nonce = nonceFor(this.init.name, place.id, message, index)
@@ -192,14 +257,21 @@ export class DiscordRelay implements Relay {
   }
 
   /** Looks for a thread whose creation answer was lost; only unique names (with the conversation id) can be told apart. */
-  private async findOrphan (pending: PendingThread, channelId: string, context: DeliveryContext): Promise<string | undefined> {
+  private async findOrphan(
+    pending: PendingThread,
+    channelId: string,
+    context: DeliveryContext
+  ): Promise<string | undefined> {
     const { token, webhook, mode, threadName: template } = this.settings
     if (!token || (mode === 'forum' && webhook) || !template.includes('{conversationId}')) return undefined
     try {
       const channel = await this.channelInfo.get(context.signal)
       const guildId = 'guild_id' in channel ? channel.guild_id : undefined
       if (!guildId) return undefined
-      const [{ threads }, botId] = await Promise.all([this.api.activeThreads(guildId, context.signal), this.botId.get(context.signal)])
+      const [{ threads }, botId] = await Promise.all([
+        this.api.activeThreads(guildId, context.signal),
+        this.botId.get(context.signal)
+      ])
       return orphanOf(threads, pending, channelId, botId)
     } catch (error) {
       // Not knowing could mean a second thread: only a permanent refusal of the lookup lets us go on without it.
@@ -209,7 +281,7 @@ export class DiscordRelay implements Relay {
     }
   }
 
-  private outcomeOf (error: unknown, where: string, context: DeliveryContext): DeliveryOutcome {
+  private outcomeOf(error: unknown, where: string, context: DeliveryContext): DeliveryOutcome {
     const trouble = judge(error, where)
     if (trouble.kind === 'transient') {
       context.logger.debug({ err: error }, trouble.reason)
@@ -225,14 +297,14 @@ export class DiscordRelay implements Relay {
   }
 
   /** The configured channel, or the webhook's own. */
-  private async channelId (signal?: AbortSignal): Promise<string> {
+  private async channelId(signal?: AbortSignal): Promise<string> {
     if (this.settings.channel) return this.settings.channel
     const hook = await this.webhookInfo.get(signal)
     if (!hook.channel_id) throw new Error(`${this.init.name}: the webhook is not attached to a channel`)
     return hook.channel_id
   }
 
-  async ready (): Promise<void> {
+  async ready(): Promise<void> {
     const { name } = this.init
     const { webhook, token, mode, channel: configured } = this.settings
     const check = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
@@ -245,7 +317,9 @@ export class DiscordRelay implements Relay {
     if (webhook) {
       const hook = await check('the webhook', () => this.api.webhookInfo(webhook))
       if (configured && hook.channel_id !== configured) {
-        throw new Error(`${name}: webhookUrl posts into channel ${hook.channel_id}, but channel is ${configured}; use a webhook of channel ${configured}`)
+        throw new Error(
+          `${name}: webhookUrl posts into channel ${hook.channel_id}, but channel is ${configured}; use a webhook of channel ${configured}`
+        )
       }
     }
     if (!token) return
@@ -256,11 +330,13 @@ export class DiscordRelay implements Relay {
     if (!wanted.includes(channel.type)) {
       const is = CHANNEL_TYPE_NAMES[channel.type] ?? `channel of type ${channel.type}`
       const needs = mode === 'forum' ? 'a forum channel' : 'a text or announcement channel'
-      throw new Error(`${name}: channel ${channelId} is a ${is}, but mode "${mode}" needs ${needs}; change channel or mode`)
+      throw new Error(
+        `${name}: channel ${channelId} is a ${is}, but mode "${mode}" needs ${needs}; change channel or mode`
+      )
     }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.api.close()
   }
 }

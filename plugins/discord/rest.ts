@@ -1,7 +1,16 @@
 // The one module of the project that talks to discord.js; the rest of the relay sees plain JSON.
 import {
-  REST, Routes, DiscordAPIError, HTTPError, RateLimitError,
-  type APIChannel, type APIMessage, type APIThreadList, type APIUser, type APIWebhook, type RateLimitData
+  REST,
+  Routes,
+  DiscordAPIError,
+  HTTPError,
+  RateLimitError,
+  type APIChannel,
+  type APIMessage,
+  type APIThreadList,
+  type APIUser,
+  type APIWebhook,
+  type RateLimitData
 } from 'discord.js'
 import type { Embed } from './embeds.js'
 import type { Settings, Webhook } from './options.js'
@@ -26,14 +35,17 @@ export const rateLimitWait = (data: RateLimitData) => Math.max(data.retryAfter, 
  * the SDK never removes the abort listener it adds, so handing it the delivery's signal directly
  * would pile up one listener per request on it.
  */
-async function scoped<T> (signal: AbortSignal | undefined, call: (signal: AbortSignal | undefined) => Promise<unknown>): Promise<T> {
+async function scoped<T>(
+  signal: AbortSignal | undefined,
+  call: (signal: AbortSignal | undefined) => Promise<unknown>
+): Promise<T> {
   if (!signal) return call(undefined) as Promise<T>
   const controller = new AbortController()
   const abort = () => controller.abort(signal.reason)
   if (signal.aborted) abort()
   else signal.addEventListener('abort', abort, { once: true })
   try {
-    return await call(controller.signal) as T
+    return (await call(controller.signal)) as T
   } finally {
     signal.removeEventListener('abort', abort)
   }
@@ -43,7 +55,7 @@ async function scoped<T> (signal: AbortSignal | undefined, call: (signal: AbortS
 export class DiscordApi {
   readonly rest: REST
 
-  constructor (private readonly settings: Settings) {
+  constructor(private readonly settings: Settings) {
     this.rest = new REST({
       version: '10',
       api: settings.apiUrl,
@@ -56,43 +68,57 @@ export class DiscordApi {
   }
 
   /** The client forgets its token after a 401; set it again so a token fixed later works. */
-  private bot (): REST {
+  private bot(): REST {
     if (!this.settings.token) throw new Error('this call needs a bot token')
     return this.rest.setToken(this.settings.token)
   }
 
-  me (signal?: AbortSignal): Promise<APIUser> {
+  me(signal?: AbortSignal): Promise<APIUser> {
     return scoped<APIUser>(signal, s => this.bot().get(Routes.user('@me'), { signal: s }))
   }
 
-  channel (id: string, signal?: AbortSignal): Promise<APIChannel> {
+  channel(id: string, signal?: AbortSignal): Promise<APIChannel> {
     return scoped<APIChannel>(signal, s => this.bot().get(Routes.channel(id), { signal: s }))
   }
 
-  activeThreads (guildId: string, signal?: AbortSignal): Promise<APIThreadList> {
+  activeThreads(guildId: string, signal?: AbortSignal): Promise<APIThreadList> {
     return scoped<APIThreadList>(signal, s => this.bot().get(Routes.guildActiveThreads(guildId), { signal: s }))
   }
 
-  createMessage (channelId: string, body: MessageBody & { nonce: string; enforce_nonce: true }, signal?: AbortSignal): Promise<APIMessage> {
+  createMessage(
+    channelId: string,
+    body: MessageBody & { nonce: string; enforce_nonce: true },
+    signal?: AbortSignal
+  ): Promise<APIMessage> {
     return scoped<APIMessage>(signal, s => this.bot().post(Routes.channelMessages(channelId), { body, signal: s }))
   }
 
   /** A public thread without a starter message (type 11; 10 in an announcement channel). */
-  startThread (channelId: string, body: { name: string; type: 10 | 11; auto_archive_duration?: number }, signal?: AbortSignal): Promise<APIChannel> {
+  startThread(
+    channelId: string,
+    body: { name: string; type: 10 | 11; auto_archive_duration?: number },
+    signal?: AbortSignal
+  ): Promise<APIChannel> {
     return scoped<APIChannel>(signal, s => this.bot().post(Routes.threads(channelId), { body, signal: s }))
   }
 
   /** A forum post: the thread and its first message in one call. */
-  startForumPost (forumId: string, body: { name: string; message: MessageBody; auto_archive_duration?: number }, signal?: AbortSignal): Promise<APIChannel> {
+  startForumPost(
+    forumId: string,
+    body: { name: string; message: MessageBody; auto_archive_duration?: number },
+    signal?: AbortSignal
+  ): Promise<APIChannel> {
     return scoped<APIChannel>(signal, s => this.bot().post(Routes.threads(forumId), { body, signal: s }))
   }
 
-  webhookInfo (webhook: Webhook, signal?: AbortSignal): Promise<APIWebhook> {
-    return scoped<APIWebhook>(signal, s => this.rest.get(Routes.webhook(webhook.id, webhook.token), { auth: false, signal: s }))
+  webhookInfo(webhook: Webhook, signal?: AbortSignal): Promise<APIWebhook> {
+    return scoped<APIWebhook>(signal, s =>
+      this.rest.get(Routes.webhook(webhook.id, webhook.token), { auth: false, signal: s })
+    )
   }
 
   /** `wait=true` so Discord answers with the message (and, for a new forum post, its thread). */
-  executeWebhook (
+  executeWebhook(
     webhook: Webhook,
     body: MessageBody & { username?: string; avatar_url?: string; thread_name?: string },
     threadId: string | undefined,
@@ -100,10 +126,12 @@ export class DiscordApi {
   ): Promise<APIMessage> {
     const query = new URLSearchParams({ wait: 'true' })
     if (threadId) query.set('thread_id', threadId)
-    return scoped<APIMessage>(signal, s => this.rest.post(Routes.webhook(webhook.id, webhook.token), { body, query, auth: false, signal: s }))
+    return scoped<APIMessage>(signal, s =>
+      this.rest.post(Routes.webhook(webhook.id, webhook.token), { body, query, auth: false, signal: s })
+    )
   }
 
-  close (): void {
+  close(): void {
     this.rest.clearHashSweeper()
     this.rest.clearHandlerSweeper()
   }

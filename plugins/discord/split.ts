@@ -1,12 +1,19 @@
 /** A code fence open at some point of a document: its marker (``` or ~~~, perhaps longer) and info string. */
-export interface Fence { marker: string; info: string }
+export interface Fence {
+  marker: string
+  info: string
+}
 
 /**
  * One part of a split document. `body` is a slice of the original (the bodies joined give the
  * original back); `reopen` and `close` are the fence lines added so that a code block cut in two
  * stays a code block, with its language, on both sides.
  */
-export interface Piece { reopen: string; body: string; close: string }
+export interface Piece {
+  reopen: string
+  body: string
+  close: string
+}
 
 export const renderPiece = (piece: Piece): string => piece.reopen + piece.body + piece.close
 
@@ -29,9 +36,9 @@ class Outline {
   readonly lines: Line[] = []
   readonly fenceAtEnd: Fence | undefined
 
-  constructor (readonly text: string) {
+  constructor(readonly text: string) {
     let fence: Fence | undefined
-    for (let start = 0; ;) {
+    for (let start = 0; ; ) {
       const newline = text.indexOf('\n', start)
       const end = newline === -1 ? text.length : newline
       const line = text.slice(start, end).replace(/\r$/, '')
@@ -58,7 +65,7 @@ class Outline {
     this.fenceAtEnd = fence
   }
 
-  lineAt (pos: number): Line {
+  lineAt(pos: number): Line {
     let lo = 0
     let hi = this.lines.length - 1
     while (lo < hi) {
@@ -70,7 +77,7 @@ class Outline {
   }
 
   /** The fence open at a position that is a line start or inside an ordinary line. */
-  fenceAt (pos: number): Fence | undefined {
+  fenceAt(pos: number): Fence | undefined {
     return pos >= this.text.length ? this.fenceAtEnd : this.lineAt(pos).fenceBefore
   }
 }
@@ -86,7 +93,7 @@ const WORD = 3
 const ANYWHERE = 4
 
 /** How good a cut before `pos` is, or undefined when it must not be cut there. */
-function cutKind (outline: Outline, pos: number): number | undefined {
+function cutKind(outline: Outline, pos: number): number | undefined {
   const { text } = outline
   if (isHigh(text.charCodeAt(pos - 1)) && isLow(text.charCodeAt(pos))) return undefined
   const line = outline.lineAt(pos)
@@ -104,7 +111,7 @@ function cutKind (outline: Outline, pos: number): number | undefined {
 }
 
 /** The best place to end a piece that starts at `from` and may reach `to`. */
-function chooseCut (outline: Outline, from: number, to: number): number {
+function chooseCut(outline: Outline, from: number, to: number): number {
   const best: (number | undefined)[] = []
   for (let pos = to; pos > from; pos--) {
     const kind = cutKind(outline, pos)
@@ -123,14 +130,14 @@ function chooseCut (outline: Outline, from: number, to: number): number {
   return best[WORD] ?? best[ANYWHERE] ?? to
 }
 
-function reopenFor (fence: Fence | undefined, limit: number): string {
+function reopenFor(fence: Fence | undefined, limit: number): string {
   if (!fence || fence.marker.length > limit / 8) return ''
   const language = fence.info.split(/\s+/)[0] ?? ''
   const info = fence.info.length <= 64 ? fence.info : language.length <= 64 ? language : ''
   return `${fence.marker}${info}\n`
 }
 
-function closeFor (fence: Fence | undefined, body: string, limit: number): string {
+function closeFor(fence: Fence | undefined, body: string, limit: number): string {
   if (!fence || fence.marker.length > limit / 8) return ''
   return (body === '' || body.endsWith('\n') ? '' : '\n') + fence.marker
 }
@@ -140,8 +147,9 @@ function closeFor (fence: Fence | undefined, body: string, limit: number): strin
  * never fewer than Discord counts): on a paragraph, else a line, else a word, else anywhere but
  * inside a surrogate pair. A code block cut in two is closed and reopened with its language.
  */
-export function splitPieces (text: string, limit: number): Piece[] {
-  if (!Number.isInteger(limit) || limit < 32) throw new RangeError(`split limit must be an integer of at least 32, got ${limit}`)
+export function splitPieces(text: string, limit: number): Piece[] {
+  if (!Number.isInteger(limit) || limit < 32)
+    throw new RangeError(`split limit must be an integer of at least 32, got ${limit}`)
   const outline = new Outline(text)
   const pieces: Piece[] = []
   let from = 0
@@ -172,6 +180,8 @@ export function splitPieces (text: string, limit: number): Piece[] {
 }
 
 /** The parts to post, in order; parts that would be blank (Discord rejects those) are left out. */
-export function splitText (text: string, limit: number): string[] {
-  return splitPieces(text, limit).map(renderPiece).filter(part => part.trim() !== '')
+export function splitText(text: string, limit: number): string[] {
+  return splitPieces(text, limit)
+    .map(renderPiece)
+    .filter(part => part.trim() !== '')
 }

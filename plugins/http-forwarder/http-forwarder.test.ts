@@ -11,32 +11,55 @@ const forwarderConfig = (url: string, extra: Record<string, unknown> = {}) => ({
   relays: { forward: { type: './plugins/http-forwarder', url, secret: SECRET, ...extra } }
 })
 
-t.test('signatures: what the sender signs, a receiver verifies; tampering, staleness and absence are refused', async t => {
-  const body = '{"a":1}'
-  const signature = sign(SECRET, 1000, body)
-  t.match(signature, /^sha256=[0-9a-f]{64}$/)
-  t.same(verify(SECRET, signature, '1000', body, 1100), { ok: true })
-  t.same(verify(SECRET, signature, '1000', '{"a":2}', 1100), { ok: false, reason: 'mismatch' })
-  t.same(verify('another-secret-of-some-length', signature, '1000', body, 1100), { ok: false, reason: 'mismatch' })
-  t.same(verify(SECRET, signature, '1001', body, 1100), { ok: false, reason: 'mismatch' }, 'the timestamp is signed too')
-  t.same(verify(SECRET, signature, '1000', body, 1400), { ok: false, reason: 'stale' })
-  t.same(verify(SECRET, undefined, '1000', body, 1000), { ok: false, reason: 'missing' })
-  t.same(verify(SECRET, 'sha256=00', '1000', body, 1000), { ok: false, reason: 'mismatch' })
-})
+t.test(
+  'signatures: what the sender signs, a receiver verifies; tampering, staleness and absence are refused',
+  async t => {
+    const body = '{"a":1}'
+    const signature = sign(SECRET, 1000, body)
+    t.match(signature, /^sha256=[0-9a-f]{64}$/)
+    t.same(verify(SECRET, signature, '1000', body, 1100), { ok: true })
+    t.same(verify(SECRET, signature, '1000', '{"a":2}', 1100), { ok: false, reason: 'mismatch' })
+    t.same(verify('another-secret-of-some-length', signature, '1000', body, 1100), { ok: false, reason: 'mismatch' })
+    t.same(
+      verify(SECRET, signature, '1001', body, 1100),
+      { ok: false, reason: 'mismatch' },
+      'the timestamp is signed too'
+    )
+    t.same(verify(SECRET, signature, '1000', body, 1400), { ok: false, reason: 'stale' })
+    t.same(verify(SECRET, undefined, '1000', body, 1000), { ok: false, reason: 'missing' })
+    t.same(verify(SECRET, 'sha256=00', '1000', body, 1000), { ok: false, reason: 'mismatch' })
+  }
+)
 
 t.test('end to end: webhook in, signed JSON out to a real local receiver, in order', async t => {
   const hook = await receiver(t)
   const app = await testApp(t, { config: forwarderConfig(hook.url, { headers: { 'x-api-key': 'receiver-key' } }) })
-  for (let n = 0; n < 5; n++) t.equal((await post(app, seed({ message_id: `m${n}`, text: `part ${n}` }))).statusCode, 200)
+  for (let n = 0; n < 5; n++)
+    t.equal((await post(app, seed({ message_id: `m${n}`, text: `part ${n}` }))).statusCode, 200)
   await app.relay.dispatcher.drain()
   t.equal(hook.received.length, 5)
   for (const [n, request] of hook.received.entries()) {
     t.equal(request.headers['content-type'], 'application/json')
     t.equal(request.headers['x-api-key'], 'receiver-key', 'extra headers are sent')
     t.equal(request.headers['idempotency-key'], `default:ANSWER:m${n}`)
-    t.same(verify(SECRET, request.headers['x-relay-signature'] as string, request.headers['x-relay-timestamp'] as string, request.body, Math.floor(Date.now() / 1000)), { ok: true })
+    t.same(
+      verify(
+        SECRET,
+        request.headers['x-relay-signature'] as string,
+        request.headers['x-relay-timestamp'] as string,
+        request.body,
+        Math.floor(Date.now() / 1000)
+      ),
+      { ok: true }
+    )
     const message = JSON.parse(request.body)
-    t.match(message, { messageId: `m${n}`, conversationId: '657303a8a764d47094874bbe', type: 'ANSWER', text: `part ${n}`, format: 'v1' })
+    t.match(message, {
+      messageId: `m${n}`,
+      conversationId: '657303a8a764d47094874bbe',
+      type: 'ANSWER',
+      text: `part ${n}`,
+      format: 'v1'
+    })
     t.notOk('message_id' in message, 'the receiver gets the normalised message, never the raw GPTBots shape')
   }
   const log = await app.relay.store.listDeliveries({})
@@ -79,7 +102,7 @@ t.test('a receiver that refuses (4xx) dead-letters the message with its answer',
 
 t.test('a receiver that hangs is abandoned after timeoutMs and retried', async t => {
   let hang = true
-  const hook = await receiver(t, () => hang ? (hang = false, 'hang') : { status: 200 })
+  const hook = await receiver(t, () => (hang ? ((hang = false), 'hang') : { status: 200 }))
   const clock = new ManualClock(Date.now())
   const app = await testApp(t, { clock, config: forwarderConfig(hook.url, { timeoutMs: 200 }) })
   await post(app, seed())
@@ -92,7 +115,14 @@ t.test('a receiver that hangs is abandoned after timeoutMs and retried', async t
 })
 
 t.test('its options are validated at start, naming the relay and the field', async t => {
-  await t.rejects(testApp(t, { config: { relays: { forward: { type: './plugins/http-forwarder', url: 'ftp://x', secret: 'short' } } } }),
-    /relays\.forward\.url must match the pattern .*\nrelays\.forward\.secret must be at least 16 characters/)
-  await t.rejects(testApp(t, { config: { relays: { forward: { type: './plugins/http-forwarder', secret: SECRET } } } }), /relays\.forward\.url is required/)
+  await t.rejects(
+    testApp(t, {
+      config: { relays: { forward: { type: './plugins/http-forwarder', url: 'ftp://x', secret: 'short' } } }
+    }),
+    /relays\.forward\.url must match the pattern .*\nrelays\.forward\.secret must be at least 16 characters/
+  )
+  await t.rejects(
+    testApp(t, { config: { relays: { forward: { type: './plugins/http-forwarder', secret: SECRET } } } }),
+    /relays\.forward\.url is required/
+  )
 })

@@ -2,12 +2,25 @@ import Type from 'typebox'
 import { defineRelay, delivered, failed, retry, type DeliveryOutcome } from '../../src/relays/types.js'
 import { sign } from './signature.js'
 
-const Options = Type.Object({
-  url: Type.String({ pattern: '^https?://', description: 'Where each message is POSTed as JSON.' }),
-  secret: Type.String({ minLength: 16, description: 'Shared secret for the HMAC-SHA256 signature; use ${ENV} or ${file:...}.' }),
-  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Extra request headers, such as an API key of the receiver.' }),
-  timeoutMs: Type.Integer({ minimum: 100, default: 10000, description: 'A request slower than this is abandoned and retried.' })
-}, { additionalProperties: false })
+const Options = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', description: 'Where each message is POSTed as JSON.' }),
+    secret: Type.String({
+      minLength: 16,
+      description: 'Shared secret for the HMAC-SHA256 signature; use ${ENV} or ${file:...}.'
+    }),
+    headers: Type.Record(Type.String(), Type.String(), {
+      default: {},
+      description: 'Extra request headers, such as an API key of the receiver.'
+    }),
+    timeoutMs: Type.Integer({
+      minimum: 100,
+      default: 10000,
+      description: 'A request slower than this is abandoned and retried.'
+    })
+  },
+  { additionalProperties: false }
+)
 
 /** Statuses worth retrying: the receiver is busy, starting or broken for now, not refusing. */
 const transient = new Set([408, 425, 429, 500, 502, 503, 504])
@@ -50,15 +63,20 @@ export default defineRelay({
             signal: AbortSignal.any([context.signal, AbortSignal.timeout(options.timeoutMs)])
           })
         } catch (error) {
-          const reason = (error as Error).name === 'TimeoutError' ? `no answer from ${options.url} within ${options.timeoutMs} ms`
-            : `cannot reach ${options.url}: ${(error as Error).message}${(error as Error).cause ? ` (${((error as Error).cause as Error).message})` : ''}`
+          const reason =
+            (error as Error).name === 'TimeoutError'
+              ? `no answer from ${options.url} within ${options.timeoutMs} ms`
+              : `cannot reach ${options.url}: ${(error as Error).message}${(error as Error).cause ? ` (${((error as Error).cause as Error).message})` : ''}`
           return retry(reason)
         }
         const text = (await response.text().catch(() => '')).slice(0, 300)
         if (response.ok) return delivered({ status: response.status })
         const what = `${options.url} answered HTTP ${response.status}${text ? `: ${text}` : ''}`
         if (transient.has(response.status)) return retry(what, retryAfterMs(response.headers.get('retry-after')))
-        init.logger.error({ status: response.status }, `${what}; the message is dead-lettered (check the URL, the receiver's auth and what it accepts)`)
+        init.logger.error(
+          { status: response.status },
+          `${what}; the message is dead-lettered (check the URL, the receiver's auth and what it accepts)`
+        )
         return failed(what)
       }
     }

@@ -12,8 +12,14 @@ export function sign(secret: string, timestamp: number, body: string): string {
 export type Verdict = { ok: true } | { ok: false; reason: 'missing' | 'stale' | 'mismatch' }
 
 /** Checks a request as a receiver would, with the clock passed in. */
-export function verify(secret: string, signature: string | undefined, timestamp: string | undefined, body: string,
-  nowSeconds: number, toleranceSeconds = 300): Verdict {
+export function verify(
+  secret: string,
+  signature: string | undefined,
+  timestamp: string | undefined,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds = 300
+): Verdict {
   if (!signature || !timestamp || !/^\d+$/.test(timestamp)) return { ok: false, reason: 'missing' }
   if (Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return { ok: false, reason: 'stale' }
   const expected = Buffer.from(sign(secret, Number(timestamp), body))

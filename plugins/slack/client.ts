@@ -40,7 +40,9 @@ function sdkLogger(logger: RelayLogger): SdkLogger {
     info: say,
     warn: say,
     error: say,
-    setLevel: next => { level = next },
+    setLevel: next => {
+      level = next
+    },
     getLevel: () => level,
     setName: () => {}
   }

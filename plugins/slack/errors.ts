@@ -27,24 +27,37 @@ const needsAdmin: Record<string, (where: Where, needed?: string) => string> = {
     'and, for a private channel, invite the app to it',
   not_in_channel: ({ channel }) =>
     `the Slack app is not a member of channel ${channel}: invite it (/invite @app) or grant it the chat:write.public scope`,
-  is_archived: ({ channel }) => `Slack channel ${channel} is archived: unarchive it or set "channel" to another channel`,
+  is_archived: ({ channel }) =>
+    `Slack channel ${channel} is archived: unarchive it or set "channel" to another channel`,
   invalid_auth: () => 'Slack rejected the token: check "token" (a bot token, xoxb-...)',
   not_authed: () => 'no Slack token was sent: set "token" (a bot token, xoxb-...)',
-  account_inactive: () => 'the Slack token belongs to a deactivated user or workspace: reinstall the app and update "token"',
+  account_inactive: () =>
+    'the Slack token belongs to a deactivated user or workspace: reinstall the app and update "token"',
   token_revoked: () => 'the Slack token was revoked (the app was removed?): reinstall the app and update "token"',
   token_expired: () => 'the Slack token expired: use a bot token without rotation, or update "token"',
   missing_scope: (_, needed) =>
     `the Slack token lacks the scope ${needed ?? 'chat:write'}: add it under OAuth & Permissions and reinstall the app`,
   no_permission: () => "the Slack token's workspace does not allow this app to post: ask a workspace admin",
-  restricted_action: ({ channel }) => `a workspace setting keeps the app from posting in channel ${channel}: ask a workspace admin`,
-  restricted_action_read_only_channel: ({ channel }) => `channel ${channel} is read-only: set "channel" to another channel`,
+  restricted_action: ({ channel }) =>
+    `a workspace setting keeps the app from posting in channel ${channel}: ask a workspace admin`,
+  restricted_action_read_only_channel: ({ channel }) =>
+    `channel ${channel} is read-only: set "channel" to another channel`,
   ekm_access_denied: () => 'Slack Enterprise Key Management denied access: ask a workspace admin'
 }
 
 // Slack refused what the relay built: not the admin's doing, and the same message will fail again.
 const rejectedContent = new Set([
-  'invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'msg_blocks_too_long', 'no_text', 'too_many_attachments',
-  'invalid_arguments', 'invalid_metadata_format', 'invalid_metadata_schema', 'metadata_too_large', 'invalid_arg_name'
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'msg_blocks_too_long',
+  'no_text',
+  'too_many_attachments',
+  'invalid_arguments',
+  'invalid_metadata_format',
+  'invalid_metadata_schema',
+  'metadata_too_large',
+  'invalid_arg_name'
 ])
 
 const threadGone = new Set(['thread_not_found', 'invalid_thread_ts'])
@@ -65,7 +78,10 @@ export function slackFailure(error: unknown, where: Where): SlackFailure | undef
       }
     }
     case SdkErrorCode.PlatformError:
-      return platformFailure(sdk.data as { error?: string; needed?: string; response_metadata?: { messages?: string[] } }, where)
+      return platformFailure(
+        sdk.data as { error?: string; needed?: string; response_metadata?: { messages?: string[] } },
+        where
+      )
     case SdkErrorCode.HTTPError:
       return { kind: 'transient', reason: `Slack answered HTTP ${String(sdk.statusCode)} at ${where.apiUrl}` }
     case SdkErrorCode.RequestError: {
@@ -77,11 +93,15 @@ export function slackFailure(error: unknown, where: Where): SlackFailure | undef
   }
 }
 
-function platformFailure(data: { error?: string; needed?: string; response_metadata?: { messages?: string[] } }, where: Where): SlackFailure {
+function platformFailure(
+  data: { error?: string; needed?: string; response_metadata?: { messages?: string[] } },
+  where: Where
+): SlackFailure {
   const code = data.error ?? 'unknown_error'
   const advice = needsAdmin[code]
   if (advice) return { kind: 'permanent', code, reason: `${advice(where, data.needed)} (Slack error ${code})` }
-  if (threadGone.has(code)) return { kind: 'thread-gone', code, reason: `the conversation's Slack thread is gone (${code})` }
+  if (threadGone.has(code))
+    return { kind: 'thread-gone', code, reason: `the conversation's Slack thread is gone (${code})` }
   if (rejectedContent.has(code)) {
     const detail = data.response_metadata?.messages?.join('; ')
     return {
@@ -105,7 +125,10 @@ function isAbort(error: unknown): boolean {
 export class AdminAlerts {
   readonly #told = new Set<string>()
 
-  constructor(private readonly logger: RelayLogger, private readonly relay: string) {}
+  constructor(
+    private readonly logger: RelayLogger,
+    private readonly relay: string
+  ) {}
 
   report(code: string, reason: string): void {
     if (this.#told.has(code)) return

@@ -78,7 +78,7 @@ function escapeProse(prose: string): string {
     } else if (c === '<' && matchesAt(autolink, prose, i)) {
       out += prose.slice(i, autolink.lastIndex)
       i = autolink.lastIndex
-    } else if ((c === '<') || (c === '&' && matchesAt(entity, prose, i))) {
+    } else if (c === '<' || (c === '&' && matchesAt(entity, prose, i))) {
       out += '\\' + c
       i++
     } else {
@@ -133,8 +133,9 @@ export function messageMarkdown(message: RelayMessage, flowOutput: SlackSettings
 /** One flow component's output: a compact label line, then its text and audio. */
 function flowSection(entry: FlowOutput): string | undefined {
   const content = entry.content?.replace(/^\s*\n/, '').trimEnd()
-  const body = [content ? safeMarkdown(content) : undefined, ...entry.audio.map(audioMarkdown)]
-    .filter((piece): piece is string => Boolean(piece))
+  const body = [content ? safeMarkdown(content) : undefined, ...entry.audio.map(audioMarkdown)].filter(
+    (piece): piece is string => Boolean(piece)
+  )
   if (body.length === 0) return undefined
   const label = flowLabel(entry)
   return (label ? [label, ...body] : body).join('\n\n')
@@ -153,7 +154,14 @@ function audioMarkdown(audio: Audio): string {
   const link = /^https?:\/\/\S/i.test(url) ? `🔊 [Audio](${linkDestination(url)})` : `🔊 Audio: ${escapeInline(url)}`
   const transcript = audio.transcript?.trim()
   if (!transcript) return link
-  return link + '\n' + transcript.split('\n').map(line => `> ${escapeInline(line)}`).join('\n')
+  return (
+    link +
+    '\n' +
+    transcript
+      .split('\n')
+      .map(line => `> ${escapeInline(line)}`)
+      .join('\n')
+  )
 }
 
 // Characters that would end a Markdown link destination early or start something else.
@@ -182,6 +190,7 @@ export function truncate(text: string, limit: number): string {
 export function threadTitle(template: string, message: RelayMessage): string {
   const values: Record<string, string> = { conversationId: message.conversationId, source: message.source }
   const title = template.replace(/\{(conversationId|source)\}/g, (_, key: string) =>
-    escapeMrkdwn(neutraliseMentions(values[key] ?? '')))
+    escapeMrkdwn(neutraliseMentions(values[key] ?? ''))
+  )
   return truncate(title, 3000)
 }

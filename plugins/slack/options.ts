@@ -23,52 +23,76 @@ export const slackDefaults = {
   timeoutMs: 15_000
 } as const
 
-export const SlackOptions = Type.Object({
-  token: Type.String({ pattern: '^xox[a-z]-', description: 'Bot token (xoxb-...) with chat:write' }),
-  channel: Type.String({ pattern: '^[CGD][A-Z0-9]+$', description: 'Channel ID such as C0123456 (not a #name)' }),
-  apiUrl: Type.Optional(Type.String({
-    pattern: '^https?://',
-    default: slackDefaults.apiUrl,
-    description: "Slack Web API base URL, for proxies, GovSlack (https://slack-gov.com/api/) and tests"
-  })),
-  threadStart: Type.Optional(Type.Enum(['title', 'message'], {
-    default: slackDefaults.threadStart,
-    description: 'title: a parent message names the conversation; message: its first message is the parent'
-  })),
-  threadTitle: Type.Optional(Type.String({
-    minLength: 1,
-    maxLength: 500,
-    default: slackDefaults.threadTitle,
-    description: 'Text of the parent message with threadStart "title"; {conversationId} and {source} are filled in'
-  })),
-  flowOutput: Type.Optional(Type.Enum(['shown', 'hidden', 'whenNoText'], {
-    default: slackDefaults.flowOutput,
-    description: "Relay a flow bot's component output always, never, or only when the message has no text"
-  })),
-  customize: Type.Optional(Type.Boolean({
-    default: slackDefaults.customize,
-    description: 'Post each message under the speaker name and icon (needs chat:write.customize); else a prefix'
-  })),
-  question: Type.Optional(SpeakerOptions),
-  answer: Type.Optional(SpeakerOptions),
-  maxPartLength: Type.Optional(Type.Integer({
-    minimum: 1000,
-    maximum: 12_000,
-    default: slackDefaults.maxPartLength,
-    description: 'Longer messages are split into parts of at most this many characters'
-  })),
-  pace: Type.Optional(Type.Object({
-    intervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000, default: slackDefaults.pace.intervalMs })),
-    burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: slackDefaults.pace.burst }))
-  }, { description: 'Posts per channel: one per intervalMs, with bursts of up to burst posts' })),
-  timeoutMs: Type.Optional(Type.Integer({
-    minimum: 1000,
-    maximum: 120_000,
-    default: slackDefaults.timeoutMs,
-    description: 'How long one Slack API call may take before it counts as failed'
-  }))
-// The core passes the relay's config entry without `type`, nothing else: an unknown key is a typo.
-}, { additionalProperties: false })
+export const SlackOptions = Type.Object(
+  {
+    token: Type.String({ pattern: '^xox[a-z]-', description: 'Bot token (xoxb-...) with chat:write' }),
+    channel: Type.String({ pattern: '^[CGD][A-Z0-9]+$', description: 'Channel ID such as C0123456 (not a #name)' }),
+    apiUrl: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        default: slackDefaults.apiUrl,
+        description: 'Slack Web API base URL, for proxies, GovSlack (https://slack-gov.com/api/) and tests'
+      })
+    ),
+    threadStart: Type.Optional(
+      Type.Enum(['title', 'message'], {
+        default: slackDefaults.threadStart,
+        description: 'title: a parent message names the conversation; message: its first message is the parent'
+      })
+    ),
+    threadTitle: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        default: slackDefaults.threadTitle,
+        description: 'Text of the parent message with threadStart "title"; {conversationId} and {source} are filled in'
+      })
+    ),
+    flowOutput: Type.Optional(
+      Type.Enum(['shown', 'hidden', 'whenNoText'], {
+        default: slackDefaults.flowOutput,
+        description: "Relay a flow bot's component output always, never, or only when the message has no text"
+      })
+    ),
+    customize: Type.Optional(
+      Type.Boolean({
+        default: slackDefaults.customize,
+        description: 'Post each message under the speaker name and icon (needs chat:write.customize); else a prefix'
+      })
+    ),
+    question: Type.Optional(SpeakerOptions),
+    answer: Type.Optional(SpeakerOptions),
+    maxPartLength: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        maximum: 12_000,
+        default: slackDefaults.maxPartLength,
+        description: 'Longer messages are split into parts of at most this many characters'
+      })
+    ),
+    pace: Type.Optional(
+      Type.Object(
+        {
+          intervalMs: Type.Optional(
+            Type.Integer({ minimum: 0, maximum: 60_000, default: slackDefaults.pace.intervalMs })
+          ),
+          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: slackDefaults.pace.burst }))
+        },
+        { description: 'Posts per channel: one per intervalMs, with bursts of up to burst posts' }
+      )
+    ),
+    timeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1000,
+        maximum: 120_000,
+        default: slackDefaults.timeoutMs,
+        description: 'How long one Slack API call may take before it counts as failed'
+      })
+    )
+    // The core passes the relay's config entry without `type`, nothing else: an unknown key is a typo.
+  },
+  { additionalProperties: false }
+)
 export type SlackOptions = Static<typeof SlackOptions>
 
 export interface Speaker {
@@ -116,8 +140,9 @@ export function slackSettings(options: SlackOptions): SlackSettings {
 
 // A configured icon replaces the default one entirely: an iconUrl alone must not keep the emoji.
 function speaker(configured: SpeakerOptions | undefined, fallback: Speaker): Speaker {
-  const icon = configured?.iconUrl || configured?.iconEmoji
-    ? { iconUrl: configured.iconUrl, iconEmoji: configured.iconEmoji }
-    : { iconEmoji: fallback.iconEmoji }
+  const icon =
+    configured?.iconUrl || configured?.iconEmoji
+      ? { iconUrl: configured.iconUrl, iconEmoji: configured.iconEmoji }
+      : { iconEmoji: fallback.iconEmoji }
   return { name: configured?.name ?? fallback.name, ...icon }
 }

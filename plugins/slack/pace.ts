@@ -13,7 +13,10 @@ export const systemClock: Clock = {
 
 /** Thrown instead of waiting while Slack has asked the relay to leave a channel alone. */
 export class ChannelHeld extends Error {
-  constructor(readonly channel: string, readonly remainingMs: number) {
+  constructor(
+    readonly channel: string,
+    readonly remainingMs: number
+  ) {
     super(`Slack asked to slow down on channel ${channel}: holding posts for ${Math.ceil(remainingMs / 1000)} s`)
     this.name = 'ChannelHeld'
   }
@@ -69,7 +72,9 @@ export class ChannelPacer {
     const lane = this.#lane(channel)
     const before = lane.line
     let done!: () => void
-    lane.line = new Promise(resolve => { done = resolve })
+    lane.line = new Promise(resolve => {
+      done = resolve
+    })
     try {
       await before
       for (;;) {

@@ -16,13 +16,9 @@ export interface PostArguments {
   metadata?: { event_type: string; event_payload: Record<string, string> }
 }
 
-type Block =
-  | { type: 'markdown'; text: string }
-  | { type: 'context'; elements: ContextElement[] }
+type Block = { type: 'markdown'; text: string } | { type: 'context'; elements: ContextElement[] }
 
-type ContextElement =
-  | { type: 'mrkdwn'; text: string }
-  | { type: 'image'; image_url: string; alt_text: string }
+type ContextElement = { type: 'mrkdwn'; text: string } | { type: 'image'; image_url: string; alt_text: string }
 
 /** Names the conversation on its parent message, so its thread can be found from the channel's history. */
 export function conversationMetadata(message: RelayMessage, relay: string): PostArguments['metadata'] {
@@ -64,7 +60,10 @@ function speakerContext(speaker: Speaker): Block {
   if (speaker.iconUrl) {
     return {
       type: 'context',
-      elements: [{ type: 'image', image_url: speaker.iconUrl, alt_text: speaker.name }, { type: 'mrkdwn', text: name }]
+      elements: [
+        { type: 'image', image_url: speaker.iconUrl, alt_text: speaker.name },
+        { type: 'mrkdwn', text: name }
+      ]
     }
   }
   const text = speaker.iconEmoji ? `${speaker.iconEmoji} ${name}` : name

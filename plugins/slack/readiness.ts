@@ -23,18 +23,24 @@ export async function checkReadiness(client: SlackClient, settings: SlackSetting
     // Reading channel details takes channels:read (groups:read if private), which posting does
     // not need: without it the channel goes unchecked rather than the relay refusing to start.
     if (platformError(error) === 'missing_scope') {
-      init.logger.warn({ relay: init.name, channel },
-        `Slack relay ${init.name}: cannot check channel ${channel} without channels:read or groups:read; posting may still work`)
+      init.logger.warn(
+        { relay: init.name, channel },
+        `Slack relay ${init.name}: cannot check channel ${channel} without channels:read or groups:read; posting may still work`
+      )
       return
     }
     return fail(`channel ${channel} check (conversations.info) failed`, error)
   }
   if (info.channel?.is_archived) {
-    throw new Error(`Slack relay ${init.name}: channel ${channel} is archived: unarchive it or set "channel" to another channel`)
+    throw new Error(
+      `Slack relay ${init.name}: channel ${channel} is archived: unarchive it or set "channel" to another channel`
+    )
   }
   if (info.channel?.is_member === false) {
-    init.logger.warn({ relay: init.name, channel },
-      `Slack relay ${init.name}: the app is not a member of channel ${channel}: posting needs chat:write.public or an /invite`)
+    init.logger.warn(
+      { relay: init.name, channel },
+      `Slack relay ${init.name}: the app is not a member of channel ${channel}: posting needs chat:write.public or an /invite`
+    )
   }
   init.logger.info({ relay: init.name, channel, team: auth.team, bot: auth.user }, `Slack relay ${init.name} is ready`)
 }

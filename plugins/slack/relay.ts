@@ -1,6 +1,12 @@
 import type { RelayMessage } from '../../src/message.js'
 import {
-  delivered, failed, retry, type DeliveryContext, type DeliveryOutcome, type Relay, type RelayInit
+  delivered,
+  failed,
+  retry,
+  type DeliveryContext,
+  type DeliveryOutcome,
+  type Relay,
+  type RelayInit
 } from '../../src/relays/types.js'
 import { slackClient } from './client.js'
 import { AdminAlerts, slackFailure } from './errors.js'
@@ -124,4 +130,3 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
     }
   }
 }
-

@@ -49,6 +49,9 @@ function isThread(value: unknown): value is ConversationThread {
   if (typeof thread.channel !== 'string' || typeof thread.ts !== 'string') return false
   if (thread.progress === undefined) return true
   const progress = thread.progress as Record<string, unknown> | null
-  return typeof progress?.messageId === 'string' && Array.isArray(progress.posted) &&
+  return (
+    typeof progress?.messageId === 'string' &&
+    Array.isArray(progress.posted) &&
     progress.posted.every(ts => typeof ts === 'string')
+  )
 }

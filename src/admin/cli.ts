@@ -68,28 +68,45 @@ function adminClient(base: string, token: string | undefined): Client {
       try {
         response = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
           method,
-          headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(body ? { 'content-type': 'application/json' } : {})
+          },
           body: body ? JSON.stringify(body) : undefined,
           signal: AbortSignal.timeout(15000)
         })
       } catch (error) {
         const reason = (error as { cause?: { code?: string; message?: string } }).cause
-        throw new Error(`cannot reach the relay at ${base}: ${reason?.code ?? reason?.message ?? (error as Error).message}; is it running there? (set --url, or PORT)`)
+        throw new Error(
+          `cannot reach the relay at ${base}: ${reason?.code ?? reason?.message ?? (error as Error).message}; is it running there? (set --url, or PORT)`
+        )
       }
       const text = await response.text()
       let answer: unknown
-      try { answer = JSON.parse(text) } catch { answer = undefined }
+      try {
+        answer = JSON.parse(text)
+      } catch {
+        answer = undefined
+      }
       if (response.ok && answer !== undefined) return answer as T
       const code = response.headers.get('x-relay-error')
       const msg = (answer as { msg?: unknown } | undefined)?.msg
-      if (code === 'ADMIN_DISABLED') throw new Error(`the admin API of the relay at ${base} is disabled: set admin.token in its config, then reload or restart it`)
+      if (code === 'ADMIN_DISABLED')
+        throw new Error(
+          `the admin API of the relay at ${base} is disabled: set admin.token in its config, then reload or restart it`
+        )
       if (code === 'ADMIN_AUTH') {
-        throw new Error(token
-          ? `the relay at ${base} refused the admin token: pass its admin.token with --admin-token or $GPTBOTS_RELAY_ADMIN_TOKEN`
-          : `no admin token given: pass the relay's admin.token with --admin-token or $GPTBOTS_RELAY_ADMIN_TOKEN`)
+        throw new Error(
+          token
+            ? `the relay at ${base} refused the admin token: pass its admin.token with --admin-token or $GPTBOTS_RELAY_ADMIN_TOKEN`
+            : `no admin token given: pass the relay's admin.token with --admin-token or $GPTBOTS_RELAY_ADMIN_TOKEN`
+        )
       }
-      if (code === 'ROUTE_NOT_FOUND') throw new Error(`${base} has no admin API (HTTP ${response.status}); is it a gptbots-relay of this version?`)
-      throw new Error(`the relay answered HTTP ${response.status}${code ? ` ${code}` : ''}: ${typeof msg === 'string' ? msg : text.slice(0, 300)}`)
+      if (code === 'ROUTE_NOT_FOUND')
+        throw new Error(`${base} has no admin API (HTTP ${response.status}); is it a gptbots-relay of this version?`)
+      throw new Error(
+        `the relay answered HTTP ${response.status}${code ? ` ${code}` : ''}: ${typeof msg === 'string' ? msg : text.slice(0, 300)}`
+      )
     }
   }
 }
@@ -101,7 +118,11 @@ const segment = (value: string) => encodeURIComponent(value)
 /** Columns padded to their widest cell; the last one runs free. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
-  const line = (cells: string[]) => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join('  ').trimEnd()
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(header), ...rows.map(line)].join('\n')
 }
 
@@ -112,11 +133,21 @@ function positiveInteger(value: string | undefined, option: string, fallback: nu
 }
 
 interface DeadLetter {
-  id: number; relay: string; source: string; conversationId: string; messageId: string; type: string
-  attempts: number; lastError?: string; updatedAt: number
+  id: number
+  relay: string
+  source: string
+  conversationId: string
+  messageId: string
+  type: string
+  attempts: number
+  lastError?: string
+  updatedAt: number
 }
 interface Conversation {
-  source: string; conversationId: string; messages: number; lastReceivedAt: number
+  source: string
+  conversationId: string
+  messages: number
+  lastReceivedAt: number
   destinations: { relay: string; pending: number; delivered: number; dead: number }[]
 }
 interface MessageEntry {
@@ -126,7 +157,10 @@ interface MessageEntry {
 }
 
 /** Follows `next` until the list ends or `limit` entries are in. */
-async function collect<T, C = number>(limit: number, page: (size: number, cursor: C | undefined) => Promise<{ items: T[]; next?: C }>): Promise<T[]> {
+async function collect<T, C = number>(
+  limit: number,
+  page: (size: number, cursor: C | undefined) => Promise<{ items: T[]; next?: C }>
+): Promise<T[]> {
   const all: T[] = []
   let cursor: C | undefined
   while (all.length < limit) {
@@ -138,10 +172,18 @@ async function collect<T, C = number>(limit: number, page: (size: number, cursor
   return all
 }
 
-async function deadLetters(client: Client, options: Record<string, string | boolean | undefined>, json: boolean): Promise<void> {
+async function deadLetters(
+  client: Client,
+  options: Record<string, string | boolean | undefined>,
+  json: boolean
+): Promise<void> {
   const limit = positiveInteger(options.limit as string | undefined, '--limit', 1000)
   const filter = new URLSearchParams()
-  for (const [option, param] of [['relay', 'relay'], ['source', 'source'], ['conversation', 'conversationId']] as const) {
+  for (const [option, param] of [
+    ['relay', 'relay'],
+    ['source', 'source'],
+    ['conversation', 'conversationId']
+  ] as const) {
     if (typeof options[option] === 'string') filter.set(param, options[option])
   }
   const letters = await collect<DeadLetter>(limit, async (size, cursor) => {
@@ -153,37 +195,81 @@ async function deadLetters(client: Client, options: Record<string, string | bool
   })
   if (json) return console.log(JSON.stringify({ deadLetters: letters }, null, 2))
   if (letters.length === 0) return console.log('no dead letters')
-  console.log(table(['ID', 'RELAY', 'CONVERSATION', 'MESSAGE', 'ATTEMPTS', 'DIED', 'LAST ERROR'], letters.map(d => [
-    String(d.id), d.relay, `${d.source}/${d.conversationId}`, `${d.messageId} (${d.type})`, String(d.attempts), time(d.updatedAt), oneLine(d.lastError ?? '')
-  ])))
-  console.log(`\n${letters.length} dead letter(s); replay one with "gptbots-relay replay <ID>", or all of a relay with "gptbots-relay replay --relay <RELAY>"`)
+  console.log(
+    table(
+      ['ID', 'RELAY', 'CONVERSATION', 'MESSAGE', 'ATTEMPTS', 'DIED', 'LAST ERROR'],
+      letters.map(d => [
+        String(d.id),
+        d.relay,
+        `${d.source}/${d.conversationId}`,
+        `${d.messageId} (${d.type})`,
+        String(d.attempts),
+        time(d.updatedAt),
+        oneLine(d.lastError ?? '')
+      ])
+    )
+  )
+  console.log(
+    `\n${letters.length} dead letter(s); replay one with "gptbots-relay replay <ID>", or all of a relay with "gptbots-relay replay --relay <RELAY>"`
+  )
 }
 
-async function replay(client: Client, options: Record<string, string | boolean | undefined>, positionals: string[], json: boolean): Promise<void> {
+async function replay(
+  client: Client,
+  options: Record<string, string | boolean | undefined>,
+  positionals: string[],
+  json: boolean
+): Promise<void> {
   const relay = options.relay as string | undefined
   const to = options.to as string | undefined
   const conversation = options.conversation as string | undefined
   const source = (options.source as string | undefined) ?? 'default'
   const forms = [positionals.length > 0, relay !== undefined, to !== undefined].filter(Boolean).length
-  if (forms !== 1 || positionals.length > 1) throw new Error(`replay needs exactly one of: a delivery id, --relay R, or --conversation C --to RELAY\n\n${adminUsage.replay}`)
+  if (forms !== 1 || positionals.length > 1)
+    throw new Error(
+      `replay needs exactly one of: a delivery id, --relay R, or --conversation C --to RELAY\n\n${adminUsage.replay}`
+    )
 
   if (positionals[0] !== undefined) {
     const id = positiveInteger(positionals[0], 'the delivery id', 0)
     const answer = await client.call<{ replayed: number }>('POST', `/admin/dead-letters/${id}/replay`)
-    return console.log(json ? JSON.stringify(answer) : `replayed dead letter ${id}; it goes out before later messages of its conversation`)
+    return console.log(
+      json
+        ? JSON.stringify(answer)
+        : `replayed dead letter ${id}; it goes out before later messages of its conversation`
+    )
   }
   if (relay !== undefined) {
-    const body = conversation === undefined ? { relay, ...(options.source ? { source } : {}) } : { relay, source, conversationId: conversation }
+    const body =
+      conversation === undefined
+        ? { relay, ...(options.source ? { source } : {}) }
+        : { relay, source, conversationId: conversation }
     const answer = await client.call<{ replayed: number }>('POST', '/admin/dead-letters/replay', body)
-    const scope = conversation === undefined ? (options.source ? ` from source "${source}"` : '') : ` in ${source}/${conversation}`
-    return console.log(json ? JSON.stringify(answer) : `replayed ${answer.replayed} dead letter(s) of relay "${relay}"${scope}`)
+    const scope =
+      conversation === undefined ? (options.source ? ` from source "${source}"` : '') : ` in ${source}/${conversation}`
+    return console.log(
+      json ? JSON.stringify(answer) : `replayed ${answer.replayed} dead letter(s) of relay "${relay}"${scope}`
+    )
   }
-  if (conversation === undefined) throw new Error(`--to needs --conversation C (and --source S unless it is "default")\n\n${adminUsage.replay}`)
-  const answer = await client.call<{ queued: number }>('POST', `/admin/conversations/${segment(source)}/${segment(conversation)}/replay`, { relay: to })
-  console.log(json ? JSON.stringify(answer) : `queued ${answer.queued} message(s) of ${source}/${conversation} for relay "${to}", in order`)
+  if (conversation === undefined)
+    throw new Error(`--to needs --conversation C (and --source S unless it is "default")\n\n${adminUsage.replay}`)
+  const answer = await client.call<{ queued: number }>(
+    'POST',
+    `/admin/conversations/${segment(source)}/${segment(conversation)}/replay`,
+    { relay: to }
+  )
+  console.log(
+    json
+      ? JSON.stringify(answer)
+      : `queued ${answer.queued} message(s) of ${source}/${conversation} for relay "${to}", in order`
+  )
 }
 
-async function conversations(client: Client, options: Record<string, string | boolean | undefined>, json: boolean): Promise<void> {
+async function conversations(
+  client: Client,
+  options: Record<string, string | boolean | undefined>,
+  json: boolean
+): Promise<void> {
   const limit = positiveInteger(options.limit as string | undefined, '--limit', 1000)
   const conversation = options.conversation as string | undefined
   if (conversation !== undefined) {
@@ -191,15 +277,22 @@ async function conversations(client: Client, options: Record<string, string | bo
     const messages = await collect<MessageEntry>(limit, async (size, cursor) => {
       const query = new URLSearchParams({ limit: String(size) })
       if (cursor !== undefined) query.set('afterSeq', String(cursor))
-      const page = await client.call<{ messages: MessageEntry[]; next?: number }>('GET', `/admin/conversations/${segment(source)}/${segment(conversation)}/messages?${query}`)
+      const page = await client.call<{ messages: MessageEntry[]; next?: number }>(
+        'GET',
+        `/admin/conversations/${segment(source)}/${segment(conversation)}/messages?${query}`
+      )
       return { items: page.messages, next: page.next }
     })
     if (json) return console.log(JSON.stringify({ source, conversationId: conversation, messages }, null, 2))
     for (const { seq, message, deliveries } of messages) {
       const text = oneLine(message.text ?? '')
-      console.log(`#${seq} ${time(message.receivedAt)} ${message.messageId} (${message.type})${text ? ` ${text.length > 70 ? `${text.slice(0, 69)}…` : text}` : ''}`)
+      console.log(
+        `#${seq} ${time(message.receivedAt)} ${message.messageId} (${message.type})${text ? ` ${text.length > 70 ? `${text.slice(0, 69)}…` : text}` : ''}`
+      )
       for (const d of deliveries) {
-        console.log(`    → ${d.relay}: ${d.status}${d.attempts > 0 ? ` after ${d.attempts} attempt(s)` : ''}${d.lastError ? ` (${oneLine(d.lastError)})` : ''} [delivery ${d.id}]`)
+        console.log(
+          `    → ${d.relay}: ${d.status}${d.attempts > 0 ? ` after ${d.attempts} attempt(s)` : ''}${d.lastError ? ` (${oneLine(d.lastError)})` : ''} [delivery ${d.id}]`
+        )
       }
       if (deliveries.length === 0) console.log('    → no relay')
     }
@@ -209,15 +302,25 @@ async function conversations(client: Client, options: Record<string, string | bo
   const list = await collect<Conversation, string>(limit, async (size, cursor) => {
     const query = new URLSearchParams({ ...filter, limit: String(size) })
     if (cursor !== undefined) query.set('after', cursor)
-    const page = await client.call<{ conversations: Conversation[]; next?: string }>('GET', `/admin/conversations?${query}`)
+    const page = await client.call<{ conversations: Conversation[]; next?: string }>(
+      'GET',
+      `/admin/conversations?${query}`
+    )
     return { items: page.conversations, next: page.next }
   })
   if (json) return console.log(JSON.stringify({ conversations: list }, null, 2))
   if (list.length === 0) return console.log('no conversations stored')
-  console.log(table(['CONVERSATION', 'MESSAGES', 'LAST ACTIVE', 'DESTINATIONS (pending/delivered/dead)'], list.map(c => [
-    `${c.source}/${c.conversationId}`, String(c.messages), time(c.lastReceivedAt),
-    c.destinations.map(d => `${d.relay} ${d.pending}/${d.delivered}/${d.dead}`).join(', ') || 'none'
-  ])))
+  console.log(
+    table(
+      ['CONVERSATION', 'MESSAGES', 'LAST ACTIVE', 'DESTINATIONS (pending/delivered/dead)'],
+      list.map(c => [
+        `${c.source}/${c.conversationId}`,
+        String(c.messages),
+        time(c.lastReceivedAt),
+        c.destinations.map(d => `${d.relay} ${d.pending}/${d.delivered}/${d.dead}`).join(', ') || 'none'
+      ])
+    )
+  )
 }
 
 /** Runs one admin command; failures are thrown as Errors whose message is the whole story. */
@@ -255,12 +358,19 @@ export async function runAdminCommand(command: AdminCommand, args: string[]): Pr
     }
   }
   const base = values.url ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`
-  try { new URL(base) } catch { throw new Error(`--url must be a URL such as http://127.0.0.1:8080, not "${base}"`) }
+  try {
+    new URL(base)
+  } catch {
+    throw new Error(`--url must be a URL such as http://127.0.0.1:8080, not "${base}"`)
+  }
   const client = adminClient(base, values['admin-token'] ?? (process.env.GPTBOTS_RELAY_ADMIN_TOKEN || undefined))
   const json = values.json === true
   switch (command) {
-    case 'dead-letters': return deadLetters(client, values, json)
-    case 'replay': return replay(client, values, positionals, json)
-    case 'conversations': return conversations(client, values, json)
+    case 'dead-letters':
+      return deadLetters(client, values, json)
+    case 'replay':
+      return replay(client, values, positionals, json)
+    case 'conversations':
+      return conversations(client, values, json)
   }
 }

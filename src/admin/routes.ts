@@ -8,8 +8,20 @@ import type { ConversationFilter, ConversationSummary, DeliveryRecord, Store } f
 import { explain, slashPath } from '../validation.js'
 import { isAdmin } from './auth.js'
 import {
-  ConversationParams, ConversationsQuery, ConversationsReply, DeadLettersQuery, DeadLettersReply, DeliveryParams,
-  DroppedReply, MessagesQuery, MessagesReply, QueuedReply, ReloadReply, ReplayConversationBody, ReplayDeadBody, ReplayedReply
+  ConversationParams,
+  ConversationsQuery,
+  ConversationsReply,
+  DeadLettersQuery,
+  DeadLettersReply,
+  DeliveryParams,
+  DroppedReply,
+  MessagesQuery,
+  MessagesReply,
+  QueuedReply,
+  ReloadReply,
+  ReplayConversationBody,
+  ReplayDeadBody,
+  ReplayedReply
 } from './schemas.js'
 
 export interface AdminOptions {
@@ -22,7 +34,7 @@ const security = [{ adminToken: [] }]
 const errors = { '4xx': Envelope, '5xx': Envelope }
 
 /** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
-const partName = (dataVar: string) => dataVar === 'querystring' ? 'query' : dataVar
+const partName = (dataVar: string) => (dataVar === 'querystring' ? 'query' : dataVar)
 
 async function deliveryById(store: Store, id: number): Promise<DeliveryRecord | undefined> {
   const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
@@ -30,11 +42,24 @@ async function deliveryById(store: Store, id: number): Promise<DeliveryRecord | 
 }
 
 /** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
-async function deliveriesOf(store: Store, source: string, conversationId: string, seqFrom: number, seqTo: number): Promise<DeliveryRecord[]> {
+async function deliveriesOf(
+  store: Store,
+  source: string,
+  conversationId: string,
+  seqFrom: number,
+  seqTo: number
+): Promise<DeliveryRecord[]> {
   const all: DeliveryRecord[] = []
   const page = 1000
   for (;;) {
-    const batch = await store.listDeliveries({ source, conversationId, seqFrom, seqTo, afterId: all.at(-1)?.id, limit: page })
+    const batch = await store.listDeliveries({
+      source,
+      conversationId,
+      seqFrom,
+      seqTo,
+      afterId: all.at(-1)?.id,
+      limit: page
+    })
     all.push(...batch)
     if (batch.length < page) return all
   }
@@ -49,12 +74,19 @@ const toCursor = (c: ConversationSummary): string =>
 
 function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
   try {
-    const [lastReceivedAt, source, conversationId] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[]
+    const [lastReceivedAt, source, conversationId] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString()
+    ) as unknown[]
     if (Number.isSafeInteger(lastReceivedAt) && typeof source === 'string' && typeof conversationId === 'string') {
       return { lastReceivedAt: lastReceivedAt as number, source, conversationId }
     }
-  } catch { /* answered below */ }
-  throw new RelayHttpError('REQUEST_INVALID', 'query/after is not a cursor this API gave out: pass the previous page\'s `next` as it was')
+  } catch {
+    /* answered below */
+  }
+  throw new RelayHttpError(
+    'REQUEST_INVALID',
+    "query/after is not a cursor this API gave out: pass the previous page's `next` as it was"
+  )
 }
 
 /**
@@ -66,8 +98,10 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { clock } = options
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
-  app.setSchemaErrorFormatter((errors, dataVar) =>
-    new RelayHttpError('REQUEST_INVALID', explain(errors as never, slashPath(partName(dataVar))).join('; ')))
+  app.setSchemaErrorFormatter(
+    (errors, dataVar) =>
+      new RelayHttpError('REQUEST_INVALID', explain(errors as never, slashPath(partName(dataVar))).join('; '))
+  )
 
   // The token is read per request: a config reload may set, change or remove it.
   let prepared: { token: string; set: TokenSet } | undefined
@@ -81,153 +115,236 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
   const configured = (relay: string, doing: string) => {
     if (app.relay.relays.has(relay)) return
     const names = [...app.relay.relays.keys()].map(name => `"${name}"`).join(', ') || 'none'
-    throw new RelayHttpError('NOT_FOUND', `no relay named "${relay}" is configured (configured: ${names}); cannot ${doing}`)
+    throw new RelayHttpError(
+      'NOT_FOUND',
+      `no relay named "${relay}" is configured (configured: ${names}); cannot ${doing}`
+    )
   }
 
-  app.get('/conversations', {
-    schema: {
-      summary: 'Conversations, most recently active first, with where their messages go',
-      tags: ['admin'], security, querystring: ConversationsQuery, response: { 200: ConversationsReply, ...errors }
+  app.get(
+    '/conversations',
+    {
+      schema: {
+        summary: 'Conversations, most recently active first, with where their messages go',
+        tags: ['admin'],
+        security,
+        querystring: ConversationsQuery,
+        response: { 200: ConversationsReply, ...errors }
+      }
+    },
+    async request => {
+      const { source, after } = request.query
+      const limit = request.query.limit ?? DEFAULT_LIMIT
+      const conversations = await app.relay.store.listConversations({
+        source,
+        limit,
+        after: after === undefined ? undefined : fromCursor(after)
+      })
+      const last = conversations.at(-1)
+      return { conversations, next: conversations.length === limit && last ? toCursor(last) : undefined }
     }
-  }, async request => {
-    const { source, after } = request.query
-    const limit = request.query.limit ?? DEFAULT_LIMIT
-    const conversations = await app.relay.store.listConversations({ source, limit, after: after === undefined ? undefined : fromCursor(after) })
-    const last = conversations.at(-1)
-    return { conversations, next: conversations.length === limit && last ? toCursor(last) : undefined }
-  })
+  )
 
-  app.get('/conversations/:source/:conversationId/messages', {
-    schema: {
-      summary: 'A conversation\'s messages in arrival order, each with its deliveries',
-      tags: ['admin'], security, params: ConversationParams, querystring: MessagesQuery, response: { 200: MessagesReply, ...errors }
+  app.get(
+    '/conversations/:source/:conversationId/messages',
+    {
+      schema: {
+        summary: "A conversation's messages in arrival order, each with its deliveries",
+        tags: ['admin'],
+        security,
+        params: ConversationParams,
+        querystring: MessagesQuery,
+        response: { 200: MessagesReply, ...errors }
+      }
+    },
+    async request => {
+      const { source, conversationId } = request.params
+      const limit = request.query.limit ?? DEFAULT_LIMIT
+      const store = app.relay.store
+      const stored = await store.listMessages(source, conversationId, { afterSeq: request.query.afterSeq, limit })
+      if (stored.length === 0 && request.query.afterSeq === undefined) {
+        throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+      }
+      const bySeq = new Map<number, DeliveryRecord[]>()
+      // Only the deliveries of this page's messages: a long conversation is not read whole per page.
+      for (const delivery of stored.length > 0
+        ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
+        : []) {
+        const list = bySeq.get(delivery.seq) ?? []
+        list.push(delivery)
+        bySeq.set(delivery.seq, list)
+      }
+      const messages = stored.map(({ seq, message }) => ({
+        seq,
+        message,
+        // The reply schema (MessageDelivery) leaves out what the message already says.
+        deliveries: bySeq.get(seq) ?? []
+      }))
+      return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
     }
-  }, async request => {
-    const { source, conversationId } = request.params
-    const limit = request.query.limit ?? DEFAULT_LIMIT
-    const store = app.relay.store
-    const stored = await store.listMessages(source, conversationId, { afterSeq: request.query.afterSeq, limit })
-    if (stored.length === 0 && request.query.afterSeq === undefined) {
-      throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-    }
-    const bySeq = new Map<number, DeliveryRecord[]>()
-    // Only the deliveries of this page's messages: a long conversation is not read whole per page.
-    for (const delivery of stored.length > 0 ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq) : []) {
-      const list = bySeq.get(delivery.seq) ?? []
-      list.push(delivery)
-      bySeq.set(delivery.seq, list)
-    }
-    const messages = stored.map(({ seq, message }) => ({
-      seq,
-      message,
-      // The reply schema (MessageDelivery) leaves out what the message already says.
-      deliveries: bySeq.get(seq) ?? []
-    }))
-    return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
-  })
+  )
 
-  app.get('/dead-letters', {
-    schema: {
-      summary: 'Dead letters, oldest first: deliveries a relay gave up on, with their last error',
-      tags: ['admin'], security, querystring: DeadLettersQuery, response: { 200: DeadLettersReply, ...errors }
+  app.get(
+    '/dead-letters',
+    {
+      schema: {
+        summary: 'Dead letters, oldest first: deliveries a relay gave up on, with their last error',
+        tags: ['admin'],
+        security,
+        querystring: DeadLettersQuery,
+        response: { 200: DeadLettersReply, ...errors }
+      }
+    },
+    async request => {
+      const limit = request.query.limit ?? DEFAULT_LIMIT
+      const deadLetters = await app.relay.store.listDeliveries({ ...request.query, status: 'dead', limit })
+      return { deadLetters, next: deadLetters.length === limit ? deadLetters.at(-1)!.id : undefined }
     }
-  }, async request => {
-    const limit = request.query.limit ?? DEFAULT_LIMIT
-    const deadLetters = await app.relay.store.listDeliveries({ ...request.query, status: 'dead', limit })
-    return { deadLetters, next: deadLetters.length === limit ? deadLetters.at(-1)!.id : undefined }
-  })
+  )
 
   /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
   const deadLetter = async (id: number, doing: string) => {
     const record = await deliveryById(app.relay.store, id)
     if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
-    if (record.status !== 'dead') throw new RelayHttpError('CONFLICT', `delivery ${id} is ${record.status}, not dead; only dead letters can be ${doing}`)
+    if (record.status !== 'dead')
+      throw new RelayHttpError(
+        'CONFLICT',
+        `delivery ${id} is ${record.status}, not dead; only dead letters can be ${doing}`
+      )
     return record
   }
 
-  app.post('/dead-letters/:id/replay', {
-    schema: {
-      summary: 'Makes one dead letter pending again; it keeps its place in its conversation\'s lane',
-      tags: ['admin'], security, params: DeliveryParams, response: { 200: ReplayedReply, ...errors }
+  app.post(
+    '/dead-letters/:id/replay',
+    {
+      schema: {
+        summary: "Makes one dead letter pending again; it keeps its place in its conversation's lane",
+        tags: ['admin'],
+        security,
+        params: DeliveryParams,
+        response: { 200: ReplayedReply, ...errors }
+      }
+    },
+    async request => {
+      const { id } = request.params
+      const record = await deadLetter(id, 'replayed')
+      configured(record.relay, `replay delivery ${id}`)
+      const replayed = await app.relay.store.replayDead({ deliveryId: id }, clock.now())
+      // Someone else replayed or dropped it between the look-up and now.
+      if (replayed === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
+      app.relay.dispatcher.notify()
+      request.log.info(
+        { deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId },
+        'dead letter replayed'
+      )
+      return { replayed }
     }
-  }, async request => {
-    const { id } = request.params
-    const record = await deadLetter(id, 'replayed')
-    configured(record.relay, `replay delivery ${id}`)
-    const replayed = await app.relay.store.replayDead({ deliveryId: id }, clock.now())
-    // Someone else replayed or dropped it between the look-up and now.
-    if (replayed === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
-    app.relay.dispatcher.notify()
-    request.log.info({ deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId }, 'dead letter replayed')
-    return { replayed }
-  })
+  )
 
-  app.post('/dead-letters/replay', {
-    schema: {
-      summary: 'Makes every dead letter of a relay (optionally of one conversation) pending again',
-      tags: ['admin'], security, body: ReplayDeadBody, response: { 200: ReplayedReply, ...errors }
+  app.post(
+    '/dead-letters/replay',
+    {
+      schema: {
+        summary: 'Makes every dead letter of a relay (optionally of one conversation) pending again',
+        tags: ['admin'],
+        security,
+        body: ReplayDeadBody,
+        response: { 200: ReplayedReply, ...errors }
+      }
+    },
+    async request => {
+      const { relay, source, conversationId } = request.body
+      if (conversationId !== undefined && source === undefined) {
+        throw new RelayHttpError(
+          'REQUEST_INVALID',
+          'body/source is required with body/conversationId: a conversation id is only unique within its source'
+        )
+      }
+      configured(relay, 'replay its dead letters')
+      const replayed = await app.relay.store.replayDead({ relay, source, conversationId }, clock.now())
+      if (replayed > 0) app.relay.dispatcher.notify()
+      request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
+      return { replayed }
     }
-  }, async request => {
-    const { relay, source, conversationId } = request.body
-    if (conversationId !== undefined && source === undefined) {
-      throw new RelayHttpError('REQUEST_INVALID', 'body/source is required with body/conversationId: a conversation id is only unique within its source')
-    }
-    configured(relay, 'replay its dead letters')
-    const replayed = await app.relay.store.replayDead({ relay, source, conversationId }, clock.now())
-    if (replayed > 0) app.relay.dispatcher.notify()
-    request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
-    return { replayed }
-  })
+  )
 
-  app.delete('/dead-letters/:id', {
-    schema: {
-      summary: 'Deletes one dead letter for good',
-      tags: ['admin'], security, params: DeliveryParams, response: { 200: DroppedReply, ...errors }
+  app.delete(
+    '/dead-letters/:id',
+    {
+      schema: {
+        summary: 'Deletes one dead letter for good',
+        tags: ['admin'],
+        security,
+        params: DeliveryParams,
+        response: { 200: DroppedReply, ...errors }
+      }
+    },
+    async request => {
+      const { id } = request.params
+      const record = await deadLetter(id, 'dropped')
+      const dropped = await app.relay.store.dropDead({ deliveryId: id }, clock.now())
+      if (dropped === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
+      request.log.info(
+        { deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId },
+        'dead letter dropped'
+      )
+      return { dropped }
     }
-  }, async request => {
-    const { id } = request.params
-    const record = await deadLetter(id, 'dropped')
-    const dropped = await app.relay.store.dropDead({ deliveryId: id }, clock.now())
-    if (dropped === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
-    request.log.info({ deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId }, 'dead letter dropped')
-    return { dropped }
-  })
+  )
 
-  app.post('/conversations/:source/:conversationId/replay', {
-    schema: {
-      summary: 'Queues a whole conversation, in order, for a relay (after what its lane already holds)',
-      tags: ['admin'], security, params: ConversationParams, body: ReplayConversationBody, response: { 200: QueuedReply, ...errors }
+  app.post(
+    '/conversations/:source/:conversationId/replay',
+    {
+      schema: {
+        summary: 'Queues a whole conversation, in order, for a relay (after what its lane already holds)',
+        tags: ['admin'],
+        security,
+        params: ConversationParams,
+        body: ReplayConversationBody,
+        response: { 200: QueuedReply, ...errors }
+      }
+    },
+    async request => {
+      const { source, conversationId } = request.params
+      const { relay } = request.body
+      configured(relay, `replay conversation "${conversationId}" into it`)
+      const store = app.relay.store
+      if ((await store.listMessages(source, conversationId, { limit: 1 })).length === 0) {
+        throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+      }
+      const queued = await store.replayConversation(source, conversationId, relay, clock.now())
+      if (queued > 0) app.relay.dispatcher.notify()
+      request.log.info({ source, conversationId, relay, queued }, 'conversation replayed')
+      return { queued }
     }
-  }, async request => {
-    const { source, conversationId } = request.params
-    const { relay } = request.body
-    configured(relay, `replay conversation "${conversationId}" into it`)
-    const store = app.relay.store
-    if ((await store.listMessages(source, conversationId, { limit: 1 })).length === 0) {
-      throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-    }
-    const queued = await store.replayConversation(source, conversationId, relay, clock.now())
-    if (queued > 0) app.relay.dispatcher.notify()
-    request.log.info({ source, conversationId, relay, queued }, 'conversation replayed')
-    return { queued }
-  })
+  )
 
-  app.post('/reload', {
-    schema: {
-      summary: 'Reads the config file again and applies it',
-      tags: ['admin'], security, response: { 200: ReloadReply, ...errors }
+  app.post(
+    '/reload',
+    {
+      schema: {
+        summary: 'Reads the config file again and applies it',
+        tags: ['admin'],
+        security,
+        response: { 200: ReloadReply, ...errors }
+      }
+    },
+    async request => {
+      const reload = app.relay.reload
+      if (!reload) throw new RelayHttpError('RELOAD_UNSUPPORTED')
+      let result
+      try {
+        result = await reload()
+      } catch (error) {
+        throw new RelayHttpError(
+          'RELOAD_FAILED',
+          `reload failed: ${(error as Error).message}; the running config is unchanged`,
+          { cause: error }
+        )
+      }
+      if (!result.ok) throw new RelayHttpError('RELOAD_FAILED', result.message)
+      request.log.info({ result }, 'config reloaded')
+      return result
     }
-  }, async request => {
-    const reload = app.relay.reload
-    if (!reload) throw new RelayHttpError('RELOAD_UNSUPPORTED')
-    let result
-    try {
-      result = await reload()
-    } catch (error) {
-      throw new RelayHttpError('RELOAD_FAILED', `reload failed: ${(error as Error).message}; the running config is unchanged`, { cause: error })
-    }
-    if (!result.ok) throw new RelayHttpError('RELOAD_FAILED', result.message)
-    request.log.info({ result }, 'config reloaded')
-    return result
-  })
+  )
 }

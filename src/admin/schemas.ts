@@ -17,38 +17,69 @@ export const DeliveryParams = Type.Object({
 })
 export type DeliveryParams = Static<typeof DeliveryParams>
 
-export const ConversationsQuery = Type.Object({
-  source: Type.Optional(Name),
-  limit: Type.Optional(Limit),
-  after: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Paging: the previous page\'s `next`, as it was given.' }))
-}, { additionalProperties: false })
+export const ConversationsQuery = Type.Object(
+  {
+    source: Type.Optional(Name),
+    limit: Type.Optional(Limit),
+    after: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description: "Paging: the previous page's `next`, as it was given."
+      })
+    )
+  },
+  { additionalProperties: false }
+)
 export type ConversationsQuery = Static<typeof ConversationsQuery>
 
-export const MessagesQuery = Type.Object({
-  afterSeq: Type.Optional(Type.Integer({ minimum: 0, description: 'Paging: only messages after this seq; pass the previous page\'s `next`.' })),
-  limit: Type.Optional(Limit)
-}, { additionalProperties: false })
+export const MessagesQuery = Type.Object(
+  {
+    afterSeq: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "Paging: only messages after this seq; pass the previous page's `next`."
+      })
+    ),
+    limit: Type.Optional(Limit)
+  },
+  { additionalProperties: false }
+)
 export type MessagesQuery = Static<typeof MessagesQuery>
 
-export const DeadLettersQuery = Type.Object({
-  relay: Type.Optional(Name),
-  source: Type.Optional(Name),
-  conversationId: Type.Optional(Name),
-  limit: Type.Optional(Limit),
-  afterId: Type.Optional(Type.Integer({ minimum: 0, description: 'Paging: only dead letters with a larger id; pass the previous page\'s `next`.' }))
-}, { additionalProperties: false })
+export const DeadLettersQuery = Type.Object(
+  {
+    relay: Type.Optional(Name),
+    source: Type.Optional(Name),
+    conversationId: Type.Optional(Name),
+    limit: Type.Optional(Limit),
+    afterId: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "Paging: only dead letters with a larger id; pass the previous page's `next`."
+      })
+    )
+  },
+  { additionalProperties: false }
+)
 export type DeadLettersQuery = Static<typeof DeadLettersQuery>
 
-export const ReplayDeadBody = Type.Object({
-  relay: Name,
-  source: Type.Optional(Name),
-  conversationId: Type.Optional(Name)
-}, { additionalProperties: false })
+export const ReplayDeadBody = Type.Object(
+  {
+    relay: Name,
+    source: Type.Optional(Name),
+    conversationId: Type.Optional(Name)
+  },
+  { additionalProperties: false }
+)
 export type ReplayDeadBody = Static<typeof ReplayDeadBody>
 
-export const ReplayConversationBody = Type.Object({
-  relay: Name
-}, { additionalProperties: false })
+export const ReplayConversationBody = Type.Object(
+  {
+    relay: Name
+  },
+  { additionalProperties: false }
+)
 export type ReplayConversationBody = Static<typeof ReplayConversationBody>
 
 export const Destination = Type.Object({
@@ -73,7 +104,9 @@ export const ConversationsReply = Type.Object({
 })
 export type ConversationsReply = Static<typeof ConversationsReply>
 
-const Posted = Type.Record(Type.String(), Type.Unknown(), { description: 'What the relay posted: platform ids, a link.' })
+const Posted = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'What the relay posted: platform ids, a link.'
+})
 
 export const DeliveryRecord = Type.Object({
   id: Type.Integer(),
@@ -114,7 +147,9 @@ export const DeadLettersReply = Type.Object({
 })
 export type DeadLettersReply = Static<typeof DeadLettersReply>
 
-export const ReplayedReply = Type.Object({ replayed: Type.Integer({ description: 'Dead letters made pending again.' }) })
+export const ReplayedReply = Type.Object({
+  replayed: Type.Integer({ description: 'Dead letters made pending again.' })
+})
 export const DroppedReply = Type.Object({ dropped: Type.Integer({ description: 'Dead letters deleted.' }) })
 export const QueuedReply = Type.Object({ queued: Type.Integer({ description: 'Messages queued for the relay.' }) })
 export const ReloadReply = Type.Object({ ok: Type.Boolean(), message: Type.String() }, { additionalProperties: true })

@@ -24,15 +24,22 @@ export async function configJsonSchema(): Promise<Record<string, unknown>> {
   const relayRules = []
   for (const type of builtInRelays) {
     const plugin = await loadPlugin(type, process.cwd())
-    const options = JSON.parse(JSON.stringify(plugin.options)) as { properties?: Record<string, unknown>; required?: string[] }
+    const options = JSON.parse(JSON.stringify(plugin.options)) as {
+      properties?: Record<string, unknown>
+      required?: string[]
+    }
     relayRules.push({
       if: { properties: { type: { const: type } }, required: ['type'] },
       then: { ...options, properties: { type: { const: type }, ...options.properties } }
     })
   }
-  const schema = JSON.parse(JSON.stringify(Config)) as { properties: Record<string, { additionalProperties?: unknown; patternProperties?: Record<string, unknown> }> }
+  const schema = JSON.parse(JSON.stringify(Config)) as {
+    properties: Record<string, { additionalProperties?: unknown; patternProperties?: Record<string, unknown> }>
+  }
   const relays = schema.properties.relays!
-  const entry = relays.patternProperties ? Object.values(relays.patternProperties)[0] as Record<string, unknown> : relays.additionalProperties as Record<string, unknown>
+  const entry = relays.patternProperties
+    ? (Object.values(relays.patternProperties)[0] as Record<string, unknown>)
+    : (relays.additionalProperties as Record<string, unknown>)
   entry.allOf = relayRules
   relaxDefaults(schema)
   return {

@@ -28,11 +28,16 @@ function interpolate(value: string, where: string, env: NodeJS.ProcessEnv, confi
       try {
         return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
       } catch (error) {
-        throw new ConfigError(`${where}: cannot read secret file ${file}: ${(error as Error).message}`, { cause: error })
+        throw new ConfigError(`${where}: cannot read secret file ${file}: ${(error as Error).message}`, {
+          cause: error
+        })
       }
     }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner)
-    if (!m) throw new ConfigError(`${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`)
+    if (!m)
+      throw new ConfigError(
+        `${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`
+      )
     const found = env[m[1]!]
     if (found !== undefined && found !== '') return found
     if (m[2] !== undefined) return m[2]
@@ -45,7 +50,8 @@ function interpolateAll(value: unknown, path: string[], env: NodeJS.ProcessEnv, 
   if (Array.isArray(value)) return value.map((v, i) => interpolateAll(v, [...path, String(i)], env, configDir))
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir)
+    for (const [k, v] of Object.entries(value))
+      out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir)
     return out
   }
   return value
@@ -65,34 +71,51 @@ function checkMeaning(config: Config): string[] {
   const relayNames = new Set(Object.keys(config.relays))
   config.routes?.forEach((route, i) => {
     route.to.forEach((name, j) => {
-      if (!relayNames.has(name)) problems.push(`routes.${i}.to.${j} names relay "${name}", which is not in relays (known: ${[...relayNames].join(', ') || 'none'})`)
+      if (!relayNames.has(name))
+        problems.push(
+          `routes.${i}.to.${j} names relay "${name}", which is not in relays (known: ${[...relayNames].join(', ') || 'none'})`
+        )
     })
     const pattern = route.match?.conversation
     if (pattern !== undefined) {
-      try { new RegExp(pattern) } catch (error) { problems.push(`routes.${i}.match.conversation is not a valid regular expression: ${(error as Error).message}`) }
+      try {
+        new RegExp(pattern)
+      } catch (error) {
+        problems.push(`routes.${i}.match.conversation is not a valid regular expression: ${(error as Error).message}`)
+      }
     }
   })
   for (const name of Object.keys(config.auth.sources)) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) problems.push(`auth.sources."${name}": a source name is used in the URL /webhook/<name>, so it may only have letters, digits, _, . and - (at most 64)`)
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
+      problems.push(
+        `auth.sources."${name}": a source name is used in the URL /webhook/<name>, so it may only have letters, digits, _, . and - (at most 64)`
+      )
   }
   const tokens = config.auth.tokens.length + Object.keys(config.auth.sources).length
   if (tokens === 0 && !config.auth.allowUnauthenticated) {
-    problems.push('auth.tokens is empty: set the GPTBots API key as a token (for example "${GPTBOTS_API_KEY}"), or set auth.allowUnauthenticated to true to accept webhooks from anyone')
+    problems.push(
+      'auth.tokens is empty: set the GPTBots API key as a token (for example "${GPTBOTS_API_KEY}"), or set auth.allowUnauthenticated to true to accept webhooks from anyone'
+    )
   }
   return problems
 }
 
 /** Interpolates, fills defaults, validates and freezes a parsed config. Throws ConfigError naming every problem. */
-export function resolveConfig(raw: unknown, options: { configDir: string; env?: NodeJS.ProcessEnv; file?: string }): LoadedConfig {
+export function resolveConfig(
+  raw: unknown,
+  options: { configDir: string; env?: NodeJS.ProcessEnv; file?: string }
+): LoadedConfig {
   const env = options.env ?? process.env
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('the config must be a JSON object')
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError('the config must be a JSON object')
   const value = Value.Default(Config, interpolateAll(raw, [], env, options.configDir)) as Record<string, unknown>
   const problems = configChecker.problems(value, dotPath(''))
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   const config = value as Config
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: "${env.PORT}" is not a port number`)
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ConfigError(`PORT: "${env.PORT}" is not a port number`)
     config.server.port = port
   }
   const meaning = checkMeaning(config)
@@ -127,9 +150,12 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
  * listening only on this machine so that the open intake is not exposed.
  */
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  return resolveConfig({
-    server: { host: '127.0.0.1' },
-    auth: { allowUnauthenticated: true },
-    relays: { console: { type: 'console' } }
-  }, { configDir: process.cwd(), env })
+  return resolveConfig(
+    {
+      server: { host: '127.0.0.1' },
+      auth: { allowUnauthenticated: true },
+      relays: { console: { type: 'console' } }
+    },
+    { configDir: process.cwd(), env }
+  )
 }

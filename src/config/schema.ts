@@ -2,102 +2,253 @@ import Type, { type Static } from 'typebox'
 
 const StringOrList = Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })])
 
-export const ServerConfig = Type.Object({
-  host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Port to listen on; the PORT environment variable overrides it.' }),
-  bodyLimit: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest webhook body accepted, in bytes; larger ones get 413.' }),
-  shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10000, description: 'How long SIGTERM waits for in-flight deliveries.' })
-}, { additionalProperties: false, default: {} })
+export const ServerConfig = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'Port to listen on; the PORT environment variable overrides it.'
+    }),
+    bodyLimit: Type.Integer({
+      minimum: 1024,
+      default: 1048576,
+      description: 'Largest webhook body accepted, in bytes; larger ones get 413.'
+    }),
+    shutdownTimeoutMs: Type.Integer({
+      minimum: 0,
+      default: 10000,
+      description: 'How long SIGTERM waits for in-flight deliveries.'
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const AuthConfig = Type.Object({
-  tokens: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Tokens accepted on POST /webhook: the GPTBots bot\'s API key.' }),
-  sources: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Object({
-    tokens: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
-  }, { additionalProperties: false }), { default: {}, description: 'Named sources served on POST /webhook/<name>, each with its own tokens.' }),
-  allowUnauthenticated: Type.Boolean({ default: false, description: 'Accept webhooks without credentials where no tokens are set. Logged as a warning at every start.' })
-}, { additionalProperties: false, default: {} })
+export const AuthConfig = Type.Object(
+  {
+    tokens: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: "Tokens accepted on POST /webhook: the GPTBots bot's API key."
+    }),
+    sources: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+      Type.Object(
+        {
+          tokens: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
+        },
+        { additionalProperties: false }
+      ),
+      { default: {}, description: 'Named sources served on POST /webhook/<name>, each with its own tokens.' }
+    ),
+    allowUnauthenticated: Type.Boolean({
+      default: false,
+      description: 'Accept webhooks without credentials where no tokens are set. Logged as a warning at every start.'
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const SqliteStoreConfig = Type.Object({
-  driver: Type.Literal('sqlite'),
-  path: Type.String({ minLength: 1, default: './data/relay.db', description: 'Database file, relative to the working directory.' }),
-  synchronous: Type.Enum(['FULL', 'NORMAL'], { default: 'FULL', description: 'FULL: an acknowledged message survives power loss. NORMAL: faster; survives a crash of the process but may lose the last acknowledged messages on power loss.' })
-}, { additionalProperties: false })
+export const SqliteStoreConfig = Type.Object(
+  {
+    driver: Type.Literal('sqlite'),
+    path: Type.String({
+      minLength: 1,
+      default: './data/relay.db',
+      description: 'Database file, relative to the working directory.'
+    }),
+    synchronous: Type.Enum(['FULL', 'NORMAL'], {
+      default: 'FULL',
+      description:
+        'FULL: an acknowledged message survives power loss. NORMAL: faster; survives a crash of the process but may lose the last acknowledged messages on power loss.'
+    })
+  },
+  { additionalProperties: false }
+)
 
-export const PostgresStoreConfig = Type.Object({
-  driver: Type.Literal('postgres'),
-  url: Type.String({ minLength: 1, description: 'postgres://user:password@host:5432/database' }),
-  schema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gptbots_relay' })
-}, { additionalProperties: false })
+export const PostgresStoreConfig = Type.Object(
+  {
+    driver: Type.Literal('postgres'),
+    url: Type.String({ minLength: 1, description: 'postgres://user:password@host:5432/database' }),
+    schema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gptbots_relay' })
+  },
+  { additionalProperties: false }
+)
 
 export const StoreConfig = Type.Union([SqliteStoreConfig, PostgresStoreConfig], { default: { driver: 'sqlite' } })
 
-export const DispatchConfig = Type.Object({
-  concurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Conversations delivered in parallel (each conversation and relay is always one at a time).' }),
-  maxAttempts: Type.Integer({ minimum: 1, default: 12, description: 'Attempts before a delivery is dead-lettered.' }),
-  backoffBaseMs: Type.Integer({ minimum: 1, default: 1000, description: 'First retry delay; doubles per attempt, with full jitter.' }),
-  backoffMaxMs: Type.Integer({ minimum: 1, default: 300000, description: 'Longest retry delay.' }),
-  deliveryTimeoutMs: Type.Integer({ minimum: 100, default: 60000, description: 'A delivery still running after this is aborted and retried.' }),
-  pollIntervalMs: Type.Integer({ minimum: 10, default: 1000, description: 'How often the store is checked for due work when nothing wakes the dispatcher.' })
-}, { additionalProperties: false, default: {} })
+export const DispatchConfig = Type.Object(
+  {
+    concurrency: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 16,
+      description: 'Conversations delivered in parallel (each conversation and relay is always one at a time).'
+    }),
+    maxAttempts: Type.Integer({ minimum: 1, default: 12, description: 'Attempts before a delivery is dead-lettered.' }),
+    backoffBaseMs: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description: 'First retry delay; doubles per attempt, with full jitter.'
+    }),
+    backoffMaxMs: Type.Integer({ minimum: 1, default: 300000, description: 'Longest retry delay.' }),
+    deliveryTimeoutMs: Type.Integer({
+      minimum: 100,
+      default: 60000,
+      description: 'A delivery still running after this is aborted and retried.'
+    }),
+    pollIntervalMs: Type.Integer({
+      minimum: 10,
+      default: 1000,
+      description: 'How often the store is checked for due work when nothing wakes the dispatcher.'
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const RelayEntry = Type.Object({
-  type: Type.String({ minLength: 1, description: 'A built-in relay (console, slack, discord), a path to a plugin, or an npm package name.' })
-}, { additionalProperties: true })
+export const RelayEntry = Type.Object(
+  {
+    type: Type.String({
+      minLength: 1,
+      description: 'A built-in relay (console, slack, discord), a path to a plugin, or an npm package name.'
+    })
+  },
+  { additionalProperties: true }
+)
 
-export const Route = Type.Object({
-  match: Type.Optional(Type.Object({
-    source: Type.Optional(StringOrList),
-    type: Type.Optional(Type.Union([Type.Enum(['ANSWER', 'QUESTION']), Type.Array(Type.Enum(['ANSWER', 'QUESTION']), { minItems: 1 })])),
-    conversation: Type.Optional(Type.String({ description: 'A regular expression matched against the conversation id.' })),
-    component: Type.Optional(StringOrList)
-  }, { additionalProperties: false })),
-  to: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Names of relays in `relays`.' }),
-  continue: Type.Optional(Type.Boolean({ description: 'Also try the rules after this one when it matches.' }))
-}, { additionalProperties: false })
+export const Route = Type.Object(
+  {
+    match: Type.Optional(
+      Type.Object(
+        {
+          source: Type.Optional(StringOrList),
+          type: Type.Optional(
+            Type.Union([
+              Type.Enum(['ANSWER', 'QUESTION']),
+              Type.Array(Type.Enum(['ANSWER', 'QUESTION']), { minItems: 1 })
+            ])
+          ),
+          conversation: Type.Optional(
+            Type.String({ description: 'A regular expression matched against the conversation id.' })
+          ),
+          component: Type.Optional(StringOrList)
+        },
+        { additionalProperties: false }
+      )
+    ),
+    to: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Names of relays in `relays`.' }),
+    continue: Type.Optional(Type.Boolean({ description: 'Also try the rules after this one when it matches.' }))
+  },
+  { additionalProperties: false }
+)
 export type Route = Static<typeof Route>
 
-export const LogConfig = Type.Object({
-  level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
-  format: Type.Enum(['auto', 'json', 'pretty'], { default: 'auto', description: 'auto: pretty lines on a terminal, JSON otherwise.' })
-}, { additionalProperties: false, default: {} })
+export const LogConfig = Type.Object(
+  {
+    level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    format: Type.Enum(['auto', 'json', 'pretty'], {
+      default: 'auto',
+      description: 'auto: pretty lines on a terminal, JSON otherwise.'
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const IntakeConfig = Type.Object({
-  rateLimit: Type.Object({
-    max: Type.Integer({ minimum: 0, default: 3000, description: 'Webhook requests accepted per source per window; 0 turns the limit off. Over it: 429 with Retry-After.' }),
-    windowMs: Type.Integer({ minimum: 100, default: 60000, description: 'The rate-limit window.' })
-  }, { additionalProperties: false, default: {} }),
-  backpressure: Type.Object({
-    maxInFlight: Type.Integer({ minimum: 1, default: 256, description: 'Authenticated webhook requests being read or waiting for the store at once; over it: 503 with Retry-After. Bounds their memory to maxInFlight × server.bodyLimit.' }),
-    maxEventLoopDelayMs: Type.Integer({ minimum: 10, default: 1000, description: 'Event-loop delay above which webhooks get 503 with Retry-After.' }),
-    retryAfterSeconds: Type.Integer({ minimum: 1, default: 5, description: 'The Retry-After sent with a 503 (overloaded, or the store failed). A 429 says instead when the source\'s window ends.' })
-  }, { additionalProperties: false, default: {} })
-}, { additionalProperties: false, default: {} })
+export const IntakeConfig = Type.Object(
+  {
+    rateLimit: Type.Object(
+      {
+        max: Type.Integer({
+          minimum: 0,
+          default: 3000,
+          description:
+            'Webhook requests accepted per source per window; 0 turns the limit off. Over it: 429 with Retry-After.'
+        }),
+        windowMs: Type.Integer({ minimum: 100, default: 60000, description: 'The rate-limit window.' })
+      },
+      { additionalProperties: false, default: {} }
+    ),
+    backpressure: Type.Object(
+      {
+        maxInFlight: Type.Integer({
+          minimum: 1,
+          default: 256,
+          description:
+            'Authenticated webhook requests being read or waiting for the store at once; over it: 503 with Retry-After. Bounds their memory to maxInFlight × server.bodyLimit.'
+        }),
+        maxEventLoopDelayMs: Type.Integer({
+          minimum: 10,
+          default: 1000,
+          description: 'Event-loop delay above which webhooks get 503 with Retry-After.'
+        }),
+        retryAfterSeconds: Type.Integer({
+          minimum: 1,
+          default: 5,
+          description:
+            "The Retry-After sent with a 503 (overloaded, or the store failed). A 429 says instead when the source's window ends."
+        })
+      },
+      { additionalProperties: false, default: {} }
+    )
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const AdminConfig = Type.Object({
-  token: Type.Optional(Type.String({ minLength: 16, description: 'Bearer token for /admin and the dead-letters/replay commands; without it /admin is disabled. Use ${ENV} or ${file:}.' }))
-}, { additionalProperties: false, default: {} })
+export const AdminConfig = Type.Object(
+  {
+    token: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description:
+          'Bearer token for /admin and the dead-letters/replay commands; without it /admin is disabled. Use ${ENV} or ${file:}.'
+      })
+    )
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const RetentionConfig = Type.Object({
-  deliveredHours: Type.Number({ minimum: 0, default: 168, description: 'Messages delivered everywhere (and their dedupe records) are pruned after this many hours; 0 keeps them forever. Dead letters are kept until replayed or dropped.' }),
-  intervalMinutes: Type.Number({ minimum: 1, default: 60, description: 'How often pruning runs.' })
-}, { additionalProperties: false, default: {} })
+export const RetentionConfig = Type.Object(
+  {
+    deliveredHours: Type.Number({
+      minimum: 0,
+      default: 168,
+      description:
+        'Messages delivered everywhere (and their dedupe records) are pruned after this many hours; 0 keeps them forever. Dead letters are kept until replayed or dropped.'
+    }),
+    intervalMinutes: Type.Number({ minimum: 1, default: 60, description: 'How often pruning runs.' })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const MetricsConfig = Type.Object({
-  enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics on GET /metrics.' })
-}, { additionalProperties: false, default: {} })
+export const MetricsConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics on GET /metrics.' })
+  },
+  { additionalProperties: false, default: {} }
+)
 
-export const Config = Type.Object({
-  $schema: Type.Optional(Type.String()),
-  server: ServerConfig,
-  auth: AuthConfig,
-  store: StoreConfig,
-  dispatch: DispatchConfig,
-  relays: Type.Record(Type.String({ minLength: 1 }), RelayEntry, { description: 'Named relay instances, such as "slack.support".' }),
-  routes: Type.Optional(Type.Array(Route, { description: 'Ordered rules; the first that matches decides, unless it says continue. Without routes every relay gets every message.' })),
-  log: LogConfig,
-  intake: IntakeConfig,
-  admin: AdminConfig,
-  retention: RetentionConfig,
-  metrics: MetricsConfig
-}, { additionalProperties: false })
+export const Config = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    server: ServerConfig,
+    auth: AuthConfig,
+    store: StoreConfig,
+    dispatch: DispatchConfig,
+    relays: Type.Record(Type.String({ minLength: 1 }), RelayEntry, {
+      description: 'Named relay instances, such as "slack.support".'
+    }),
+    routes: Type.Optional(
+      Type.Array(Route, {
+        description:
+          'Ordered rules; the first that matches decides, unless it says continue. Without routes every relay gets every message.'
+      })
+    ),
+    log: LogConfig,
+    intake: IntakeConfig,
+    admin: AdminConfig,
+    retention: RetentionConfig,
+    metrics: MetricsConfig
+  },
+  { additionalProperties: false }
+)
 export type Config = Static<typeof Config>

@@ -79,7 +79,9 @@ export class Dispatcher {
     return options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
   }
 
-  private get relayNames(): string[] { return [...this.relays.keys()] }
+  private get relayNames(): string[] {
+    return [...this.relays.keys()]
+  }
 
   /** Starts delivering in the background until stop(). */
   start(): void {
@@ -91,7 +93,12 @@ export class Dispatcher {
 
   private startRenewing(): void {
     clearInterval(this.renewTimer)
-    this.renewTimer = setInterval(() => { void this.renewLeases() }, Math.max(1000, this.leaseMs / 3))
+    this.renewTimer = setInterval(
+      () => {
+        void this.renewLeases()
+      },
+      Math.max(1000, this.leaseMs / 3)
+    )
     this.renewTimer.unref()
   }
 
@@ -142,11 +149,16 @@ export class Dispatcher {
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
       settled.then(() => false),
-      new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), timeoutMs) })
+      new Promise<boolean>(resolve => {
+        timer = setTimeout(() => resolve(true), timeoutMs)
+      })
     ])
     clearTimeout(timer)
     if (timedOut) {
-      this.options.logger.warn({ deliveries: this.inFlight.size }, 'shutdown: abandoning deliveries still in flight; they stay pending and run again at the next start')
+      this.options.logger.warn(
+        { deliveries: this.inFlight.size },
+        'shutdown: abandoning deliveries still in flight; they stay pending and run again at the next start'
+      )
       for (const controller of this.inFlight) controller.abort(new ShuttingDown('relay is shutting down'))
       await settled
     }
@@ -178,8 +190,14 @@ export class Dispatcher {
     if (this.woken) return Promise.resolve()
     return new Promise(resolve => {
       const timer = setTimeout(done, ms)
-      function done() { clearTimeout(timer); resolve() }
-      this.wake = () => { this.wake = undefined; done() }
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = () => {
+        this.wake = undefined
+        done()
+      }
     })
   }
 
@@ -191,7 +209,11 @@ export class Dispatcher {
     this.claiming = true
     try {
       const lanes = await this.store.claimLanes({
-        owner: this.owner, now: this.clock.now(), limit: room, leaseMs: this.leaseMs, relays: this.relayNames
+        owner: this.owner,
+        now: this.clock.now(),
+        limit: room,
+        leaseMs: this.leaseMs,
+        relays: this.relayNames
       })
       for (const lane of lanes) {
         const run = this.runLane(lane).finally(() => {
@@ -241,9 +263,15 @@ export class Dispatcher {
         delivery = step.next
       }
     } catch (error) {
-      this.options.logger.error({ err: error, relay: lane.relay, conversationId: lane.conversationId }, 'lane stopped by a store error; it is retried later')
+      this.options.logger.error(
+        { err: error, relay: lane.relay, conversationId: lane.conversationId },
+        'lane stopped by a store error; it is retried later'
+      )
     } finally {
-      if (!released) await this.store.releaseLane(lane.id, this.owner).catch(() => { /* the lease runs out by itself */ })
+      if (!released)
+        await this.store.releaseLane(lane.id, this.owner).catch(() => {
+          /* the lease runs out by itself */
+        })
     }
   }
 
@@ -252,7 +280,12 @@ export class Dispatcher {
     const controller = new AbortController()
     this.inFlight.add(controller)
     const { message } = delivery
-    const logger = this.options.logger.child?.({ relay: delivery.relay, conversationId: message.conversationId, messageId: message.messageId }) ?? this.options.logger
+    const logger =
+      this.options.logger.child?.({
+        relay: delivery.relay,
+        conversationId: message.conversationId,
+        messageId: message.messageId
+      }) ?? this.options.logger
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<DeliveryOutcome>(resolve => {
       timer = setTimeout(() => {
@@ -262,14 +295,18 @@ export class Dispatcher {
       }, this.options.deliveryTimeoutMs)
     })
     // A relay that ignores its signal must not hold up shutdown.
-    const abandoned = new Promise<undefined>(resolve => controller.signal.addEventListener('abort', () => resolve(undefined), { once: true }))
+    const abandoned = new Promise<undefined>(resolve =>
+      controller.signal.addEventListener('abort', () => resolve(undefined), { once: true })
+    )
     try {
-      const running = relay.deliver(message, {
-        state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
-        attempt: delivery.attempts + 1,
-        signal: controller.signal,
-        logger
-      }).catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
+      const running = relay
+        .deliver(message, {
+          state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
+          attempt: delivery.attempts + 1,
+          signal: controller.signal,
+          logger
+        })
+        .catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
       this.attempting.set(running, relay)
       void running.finally(() => this.attempting.delete(running))
       const outcome = await Promise.race([running, timeout, abandoned])
@@ -285,25 +322,51 @@ export class Dispatcher {
    * Writes an outcome down. After a final one, `next` is the lane's next message to deliver now;
    * without one, the lane is done for now, and `released` tells whether the store gave it back already.
    */
-  private async record(delivery: PendingDelivery, outcome: DeliveryOutcome, durationMs: number): Promise<{ next?: PendingDelivery; released: boolean }> {
+  private async record(
+    delivery: PendingDelivery,
+    outcome: DeliveryOutcome,
+    durationMs: number
+  ): Promise<{ next?: PendingDelivery; released: boolean }> {
     const now = this.clock.now()
     const { logger } = this.options
-    const fields = { relay: delivery.relay, conversationId: delivery.message.conversationId, messageId: delivery.message.messageId, attempt: delivery.attempts + 1 }
+    const fields = {
+      relay: delivery.relay,
+      conversationId: delivery.message.conversationId,
+      messageId: delivery.message.messageId,
+      attempt: delivery.attempts + 1
+    }
     if (outcome.status === 'delivered') {
-      const next = await this.store.finishAndNext(delivery, { status: 'delivered', posted: outcome.posted }, this.owner, now)
+      const next = await this.store.finishAndNext(
+        delivery,
+        { status: 'delivered', posted: outcome.posted },
+        this.owner,
+        now
+      )
       logger.info({ ...fields, posted: outcome.posted }, 'delivered')
       this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
       return { next, released: next === undefined }
     }
     const exhausted = delivery.attempts + 1 >= this.options.maxAttempts
     if (outcome.status === 'failed' || exhausted) {
-      const reason = outcome.status === 'failed' ? outcome.error : `gave up after ${delivery.attempts + 1} attempts: ${outcome.error}`
+      const reason =
+        outcome.status === 'failed'
+          ? outcome.error
+          : `gave up after ${delivery.attempts + 1} attempts: ${outcome.error}`
       const next = await this.store.finishAndNext(delivery, { status: 'dead', error: reason }, this.owner, now)
       logger.error({ ...fields, error: reason }, 'dead-lettered')
-      this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome: { status: 'dead', error: reason }, durationMs })
+      this.options.onAttempt?.({
+        relay: delivery.relay,
+        delivery,
+        outcome: { status: 'dead', error: reason },
+        durationMs
+      })
       return { next, released: next === undefined }
     }
-    const backoff = backoffDelay(delivery.attempts + 1, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs }, this.random)
+    const backoff = backoffDelay(
+      delivery.attempts + 1,
+      { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs },
+      this.random
+    )
     const delay = outcome.retryAfterMs === undefined ? backoff : Math.max(outcome.retryAfterMs, 0)
     await this.store.recordRetry(delivery, outcome.error, now + delay, now)
     logger.warn({ ...fields, error: outcome.error, retryInMs: delay }, 'delivery failed; will retry')

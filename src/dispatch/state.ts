@@ -2,12 +2,18 @@ import type { ConversationState } from '../relays/types.js'
 import type { Store } from '../store/types.js'
 
 /** A relay's memory for one conversation, kept in the store. */
-export function conversationState(store: Store, relay: string, source: string, conversationId: string): ConversationState {
+export function conversationState(
+  store: Store,
+  relay: string,
+  source: string,
+  conversationId: string
+): ConversationState {
   return {
-    get: async <T>(key: string) => await store.stateGet(relay, source, conversationId, key) as T | undefined,
-    set: (key, value) => value === undefined
-      ? store.stateDelete(relay, source, conversationId, key)
-      : store.stateSet(relay, source, conversationId, key, value),
+    get: async <T>(key: string) => (await store.stateGet(relay, source, conversationId, key)) as T | undefined,
+    set: (key, value) =>
+      value === undefined
+        ? store.stateDelete(relay, source, conversationId, key)
+        : store.stateSet(relay, source, conversationId, key, value),
     delete: key => store.stateDelete(relay, source, conversationId, key)
   }
 }

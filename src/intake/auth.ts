@@ -1,8 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 
-export type AuthResult =
-  | { ok: true }
-  | { ok: false; reason: 'missing' | 'scheme' | 'mismatch' }
+export type AuthResult = { ok: true } | { ok: false; reason: 'missing' | 'scheme' | 'mismatch' }
 
 /** Digests make every comparison the same length, so neither a token nor its length leaks through timing. */
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
@@ -14,7 +12,9 @@ export class TokenSet {
     this.digests = tokens.map(digest)
   }
 
-  get size(): number { return this.digests.length }
+  get size(): number {
+    return this.digests.length
+  }
 
   /** Compares against every token, without stopping at the first match. */
   matches(candidate: string): boolean {

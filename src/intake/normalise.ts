@@ -20,12 +20,14 @@ export function fromV1(body: WebhookV1, source: string, receivedAt: number): Rel
     conversationId: body.conversation_id,
     type: body.message_type,
     text: orUndefined(body.text),
-    flowOutput: (body.flow_output ?? []).map(entry => compact<FlowOutput>({
-      content: orUndefined(entry.content),
-      branch: orUndefined(entry.branch),
-      componentName: orUndefined(entry.from_component_name),
-      audio: []
-    })),
+    flowOutput: (body.flow_output ?? []).map(entry =>
+      compact<FlowOutput>({
+        content: orUndefined(entry.content),
+        branch: orUndefined(entry.branch),
+        componentName: orUndefined(entry.from_component_name),
+        audio: []
+      })
+    ),
     createdAt: toMillis(body.create_time),
     receivedAt,
     format: 'v1' as const
@@ -35,23 +37,27 @@ export function fromV1(body: WebhookV1, source: string, receivedAt: number): Rel
 /** V2 has no message type: it carries the bot's (or a human agent's) replies, so it is an ANSWER. */
 export function fromV2(body: WebhookV2, source: string, receivedAt: number): RelayMessage {
   const tokens = body.usage?.tokens
-  const usage = body.usage && compact({
-    totalTokens: tokens?.total_tokens,
-    promptTokens: tokens?.prompt_tokens,
-    completionTokens: tokens?.completion_tokens,
-    totalCredits: body.usage.credits?.total_credits
-  })
+  const usage =
+    body.usage &&
+    compact({
+      totalTokens: tokens?.total_tokens,
+      promptTokens: tokens?.prompt_tokens,
+      completionTokens: tokens?.completion_tokens,
+      totalCredits: body.usage.credits?.total_credits
+    })
   return compact({
     source,
     messageId: body.message_id,
     conversationId: body.conversation_id,
     type: 'ANSWER' as const,
-    flowOutput: body.output.map(entry => compact<FlowOutput>({
-      content: orUndefined(entry.content?.text),
-      branch: orUndefined(entry.from_component_branch),
-      componentName: orUndefined(entry.from_component_name),
-      audio: (entry.content?.audio ?? []).map(a => compact({ url: a.audio, transcript: orUndefined(a.transcript) }))
-    })),
+    flowOutput: body.output.map(entry =>
+      compact<FlowOutput>({
+        content: orUndefined(entry.content?.text),
+        branch: orUndefined(entry.from_component_branch),
+        componentName: orUndefined(entry.from_component_name),
+        audio: (entry.content?.audio ?? []).map(a => compact({ url: a.audio, transcript: orUndefined(a.transcript) }))
+      })
+    ),
     createdAt: body.create_time === undefined ? receivedAt : toMillis(body.create_time),
     receivedAt,
     format: 'v2' as const,

@@ -14,7 +14,10 @@ export class LoopDelay {
   #last = 0
   #lags = [0, 0]
 
-  constructor(readonly intervalMs = 50, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    readonly intervalMs = 50,
+    private readonly now: () => number = () => performance.now()
+  ) {}
 
   start(): void {
     if (this.#timer) return
@@ -102,10 +105,17 @@ type Limiter = ReturnType<FastifyInstance['createRateLimit']>
  * Spends one request of a budget and throws RATE_LIMITED with Retry-After when it is over. With
  * `announce`, every answer carries the usual x-ratelimit-* headers; otherwise only the refusal does.
  */
-async function spend(limiter: Limiter, request: FastifyRequest, reply: FastifyReply, announce: boolean, refusal: (max: number) => string): Promise<void> {
+async function spend(
+  limiter: Limiter,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  announce: boolean,
+  refusal: (max: number) => string
+): Promise<void> {
   const state = await limiter(request)
   if (state.isAllowed || (!announce && !state.isExceeded)) return
-  void reply.header('x-ratelimit-limit', state.max)
+  void reply
+    .header('x-ratelimit-limit', state.max)
     .header('x-ratelimit-remaining', state.remaining)
     .header('x-ratelimit-reset', state.ttlInSeconds)
   if (!state.isExceeded) return
@@ -117,7 +127,11 @@ async function spend(limiter: Limiter, request: FastifyRequest, reply: FastifyRe
  * The intake's defences under load, for the webhook routes of `app` (the intake plugin's own
  * context, so /healthz, /readyz and the rest are never limited or refused).
  */
-export async function protectIntake(app: FastifyInstance, intake: Config['intake'], sourceOf: (request: FastifyRequest) => string): Promise<IntakeProtection> {
+export async function protectIntake(
+  app: FastifyInstance,
+  intake: Config['intake'],
+  sourceOf: (request: FastifyRequest) => string
+): Promise<IntakeProtection> {
   const { maxInFlight, maxEventLoopDelayMs, retryAfterSeconds } = intake.backpressure
   const loop = new LoopDelay()
   app.addHook('onReady', async () => loop.start())
@@ -129,10 +143,17 @@ export async function protectIntake(app: FastifyInstance, intake: Config['intake
     const reason = admission.refusal()
     if (reason) {
       // One warning per episode, not a line per refused request: logging must not deepen an overload.
-      if (!overloaded) request.log.warn({ reason }, `intake overloaded: webhooks get 503 with Retry-After ${retryAfterSeconds} s until it clears`)
+      if (!overloaded)
+        request.log.warn(
+          { reason },
+          `intake overloaded: webhooks get 503 with Retry-After ${retryAfterSeconds} s until it clears`
+        )
       overloaded = true
       // Answered here, not thrown: the error handler logs every 5xx at error level, once per request.
-      return reply.code(503).header('x-relay-error', 'OVERLOADED').header('retry-after', retryAfterSeconds)
+      return reply
+        .code(503)
+        .header('x-relay-error', 'OVERLOADED')
+        .header('retry-after', retryAfterSeconds)
         .send({ code: 503, msg: `${Errors.OVERLOADED.message} (${reason})` })
     }
     if (overloaded) request.log.info('intake no longer overloaded')
@@ -154,9 +175,22 @@ export async function protectIntake(app: FastifyInstance, intake: Config['intake
   const perFailingAddress = app.createRateLimit({ max, timeWindow: windowMs })
   return {
     admit,
-    limitSource: (request, reply) => spend(perSource, request, reply, true,
-      limit => `source "${sourceOf(request)}" sent more than ${limit} webhook requests within ${windowMs} ms (intake.rateLimit)`),
-    limitFailures: (request, reply) => spend(perFailingAddress, request, reply, false,
-      limit => `more than ${limit} webhook requests from this address failed authentication within ${windowMs} ms`)
+    limitSource: (request, reply) =>
+      spend(
+        perSource,
+        request,
+        reply,
+        true,
+        limit =>
+          `source "${sourceOf(request)}" sent more than ${limit} webhook requests within ${windowMs} ms (intake.rateLimit)`
+      ),
+    limitFailures: (request, reply) =>
+      spend(
+        perFailingAddress,
+        request,
+        reply,
+        false,
+        limit => `more than ${limit} webhook requests from this address failed authentication within ${windowMs} ms`
+      )
   }
 }

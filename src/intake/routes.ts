@@ -43,7 +43,11 @@ function tokensFor(config: Config): (source: string) => TokenSet | undefined {
     if (tokens) return tokens
     // Every source with tokens was found above: what is left is open only when the config says so.
     if (config.auth.allowUnauthenticated && sourceName.test(source)) return undefined
-    if (source === 'default') throw new RelayHttpError('AUTH_INVALID', 'POST /webhook has no tokens configured (auth.tokens); use the URL of your source, /webhook/<source>')
+    if (source === 'default')
+      throw new RelayHttpError(
+        'AUTH_INVALID',
+        'POST /webhook has no tokens configured (auth.tokens); use the URL of your source, /webhook/<source>'
+      )
     throw new RelayHttpError('SOURCE_UNKNOWN', `no webhook source named "${source}" is configured (auth.sources)`)
   }
 }
@@ -70,7 +74,9 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
       if (!needed) return
       const result = authenticate(request.headers.authorization, needed)
       if (result.ok) return
-      throw new RelayHttpError(result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID')
+      throw new RelayHttpError(
+        result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
+      )
     } catch (error) {
       // Failures spend a budget of their own, per address, never the source's (see protect.ts).
       await protection.limitFailures?.(request, reply)
@@ -103,7 +109,10 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
     try {
       result = await store.accept(message, destinations)
     } catch (error) {
-      request.log.error({ err: error, source, conversationId: message.conversationId, messageId: message.messageId }, 'store refused a message')
+      request.log.error(
+        { err: error, source, conversationId: message.conversationId, messageId: message.messageId },
+        'store refused a message'
+      )
       reply.header('retry-after', options.config.intake.backpressure.retryAfterSeconds)
       throw new RelayHttpError('STORE_UNAVAILABLE', undefined, { cause: error })
     }
@@ -112,7 +121,10 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
     if (result.duplicate) {
       request.log.info(fields, 'duplicate message acknowledged; already stored')
     } else {
-      request.log.info({ ...fields, relays: destinations }, destinations.length > 0 ? 'message accepted' : 'message accepted; no route sends it anywhere')
+      request.log.info(
+        { ...fields, relays: destinations },
+        destinations.length > 0 ? 'message accepted' : 'message accepted; no route sends it anywhere'
+      )
       if (destinations.length > 0) options.accepted()
     }
     return reply.send({ code: 200, msg: 'success' })

@@ -8,14 +8,18 @@ export const WebhookV1 = Type.Object({
   message_id: Id,
   message_type: Type.Enum(['ANSWER', 'QUESTION']),
   text: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  flow_output: Type.Optional(Type.Union([
-    Type.Array(Type.Object({
-      content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-      branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-      from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()]))
-    })),
-    Type.Null()
-  ])),
+  flow_output: Type.Optional(
+    Type.Union([
+      Type.Array(
+        Type.Object({
+          content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()]))
+        })
+      ),
+      Type.Null()
+    ])
+  ),
   create_time: Type.Number({ minimum: 0 }),
   conversation_id: Id
 })
@@ -31,24 +35,34 @@ export const WebhookV2 = Type.Object({
   message_id: Id,
   conversation_id: Id,
   create_time: Type.Optional(Type.Number({ minimum: 0 })),
-  output: Type.Array(Type.Object({
-    from_component_branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    content: Type.Optional(Type.Object({
-      text: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-      audio: Type.Optional(Type.Array(V2Audio))
-    }))
-  })),
-  usage: Type.Optional(Type.Object({
-    tokens: Type.Optional(Type.Object({
-      total_tokens: Type.Optional(Type.Number()),
-      prompt_tokens: Type.Optional(Type.Number()),
-      completion_tokens: Type.Optional(Type.Number())
-    })),
-    credits: Type.Optional(Type.Object({
-      total_credits: Type.Optional(Type.Number())
-    }))
-  }))
+  output: Type.Array(
+    Type.Object({
+      from_component_branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      from_component_name: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      content: Type.Optional(
+        Type.Object({
+          text: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          audio: Type.Optional(Type.Array(V2Audio))
+        })
+      )
+    })
+  ),
+  usage: Type.Optional(
+    Type.Object({
+      tokens: Type.Optional(
+        Type.Object({
+          total_tokens: Type.Optional(Type.Number()),
+          prompt_tokens: Type.Optional(Type.Number()),
+          completion_tokens: Type.Optional(Type.Number())
+        })
+      ),
+      credits: Type.Optional(
+        Type.Object({
+          total_credits: Type.Optional(Type.Number())
+        })
+      )
+    })
+  )
 })
 export type WebhookV2 = Static<typeof WebhookV2>
 

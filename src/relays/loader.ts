@@ -15,7 +15,14 @@ const isPath = (type: string) => type.startsWith('.') || type.startsWith('/') ||
 /** A directory plugin's entry: index.js, or the TypeScript source when it has not been built. */
 function entryOf(path: string): string {
   if (existsSync(path) && statSync(path).isFile()) return path
-  for (const candidate of [path + '.js', path + '.mjs', path + '.ts', join(path, 'index.js'), join(path, 'index.mjs'), join(path, 'index.ts')]) {
+  for (const candidate of [
+    path + '.js',
+    path + '.mjs',
+    path + '.ts',
+    join(path, 'index.js'),
+    join(path, 'index.mjs'),
+    join(path, 'index.ts')
+  ]) {
     if (existsSync(candidate)) return candidate
   }
   throw new Error(`no plugin found at ${path} (looked for a file, ${path}.js/.ts, and index.js/index.ts inside it)`)
@@ -37,14 +44,21 @@ async function importPlugin(type: string, configDir: string): Promise<unknown> {
   if (isPath(type)) return importFile(entryOf(resolve(configDir, type)))
   // An npm package, found from the config's directory first, then from the relay's own.
   let resolved: string | undefined
-  try { resolved = createRequire(join(configDir, 'package.json')).resolve(type) } catch { /* try our own resolution */ }
+  try {
+    resolved = createRequire(join(configDir, 'package.json')).resolve(type)
+  } catch {
+    /* try our own resolution */
+  }
   return resolved ? importFile(resolved) : import(type)
 }
 
 function asPlugin(module: unknown): RelayPlugin | undefined {
   const looksLike = (m: unknown): m is RelayPlugin =>
-    m !== null && typeof m === 'object' && typeof (m as RelayPlugin).type === 'string' &&
-    typeof (m as RelayPlugin).create === 'function' && typeof (m as RelayPlugin).options === 'object'
+    m !== null &&
+    typeof m === 'object' &&
+    typeof (m as RelayPlugin).type === 'string' &&
+    typeof (m as RelayPlugin).create === 'function' &&
+    typeof (m as RelayPlugin).options === 'object'
   const m = module as { default?: unknown }
   if (looksLike(m.default)) return m.default
   if (looksLike(m)) return m
@@ -66,11 +80,15 @@ export async function loadPlugin(type: string, configDir: string, where = `relay
   try {
     module = await importPlugin(type, configDir)
   } catch (error) {
-    throw new ConfigError(`${where}.type: cannot load relay plugin "${type}": ${(error as Error).message}`, { cause: error })
+    throw new ConfigError(`${where}.type: cannot load relay plugin "${type}": ${(error as Error).message}`, {
+      cause: error
+    })
   }
   const plugin = asPlugin(module)
   if (!plugin) {
-    throw new ConfigError(`${where}.type: "${type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`)
+    throw new ConfigError(
+      `${where}.type: "${type}" is not a relay plugin: it must export type, options (a TypeBox schema) and create()`
+    )
   }
   return plugin
 }
@@ -95,7 +113,9 @@ export async function loadRelays(
   configDir: string,
   loggerFor: LoggerFactory
 ): Promise<Map<string, Relay>> {
-  const prepared = await Promise.all(Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir)))
+  const prepared = await Promise.all(
+    Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir))
+  )
   const relays = new Map<string, Relay>()
   for (const { name, plugin, options } of prepared) {
     try {

@@ -10,11 +10,18 @@ export type { Store } from './types.js'
 export async function openStore(config: Config['store']): Promise<Store> {
   if (config.driver === 'sqlite') {
     try {
-      return new SqliteStore({ path: config.path === ':memory:' ? ':memory:' : resolve(config.path), synchronous: config.synchronous })
+      return new SqliteStore({
+        path: config.path === ':memory:' ? ':memory:' : resolve(config.path),
+        synchronous: config.synchronous
+      })
     } catch (error) {
       const busy = (error as { code?: string }).code === 'SQLITE_BUSY'
-      const hint = busy ? ' (another relay process has it open: one SQLite file serves one process; use PostgreSQL for several)' : ''
-      throw new ConfigError(`store.path: cannot open ${config.path}: ${(error as Error).message}${hint}`, { cause: error })
+      const hint = busy
+        ? ' (another relay process has it open: one SQLite file serves one process; use PostgreSQL for several)'
+        : ''
+      throw new ConfigError(`store.path: cannot open ${config.path}: ${(error as Error).message}${hint}`, {
+        cause: error
+      })
     }
   }
   // Unreachable servers, bad credentials and schema trouble surface as errors naming the server:

@@ -71,7 +71,12 @@ const transient = new Set(['40001', '40P01'])
  * deadlock with another replica (both inserting the same message ids) rolls the statement back
  * whole, so it is tried again a few times.
  */
-export async function acceptBatch(pool: pg.Pool, url: string, sql: AcceptStatements, batch: Accepting[]): Promise<AcceptResult[]> {
+export async function acceptBatch(
+  pool: pg.Pool,
+  url: string,
+  sql: AcceptStatements,
+  batch: Accepting[]
+): Promise<AcceptResult[]> {
   // Only the first of several equal messages in one batch goes to the database; the rest are its duplicates.
   const firstIndex = new Map<string, number>()
   batch.forEach(({ message: m }, i) => {
@@ -89,21 +94,32 @@ export async function acceptBatch(pool: pg.Pool, url: string, sql: AcceptStateme
     }
   })
   const values = [
-    fresh.map(f => f.message.source), fresh.map(f => f.message.messageId), fresh.map(f => f.message.type),
-    fresh.map(f => f.message.conversationId), fresh.map(f => JSON.stringify(f.message)), fresh.map(f => f.message.receivedAt),
-    deliveryMessage, deliveryRelay
+    fresh.map(f => f.message.source),
+    fresh.map(f => f.message.messageId),
+    fresh.map(f => f.message.type),
+    fresh.map(f => f.message.conversationId),
+    fresh.map(f => JSON.stringify(f.message)),
+    fresh.map(f => f.message.receivedAt),
+    deliveryMessage,
+    deliveryRelay
   ]
   let rows: { seq: number; source: string; message_id: string; type: string }[]
   for (let attempt = 1; ; attempt++) {
     const client = await connect(pool, url)
     try {
-      rows = (await client.query<{ seq: number; source: string; message_id: string; type: string }>({ name: sql.name, text: sql.batch, values })).rows
+      rows = (
+        await client.query<{ seq: number; source: string; message_id: string; type: string }>({
+          name: sql.name,
+          text: sql.batch,
+          values
+        })
+      ).rows
       client.release()
       break
     } catch (error) {
       // An error the server reported (a five-character SQLSTATE) leaves the connection usable; a broken socket does not.
       const code = (error as { code?: string }).code
-      client.release(code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? undefined : error as Error)
+      client.release(code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? undefined : (error as Error))
       if (!(code && transient.has(code) && attempt < 3)) throw error
     }
   }

@@ -1,7 +1,14 @@
 import type pg from 'pg'
 import type { RelayMessage } from '../message.js'
 import { checkSelector, pruneBatch, selectorParams } from './selector.js'
-import type { BacklogStats, ConversationFilter, ConversationSummary, DeadLetterSelector, PruneResult, StoredMessage } from './types.js'
+import type {
+  BacklogStats,
+  ConversationFilter,
+  ConversationSummary,
+  DeadLetterSelector,
+  PruneResult,
+  StoredMessage
+} from './types.js'
 
 /** How the admin reaches the database: single statements, or several in one transaction. */
 export interface PostgresAccess {
@@ -86,28 +93,45 @@ const selectorValues = (selector: DeadLetterSelector) => {
 export class PostgresOutboxAdmin {
   private readonly q
 
-  constructor(private readonly db: PostgresAccess, quotedSchema: string) {
+  constructor(
+    private readonly db: PostgresAccess,
+    quotedSchema: string
+  ) {
     this.q = statements(quotedSchema)
   }
 
   async listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
-    const { rows } = await this.db.query<Omit<ConversationSummary, 'destinations'>>(this.q.conversations,
-      [filter.source ?? null, filter.after?.lastReceivedAt ?? null, filter.limit ?? 100, filter.after?.source ?? null, filter.after?.conversationId ?? null])
+    const { rows } = await this.db.query<Omit<ConversationSummary, 'destinations'>>(this.q.conversations, [
+      filter.source ?? null,
+      filter.after?.lastReceivedAt ?? null,
+      filter.limit ?? 100,
+      filter.after?.source ?? null,
+      filter.after?.conversationId ?? null
+    ])
     if (rows.length === 0) return []
-    const lanes = await this.db.query<ConversationSummary['destinations'][number] & { source: string; conversationId: string }>(
-      this.q.destinations, [rows.map(r => r.source), rows.map(r => r.conversationId)])
+    const lanes = await this.db.query<
+      ConversationSummary['destinations'][number] & { source: string; conversationId: string }
+    >(this.q.destinations, [rows.map(r => r.source), rows.map(r => r.conversationId)])
     const key = (source: string, conversationId: string) => JSON.stringify([source, conversationId])
     const byConversation = new Map<string, ConversationSummary['destinations']>()
     for (const { source, conversationId, ...destination } of lanes.rows) {
       const k = key(source, conversationId)
-      byConversation.set(k, [...byConversation.get(k) ?? [], destination])
+      byConversation.set(k, [...(byConversation.get(k) ?? []), destination])
     }
     return rows.map(row => ({ ...row, destinations: byConversation.get(key(row.source, row.conversationId)) ?? [] }))
   }
 
-  async listMessages(source: string, conversationId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredMessage[]> {
-    const { rows } = await this.db.query<{ seq: number; payload: RelayMessage }>(this.q.messages,
-      [source, conversationId, options.afterSeq ?? 0, options.limit ?? 100])
+  async listMessages(
+    source: string,
+    conversationId: string,
+    options: { afterSeq?: number; limit?: number } = {}
+  ): Promise<StoredMessage[]> {
+    const { rows } = await this.db.query<{ seq: number; payload: RelayMessage }>(this.q.messages, [
+      source,
+      conversationId,
+      options.afterSeq ?? 0,
+      options.limit ?? 100
+    ])
     return rows.map(r => ({ seq: r.seq, message: r.payload }))
   }
 
@@ -116,7 +140,12 @@ export class PostgresOutboxAdmin {
     return this.db.transaction(async client => {
       const lanes = await client.query<{ id: number }>(this.q.lockDeadLanes, values)
       if (lanes.rows.length === 0) return 0
-      const revived = await client.query<{ n: number }>(this.q.revive, [values[0], values[1], now, lanes.rows.map(l => l.id)])
+      const revived = await client.query<{ n: number }>(this.q.revive, [
+        values[0],
+        values[1],
+        now,
+        lanes.rows.map(l => l.id)
+      ])
       return revived.rows.reduce((sum, r) => sum + r.n, 0)
     })
   }
@@ -131,7 +160,13 @@ export class PostgresOutboxAdmin {
       const { rows } = await client.query<{ seq: number }>(this.q.conversationSeqs, [source, conversationId])
       if (rows.length === 0) return 0
       // Locks the lane, as accept does, before delivery ids are drawn: they come after everything already in it.
-      const lane = await client.query<{ id: number }>(this.q.addToLane, [relay, source, conversationId, rows.length, now])
+      const lane = await client.query<{ id: number }>(this.q.addToLane, [
+        relay,
+        source,
+        conversationId,
+        rows.length,
+        now
+      ])
       const queued = await client.query(this.q.queueAll, [rows.map(r => r.seq), lane.rows[0]!.id, relay, now])
       return queued.rowCount ?? 0
     })
@@ -164,7 +199,12 @@ export class PostgresOutboxAdmin {
   }
 
   private async pruneOnce(client: pg.ClientBase, before: number, cursor: { afterAt: number; afterSeq: number }) {
-    const { rows } = await client.query<{ seq: number; receivedAt: number }>(this.q.prunable, [before, cursor.afterAt, cursor.afterSeq, pruneBatch])
+    const { rows } = await client.query<{ seq: number; receivedAt: number }>(this.q.prunable, [
+      before,
+      cursor.afterAt,
+      cursor.afterSeq,
+      pruneBatch
+    ])
     const last = rows[rows.length - 1]
     if (!last) return undefined
     const kept = await client.query<{ seq: number }>(this.q.stillPrunable, [rows.map(r => r.seq)])

@@ -86,7 +86,11 @@ const transient = new Set(['40001', '40P01'])
  * Runs `work` in a transaction on one connection. A deadlock or serialization failure rolls back
  * everything, so the whole transaction is tried again (a few times) instead of failing the caller.
  */
-export async function inTransaction<T>(pool: pg.Pool, url: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  url: string,
+  work: (client: pg.PoolClient) => Promise<T>
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await connect(pool, url)
     let broken: Error | undefined
@@ -97,7 +101,9 @@ export async function inTransaction<T>(pool: pg.Pool, url: string, work: (client
       return result
     } catch (error) {
       // A connection that cannot even roll back is not given back to the pool.
-      await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError })
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError
+      })
       const code = (error as { code?: string }).code
       if (!(code && transient.has(code) && attempt < 3)) throw error
     } finally {

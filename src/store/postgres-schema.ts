@@ -12,10 +12,11 @@ interface Migration {
  * The schema, step by step. A released step is never edited; a change is a new step at the end.
  * Times are epoch milliseconds from the relay (bigint), so every replica compares like with like.
  */
-const migrations: Migration[] = [{
-  version: 1,
-  name: 'outbox',
-  sql: s => `
+const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'outbox',
+    sql: s => `
     CREATE TABLE ${s}.messages (
       seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
       source text NOT NULL,
@@ -63,17 +64,19 @@ const migrations: Migration[] = [{
       value json NOT NULL,
       PRIMARY KEY (relay, source, conversation_id, key)
     );`
-}, {
-  version: 2,
-  name: 'outbox admin indexes',
-  // Built inside the migration's transaction: writes wait while they build, once, at upgrade.
-  sql: s => `
+  },
+  {
+    version: 2,
+    name: 'outbox admin indexes',
+    // Built inside the migration's transaction: writes wait while they build, once, at upgrade.
+    sql: s => `
     CREATE INDEX messages_conversation ON ${s}.messages (source, conversation_id, seq) INCLUDE (received_at);
     CREATE INDEX messages_received ON ${s}.messages (received_at, seq);
     CREATE INDEX lanes_conversation ON ${s}.lanes (source, conversation_id);
     CREATE INDEX deliveries_lane_status ON ${s}.deliveries (lane_id, status);
     CREATE INDEX deliveries_status ON ${s}.deliveries (status, relay);`
-}]
+  }
+]
 
 export const schemaVersion = migrations[migrations.length - 1]!.version
 
@@ -101,19 +104,28 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<vo
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`)
-    const { rows } = await client.query<{ version: number }>(`SELECT COALESCE(MAX(version), 0)::int AS version FROM ${s}.schema_migrations`)
+    const { rows } = await client.query<{ version: number }>(
+      `SELECT COALESCE(MAX(version), 0)::int AS version FROM ${s}.schema_migrations`
+    )
     const current = rows[0]!.version
     if (current > schemaVersion) {
-      throw new Error(`PostgreSQL schema "${schema}" is at version ${current}, newer than this relay knows (${schemaVersion}); run a newer gptbots-relay`)
+      throw new Error(
+        `PostgreSQL schema "${schema}" is at version ${current}, newer than this relay knows (${schemaVersion}); run a newer gptbots-relay`
+      )
     }
     for (const migration of migrations) {
       if (migration.version <= current) continue
       await client.query(migration.sql(s))
-      await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name])
+      await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name
+      ])
     }
     await client.query('COMMIT')
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => { /* the connection is gone; so is the transaction */ })
+    await client.query('ROLLBACK').catch(() => {
+      /* the connection is gone; so is the transaction */
+    })
     throw error
   }
 }

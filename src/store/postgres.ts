@@ -5,8 +5,20 @@ import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { migrate } from './postgres-schema.js'
 import type {
-  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, FinalOutcome, Lane,
-  PendingDelivery, PruneResult, Store, StoredMessage
+  AcceptResult,
+  BacklogStats,
+  ClaimOptions,
+  ConversationFilter,
+  ConversationSummary,
+  DeadLetterSelector,
+  DeliveryFilter,
+  DeliveryRecord,
+  FinalOutcome,
+  Lane,
+  PendingDelivery,
+  PruneResult,
+  Store,
+  StoredMessage
 } from './types.js'
 
 export { migratePostgres } from './postgres-schema.js'
@@ -22,7 +34,14 @@ interface Waiting extends Accepting {
   reject(error: unknown): void
 }
 
-interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: RelayMessage }
+interface HeadRow {
+  id: number
+  lane_id: number
+  relay: string
+  seq: number
+  attempts: number
+  payload: RelayMessage
+}
 
 /** At most this many messages share one transaction. */
 const maxBatch = 500
@@ -58,10 +77,13 @@ export class PostgresStore implements Store {
     this.acceptPool = createPool(options.url, { ...options, poolSize: 1 })
     const s = pg.escapeIdentifier(options.schema)
     this.insert = acceptStatements(s)
-    this.admin = new PostgresOutboxAdmin({
-      query: (text, values) => this.query(text, values),
-      transaction: work => inTransaction(this.pool, this.url, work)
-    }, s)
+    this.admin = new PostgresOutboxAdmin(
+      {
+        query: (text, values) => this.query(text, values),
+        transaction: work => inTransaction(this.pool, this.url, work)
+      },
+      s
+    )
     this.q = {
       // FOR UPDATE SKIP LOCKED: replicas claiming at once each take different lanes instead of
       // waiting for one another. A lane another replica leased after our snapshot is re-checked
@@ -191,7 +213,13 @@ export class PostgresStore implements Store {
 
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
     if (limit <= 0 || relays.length === 0) return []
-    const { rows } = await this.query<Lane & { due_at: number }>(this.q.claim, [now, relays, limit, owner, now + leaseMs])
+    const { rows } = await this.query<Lane & { due_at: number }>(this.q.claim, [
+      now,
+      relays,
+      limit,
+      owner,
+      now + leaseMs
+    ])
     // RETURNING has no order; hand out the longest-waiting lanes first, as the selection did.
     rows.sort((a, b) => a.due_at - b.due_at || a.id - b.id)
     return rows.map(({ id, relay, source, conversationId }) => ({ id, relay, source, conversationId }))
@@ -201,7 +229,14 @@ export class PostgresStore implements Store {
     const { rows } = await this.query<HeadRow>(this.q.head, [laneId])
     const row = rows[0]
     if (!row) return undefined
-    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: row.payload }
+    return {
+      id: row.id,
+      laneId: row.lane_id,
+      relay: row.relay,
+      seq: row.seq,
+      attempts: row.attempts,
+      message: row.payload
+    }
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -213,12 +248,35 @@ export class PostgresStore implements Store {
     await this.query(this.q.release, [laneId, owner])
   }
 
-  async finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined> {
-    const [error, posted] = outcome.status === 'dead' ? [outcome.error, null] : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
-    const { rows } = await this.query<HeadRow>(this.q.finishNext, [outcome.status, error, posted, now, delivery.id, delivery.laneId, owner])
+  async finishAndNext(
+    delivery: PendingDelivery,
+    outcome: FinalOutcome,
+    owner: string,
+    now: number
+  ): Promise<PendingDelivery | undefined> {
+    const [error, posted] =
+      outcome.status === 'dead'
+        ? [outcome.error, null]
+        : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+    const { rows } = await this.query<HeadRow>(this.q.finishNext, [
+      outcome.status,
+      error,
+      posted,
+      now,
+      delivery.id,
+      delivery.laneId,
+      owner
+    ])
     const row = rows[0]
     if (!row) return undefined
-    return { id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: row.payload }
+    return {
+      id: row.id,
+      laneId: row.lane_id,
+      relay: row.relay,
+      seq: row.seq,
+      attempts: row.attempts,
+      message: row.payload
+    }
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
@@ -232,11 +290,21 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    const { rows } = await this.query<Omit<DeliveryRecord, 'lastError' | 'posted'> & { lastError: string | null; posted: DeliveryRecord['posted'] | null }>(
-      this.q.listDeliveries,
-      [filter.afterId ?? 0, filter.status ?? null, filter.relay ?? null, filter.source ?? null, filter.conversationId ?? null, filter.limit ?? 100,
-        filter.seqFrom ?? null, filter.seqTo ?? null]
-    )
+    const { rows } = await this.query<
+      Omit<DeliveryRecord, 'lastError' | 'posted'> & {
+        lastError: string | null
+        posted: DeliveryRecord['posted'] | null
+      }
+    >(this.q.listDeliveries, [
+      filter.afterId ?? 0,
+      filter.status ?? null,
+      filter.relay ?? null,
+      filter.source ?? null,
+      filter.conversationId ?? null,
+      filter.limit ?? 100,
+      filter.seqFrom ?? null,
+      filter.seqTo ?? null
+    ])
     // Absent rather than null, as the interface's optional fields say.
     return rows.map(({ lastError, posted, ...row }) => ({
       ...row,
@@ -254,7 +322,11 @@ export class PostgresStore implements Store {
     return this.admin.listConversations(filter)
   }
 
-  listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]> {
+  listMessages(
+    source: string,
+    conversationId: string,
+    options?: { afterSeq?: number; limit?: number }
+  ): Promise<StoredMessage[]> {
     return this.admin.listMessages(source, conversationId, options)
   }
 
@@ -294,7 +366,10 @@ export class PostgresStore implements Store {
 
   async ping(): Promise<void> {
     const { rows } = await this.query<{ standby: boolean }>(this.q.ping, [])
-    if (rows[0]?.standby) throw new Error(`PostgreSQL at ${describeTarget(this.url)} is a read-only standby; point store.url at the primary`)
+    if (rows[0]?.standby)
+      throw new Error(
+        `PostgreSQL at ${describeTarget(this.url)} is a read-only standby; point store.url at the primary`
+      )
   }
 
   /** Waits for messages being stored, then closes every connection. Safe to call more than once. */

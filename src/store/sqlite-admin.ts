@@ -1,6 +1,13 @@
 import type Database from 'better-sqlite3'
 import { checkSelector, pruneBatch, selectorParams } from './selector.js'
-import type { BacklogStats, ConversationFilter, ConversationSummary, DeadLetterSelector, PruneResult, StoredMessage } from './types.js'
+import type {
+  BacklogStats,
+  ConversationFilter,
+  ConversationSummary,
+  DeadLetterSelector,
+  PruneResult,
+  StoredMessage
+} from './types.js'
 
 /**
  * Indexes the admin, metrics and pruning queries read by; created with the outbox tables. Every
@@ -45,7 +52,9 @@ export class SqliteOutboxAdmin {
         FROM lanes l LEFT JOIN (SELECT d.lane_id, d.status FROM messages m JOIN deliveries d ON d.seq = m.seq
           WHERE m.source = @source AND m.conversation_id = @conversationId) d ON d.lane_id = l.id
         WHERE l.source = @source AND l.conversation_id = @conversationId GROUP BY l.id ORDER BY l.relay`),
-      messages: db.prepare(`SELECT seq, payload FROM messages WHERE source = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      messages: db.prepare(
+        `SELECT seq, payload FROM messages WHERE source = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`
+      ),
       deadById: db.prepare(`SELECT d.id, d.lane_id AS laneId FROM deliveries d JOIN lanes l ON l.id = d.lane_id
         WHERE d.id = @deliveryId AND (@relay IS NULL OR d.relay = @relay) AND ${deadWhere}`),
       deadByRelay: db.prepare(`SELECT d.id, d.lane_id AS laneId FROM deliveries d JOIN lanes l ON l.id = d.lane_id
@@ -53,15 +62,19 @@ export class SqliteOutboxAdmin {
       revive: db.prepare(`UPDATE deliveries SET status = 'pending', attempts = 0, updated_at = ?
         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`),
       // Due now, unless the lane is due earlier already; a lane's lease is left to its holder.
-      wakeLane: db.prepare('UPDATE lanes SET pending = pending + @n, due_at = MIN(COALESCE(due_at, @now), @now) WHERE id = @id'),
+      wakeLane: db.prepare(
+        'UPDATE lanes SET pending = pending + @n, due_at = MIN(COALESCE(due_at, @now), @now) WHERE id = @id'
+      ),
       drop: db.prepare(`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`),
       conversationSeqs: db.prepare('SELECT seq FROM messages WHERE source = ? AND conversation_id = ? ORDER BY seq'),
-      addToLane: db.prepare(`INSERT INTO lanes (relay, source, conversation_id, pending, due_at) VALUES (@relay, @source, @conversationId, @n, @now)
+      addToLane:
+        db.prepare(`INSERT INTO lanes (relay, source, conversation_id, pending, due_at) VALUES (@relay, @source, @conversationId, @n, @now)
         ON CONFLICT (relay, source, conversation_id) DO UPDATE SET pending = pending + excluded.pending, due_at = COALESCE(due_at, excluded.due_at)
         RETURNING id`),
       queueAll: db.prepare(`INSERT INTO deliveries (seq, lane_id, relay, created_at, updated_at)
         SELECT seq, @laneId, @relay, @now, @now FROM messages WHERE source = @source AND conversation_id = @conversationId ORDER BY seq`),
-      backlog: db.prepare(`SELECT 'pending' AS kind, relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay
+      backlog:
+        db.prepare(`SELECT 'pending' AS kind, relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay
         UNION ALL SELECT 'dead', relay, COUNT(*) FROM deliveries WHERE status = 'dead' GROUP BY relay
         UNION ALL SELECT 'oldest', NULL, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending'`),
       // Walks old messages in (received_at, seq) order from a cursor, so the ones kept are read once.
@@ -77,18 +90,31 @@ export class SqliteOutboxAdmin {
   listConversations(filter: ConversationFilter): ConversationSummary[] {
     return this.db.transaction(() => {
       const rows = this.q.conversations.all({
-        source: filter.source ?? null, limit: filter.limit ?? 100,
-        afterAt: filter.after?.lastReceivedAt ?? null, afterSource: filter.after?.source ?? null, afterConversation: filter.after?.conversationId ?? null
+        source: filter.source ?? null,
+        limit: filter.limit ?? 100,
+        afterAt: filter.after?.lastReceivedAt ?? null,
+        afterSource: filter.after?.source ?? null,
+        afterConversation: filter.after?.conversationId ?? null
       }) as Omit<ConversationSummary, 'destinations'>[]
       return rows.map(row => ({
         ...row,
-        destinations: this.q.destinations.all({ source: row.source, conversationId: row.conversationId }) as ConversationSummary['destinations']
+        destinations: this.q.destinations.all({
+          source: row.source,
+          conversationId: row.conversationId
+        }) as ConversationSummary['destinations']
       }))
     })()
   }
 
-  listMessages(source: string, conversationId: string, options: { afterSeq?: number; limit?: number } = {}): StoredMessage[] {
-    const rows = this.q.messages.all(source, conversationId, options.afterSeq ?? 0, options.limit ?? 100) as { seq: number; payload: string }[]
+  listMessages(
+    source: string,
+    conversationId: string,
+    options: { afterSeq?: number; limit?: number } = {}
+  ): StoredMessage[] {
+    const rows = this.q.messages.all(source, conversationId, options.afterSeq ?? 0, options.limit ?? 100) as {
+      seq: number
+      payload: string
+    }[]
     return rows.map(r => ({ seq: r.seq, message: JSON.parse(r.payload) }))
   }
 
@@ -140,7 +166,10 @@ export class SqliteOutboxAdmin {
   /** One batch of pruning in one transaction; `cursor` moves past what it looked at. */
   private pruneOnce(before: number, cursor: { afterAt: number; afterSeq: number }): PruneResult & { done: boolean } {
     return this.db.transaction(() => {
-      const rows = this.q.prunable.all({ before, ...cursor, limit: pruneBatch }) as { seq: number; receivedAt: number }[]
+      const rows = this.q.prunable.all({ before, ...cursor, limit: pruneBatch }) as {
+        seq: number
+        receivedAt: number
+      }[]
       const last = rows[rows.length - 1]
       if (!last) return { messages: 0, deliveries: 0, done: true }
       cursor.afterAt = last.receivedAt

@@ -4,8 +4,20 @@ import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
 import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
 import type {
-  AcceptResult, BacklogStats, ClaimOptions, ConversationFilter, ConversationSummary, DeadLetterSelector, DeliveryFilter, DeliveryRecord, FinalOutcome, Lane,
-  PendingDelivery, PruneResult, Store, StoredMessage
+  AcceptResult,
+  BacklogStats,
+  ClaimOptions,
+  ConversationFilter,
+  ConversationSummary,
+  DeadLetterSelector,
+  DeliveryFilter,
+  DeliveryRecord,
+  FinalOutcome,
+  Lane,
+  PendingDelivery,
+  PruneResult,
+  Store,
+  StoredMessage
 } from './types.js'
 
 export interface SqliteStoreOptions {
@@ -73,9 +85,19 @@ interface Waiting {
 }
 
 /** A committed write, answered once the commits up to `upTo` are on disk. */
-interface Unflushed { upTo: number; settle(error?: unknown): void }
+interface Unflushed {
+  upTo: number
+  settle(error?: unknown): void
+}
 
-interface HeadRow { id: number; lane_id: number; relay: string; seq: number; attempts: number; payload: string }
+interface HeadRow {
+  id: number
+  lane_id: number
+  relay: string
+  seq: number
+  attempts: number
+  payload: string
+}
 
 const listDeliveries = (db: Database.Database, where: string, index = '') =>
   db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
@@ -86,8 +108,14 @@ const listDeliveries = (db: Database.Database, where: string, index = '') =>
       AND (@seqFrom IS NULL OR m.seq >= @seqFrom) AND (@seqTo IS NULL OR m.seq <= @seqTo)
     ORDER BY d.id LIMIT @limit`)
 
-const pendingFrom = (row: HeadRow): PendingDelivery =>
-  ({ id: row.id, laneId: row.lane_id, relay: row.relay, seq: row.seq, attempts: row.attempts, message: JSON.parse(row.payload) })
+const pendingFrom = (row: HeadRow): PendingDelivery => ({
+  id: row.id,
+  laneId: row.lane_id,
+  relay: row.relay,
+  seq: row.seq,
+  attempts: row.attempts,
+  message: JSON.parse(row.payload)
+})
 
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one relay process (the file is opened
@@ -139,7 +167,9 @@ export class SqliteStore implements Store {
       upsertLane: db.prepare(`INSERT INTO lanes (relay, source, conversation_id, pending, due_at) VALUES (?, ?, ?, 1, ?)
         ON CONFLICT (relay, source, conversation_id) DO UPDATE SET pending = pending + 1, due_at = COALESCE(due_at, excluded.due_at)
         RETURNING id`),
-      insertDelivery: db.prepare(`INSERT INTO deliveries (seq, lane_id, relay, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (seq, lane_id, relay, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`
+      ),
       dueLanes: db.prepare(`SELECT id, relay, source, conversation_id AS conversationId FROM lanes
         WHERE due_at IS NOT NULL AND due_at <= @now AND (owner IS NULL OR lease_until < @now)
           AND relay IN (SELECT value FROM json_each(@relays))
@@ -150,24 +180,37 @@ export class SqliteStore implements Store {
       laneOwner: db.prepare('SELECT owner FROM lanes WHERE id = ?'),
       head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
-      finish: db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
+      finish:
+        db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
         WHERE id = ? AND status = 'pending'`),
-      advanceLane: db.prepare('UPDATE lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN ? ELSE NULL END WHERE id = ?'),
-      failAttempt: db.prepare(`UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`),
+      advanceLane: db.prepare(
+        'UPDATE lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN ? ELSE NULL END WHERE id = ?'
+      ),
+      failAttempt: db.prepare(
+        `UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`
+      ),
       delayLane: db.prepare('UPDATE lanes SET due_at = ? WHERE id = ?'),
-      nextDue: db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
+      nextDue:
+        db.prepare(`SELECT MIN(CASE WHEN owner IS NULL OR lease_until < @now THEN due_at ELSE MAX(due_at, lease_until) END) AS due
         FROM lanes WHERE due_at IS NOT NULL AND relay IN (SELECT value FROM json_each(@relays))`),
       // One statement per index that can serve a listing: all deliveries in id order, dead letters
       // (a partial index), and one conversation's (through its messages; BETWEEN lets a page's seq
       // range be a seek, which the optional filters written with OR cannot be).
       listDeliveries: listDeliveries(db, 'TRUE'),
       listDead: listDeliveries(db, `d.status = 'dead'`, 'INDEXED BY deliveries_dead'),
-      listConversation: listDeliveries(db, 'm.source = @source AND m.conversation_id = @conversationId AND m.seq BETWEEN COALESCE(@seqFrom, 0) AND COALESCE(@seqTo, 9223372036854775807)'),
+      listConversation: listDeliveries(
+        db,
+        'm.source = @source AND m.conversation_id = @conversationId AND m.seq BETWEEN COALESCE(@seqFrom, 0) AND COALESCE(@seqTo, 9223372036854775807)'
+      ),
       pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
-      stateGet: db.prepare('SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'),
+      stateGet: db.prepare(
+        'SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'
+      ),
       stateSet: db.prepare(`INSERT INTO relay_state (relay, source, conversation_id, key, value) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (relay, source, conversation_id, key) DO UPDATE SET value = excluded.value`),
-      stateDelete: db.prepare('DELETE FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?')
+      stateDelete: db.prepare(
+        'DELETE FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'
+      )
     }
     this.admin = new SqliteOutboxAdmin(db)
   }
@@ -185,11 +228,19 @@ export class SqliteStore implements Store {
 
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
     return this.write(() => {
-      const row = this.q.insertMessage.get(message.source, message.messageId, message.type, message.conversationId,
-        JSON.stringify(message), message.receivedAt) as { seq: number } | undefined
+      const row = this.q.insertMessage.get(
+        message.source,
+        message.messageId,
+        message.type,
+        message.conversationId,
+        JSON.stringify(message),
+        message.receivedAt
+      ) as { seq: number } | undefined
       if (!row) return { duplicate: true }
       for (const relay of destinations) {
-        const lane = this.q.upsertLane.get(relay, message.source, message.conversationId, message.receivedAt) as { id: number }
+        const lane = this.q.upsertLane.get(relay, message.source, message.conversationId, message.receivedAt) as {
+          id: number
+        }
         this.q.insertDelivery.run(row.seq, lane.id, relay, message.receivedAt, message.receivedAt)
       }
       return { duplicate: false, seq: row.seq }
@@ -249,7 +300,11 @@ export class SqliteStore implements Store {
     batch.forEach((w, i) => {
       const outcome = outcomes[i]!
       if (!outcome.ok) w.reject(outcome.error)
-      else if (upTo > this.flushedTo) this.unflushed.push({ upTo, settle: error => error === undefined ? w.resolve(outcome.value) : w.reject(error) })
+      else if (upTo > this.flushedTo)
+        this.unflushed.push({
+          upTo,
+          settle: error => (error === undefined ? w.resolve(outcome.value) : w.reject(error))
+        })
       else w.resolve(outcome.value)
     })
     this.flush()
@@ -275,7 +330,11 @@ export class SqliteStore implements Store {
         this.flushing = undefined
         // After a failed fsync the kernel may have dropped the pages it could not write, and a later
         // fsync can succeed without them: nothing that followed can be promised either.
-        if (error) this.broken ??= new Error(`could not flush the SQLite WAL to disk; the store accepts nothing more: ${error.message}`, { cause: error })
+        if (error)
+          this.broken ??= new Error(
+            `could not flush the SQLite WAL to disk; the store accepts nothing more: ${error.message}`,
+            { cause: error }
+          )
         else this.flushedTo = covers
         const answering = error ? this.unflushed : this.unflushed.filter(w => w.upTo <= covers)
         this.unflushed = error ? [] : this.unflushed.filter(w => w.upTo > covers)
@@ -291,7 +350,7 @@ export class SqliteStore implements Store {
     this.acceptedIn = ++this.commits
     if (this.wal === undefined) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      this.unflushed.push({ upTo: this.acceptedIn, settle: error => error === undefined ? resolve() : reject(error) })
+      this.unflushed.push({ upTo: this.acceptedIn, settle: error => (error === undefined ? resolve() : reject(error)) })
       this.flush()
     })
   }
@@ -299,7 +358,7 @@ export class SqliteStore implements Store {
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
     if (limit <= 0 || relays.length === 0) return []
     return this.write(() => {
-      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays)}) as Lane[]
+      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays) }) as Lane[]
       for (const lane of lanes) this.q.lease.run(owner, now + leaseMs, lane.id)
       return lanes
     }, false)
@@ -314,7 +373,9 @@ export class SqliteStore implements Store {
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
-    await this.write(() => { for (const id of laneIds) this.q.renew.run(until, id, owner) }, false)
+    await this.write(() => {
+      for (const id of laneIds) this.q.renew.run(until, id, owner)
+    }, false)
   }
 
   async releaseLane(laneId: number, owner: string): Promise<void> {
@@ -322,10 +383,19 @@ export class SqliteStore implements Store {
   }
 
   /** finish, then (for the lane's holder) the next head, or the release of an emptied lane, in one savepoint. */
-  finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined> {
-    const [error, posted] = outcome.status === 'dead' ? [outcome.error, null] : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+  finishAndNext(
+    delivery: PendingDelivery,
+    outcome: FinalOutcome,
+    owner: string,
+    now: number
+  ): Promise<PendingDelivery | undefined> {
+    const [error, posted] =
+      outcome.status === 'dead'
+        ? [outcome.error, null]
+        : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
     return this.write(() => {
-      if (this.q.finish.run(outcome.status, error, posted, now, delivery.id).changes > 0) this.q.advanceLane.run(now, delivery.laneId)
+      if (this.q.finish.run(outcome.status, error, posted, now, delivery.id).changes > 0)
+        this.q.advanceLane.run(now, delivery.laneId)
       const lane = this.q.laneOwner.get(delivery.laneId) as { owner: string | null } | undefined
       if (lane?.owner !== owner) return undefined
       const row = this.q.head.get(delivery.laneId) as HeadRow | undefined
@@ -347,11 +417,21 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    const statement = filter.source !== undefined && filter.conversationId !== undefined ? this.q.listConversation
-      : filter.status === 'dead' ? this.q.listDead : this.q.listDeliveries
+    const statement =
+      filter.source !== undefined && filter.conversationId !== undefined
+        ? this.q.listConversation
+        : filter.status === 'dead'
+          ? this.q.listDead
+          : this.q.listDeliveries
     const rows = statement.all({
-      afterId: filter.afterId ?? 0, limit: filter.limit ?? 100, status: filter.status ?? null, relay: filter.relay ?? null,
-      source: filter.source ?? null, conversationId: filter.conversationId ?? null, seqFrom: filter.seqFrom ?? null, seqTo: filter.seqTo ?? null
+      afterId: filter.afterId ?? 0,
+      limit: filter.limit ?? 100,
+      status: filter.status ?? null,
+      relay: filter.relay ?? null,
+      source: filter.source ?? null,
+      conversationId: filter.conversationId ?? null,
+      seqFrom: filter.seqFrom ?? null,
+      seqTo: filter.seqTo ?? null
     }) as (Omit<DeliveryRecord, 'posted' | 'lastError'> & { posted: string | null; lastError: string | null })[]
     return rows.map(({ posted, lastError, ...row }) => ({
       ...row,
@@ -369,7 +449,11 @@ export class SqliteStore implements Store {
     return this.admin.listConversations(filter)
   }
 
-  async listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]> {
+  async listMessages(
+    source: string,
+    conversationId: string,
+    options?: { afterSeq?: number; limit?: number }
+  ): Promise<StoredMessage[]> {
     return this.admin.listMessages(source, conversationId, options)
   }
 

@@ -153,7 +153,12 @@ export interface Store {
    * `owner` no longer holds the lane (another replica took it over): then the lane is left alone.
    * Saves the dispatcher a round trip per message, and the release after a lane's last one.
    */
-  finishAndNext(delivery: PendingDelivery, outcome: FinalOutcome, owner: string, now: number): Promise<PendingDelivery | undefined>
+  finishAndNext(
+    delivery: PendingDelivery,
+    outcome: FinalOutcome,
+    owner: string,
+    now: number
+  ): Promise<PendingDelivery | undefined>
 
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
@@ -165,7 +170,11 @@ export interface Store {
   /** Conversations, most recently active first. */
   listConversations(filter: ConversationFilter): Promise<ConversationSummary[]>
   /** A conversation's messages in arrival order (seq), at most `limit` (default 100) after `afterSeq`. */
-  listMessages(source: string, conversationId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredMessage[]>
+  listMessages(
+    source: string,
+    conversationId: string,
+    options?: { afterSeq?: number; limit?: number }
+  ): Promise<StoredMessage[]>
   /**
    * Makes the selected dead letters pending again (attempts reset, last error kept), due now. Each
    * keeps its place: a lane delivers its pending deliveries in id order, so a replayed letter goes

@@ -48,7 +48,12 @@ t.test('without admin.token every admin route answers ADMIN_DISABLED, even with 
 t.test('with admin.token: no token, a webhook token or a wrong token is ADMIN_AUTH on every route', async t => {
   const app = await testApp(t, { config: { admin: { token: ADMIN } } })
   for (const route of routes) {
-    for (const headers of [{}, bearer(TOKEN), { authorization: `Basic ${ADMIN}` }, bearer('admin-token-wrong-000000')]) {
+    for (const headers of [
+      {},
+      bearer(TOKEN),
+      { authorization: `Basic ${ADMIN}` },
+      bearer('admin-token-wrong-000000')
+    ]) {
       const res = await app.inject({ ...route, headers })
       t.equal(res.statusCode, 401, `${route.method} ${route.url} ${JSON.stringify(headers)}`)
       t.equal(res.headers['x-relay-error'], 'ADMIN_AUTH')
@@ -62,7 +67,12 @@ t.test('with admin.token: no token, a webhook token or a wrong token is ADMIN_AU
 
 t.test('the admin token does not open the webhook', async t => {
   const app = await testApp(t, { config: { admin: { token: ADMIN } } })
-  const res = await app.inject({ method: 'POST', url: '/webhook', headers: { ...bearer(ADMIN), 'content-type': 'application/json' }, payload: '{}' })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/webhook',
+    headers: { ...bearer(ADMIN), 'content-type': 'application/json' },
+    payload: '{}'
+  })
   t.equal(res.statusCode, 401)
   t.equal(res.headers['x-relay-error'], 'AUTH_INVALID')
 })
@@ -78,9 +88,24 @@ t.test('bad input is a 400 envelope that names the field, checked after the toke
     { method: 'POST', url: '/admin/dead-letters/abc/replay', msg: /^params\/id must be an integer$/ },
     { method: 'DELETE', url: '/admin/dead-letters/0', msg: /^params\/id must be at least 1$/ },
     { method: 'POST', url: '/admin/dead-letters/replay', payload: {}, msg: /^body\/relay is required$/ },
-    { method: 'POST', url: '/admin/dead-letters/replay', payload: { relay: 'console', extra: 1 }, msg: /^body\/extra is not a known field$/ },
-    { method: 'POST', url: '/admin/dead-letters/replay', payload: { relay: 'console', conversationId: 'c1' }, msg: /body\/source is required with body\/conversationId/ },
-    { method: 'POST', url: '/admin/conversations/default/c1/replay', payload: { relay: 7 }, msg: /^body\/relay must be a string$/ }
+    {
+      method: 'POST',
+      url: '/admin/dead-letters/replay',
+      payload: { relay: 'console', extra: 1 },
+      msg: /^body\/extra is not a known field$/
+    },
+    {
+      method: 'POST',
+      url: '/admin/dead-letters/replay',
+      payload: { relay: 'console', conversationId: 'c1' },
+      msg: /body\/source is required with body\/conversationId/
+    },
+    {
+      method: 'POST',
+      url: '/admin/conversations/default/c1/replay',
+      payload: { relay: 7 },
+      msg: /^body\/relay must be a string$/
+    }
   ] as const
   for (const { msg, ...request } of cases) {
     const res = await app.inject({ ...request, headers: bearer(ADMIN) })
@@ -90,7 +115,12 @@ t.test('bad input is a 400 envelope that names the field, checked after the toke
   }
   const noBody = await app.inject({ method: 'POST', url: '/admin/dead-letters/replay', headers: bearer(ADMIN) })
   t.equal(noBody.statusCode, 400, noBody.body)
-  const text = await app.inject({ method: 'POST', url: '/admin/dead-letters/replay', headers: { ...bearer(ADMIN), 'content-type': 'text/plain' }, payload: 'relay=console' })
+  const text = await app.inject({
+    method: 'POST',
+    url: '/admin/dead-letters/replay',
+    headers: { ...bearer(ADMIN), 'content-type': 'text/plain' },
+    payload: 'relay=console'
+  })
   t.equal(text.statusCode, 415)
   const unauthenticatedBad = await app.inject({ method: 'GET', url: '/admin/dead-letters?limit=0' })
   t.equal(unauthenticatedBad.statusCode, 401, 'strangers learn nothing about the schema')
@@ -104,7 +134,10 @@ t.test('reload: 501 when the runtime cannot reload, its result or a 500 envelope
   t.equal(unsupported.headers['x-relay-error'], 'RELOAD_UNSUPPORTED')
 
   let outcome: { ok: boolean; message: string } | Error = { ok: true, message: 'reloaded: 1 relay(s)' }
-  app.relay.reload = async () => { if (outcome instanceof Error) throw outcome; return outcome }
+  app.relay.reload = async () => {
+    if (outcome instanceof Error) throw outcome
+    return outcome
+  }
   const ok = await app.inject({ method: 'POST', url: '/admin/reload', headers: bearer(ADMIN) })
   t.equal(ok.statusCode, 200)
   t.same(ok.json(), { ok: true, message: 'reloaded: 1 relay(s)' })
@@ -124,16 +157,34 @@ t.test('reload: 501 when the runtime cannot reload, its result or a 500 envelope
 t.test('a config reload that changes admin.token takes effect on the next request', async t => {
   const dir = t.testdir({})
   const file = join(dir, 'relay.json')
-  const config = (admin: object) => JSON.stringify({ auth: { tokens: [TOKEN] }, store: { driver: 'sqlite', path: join(dir, 'relay.db') }, relays: { c: { type: 'console' } }, admin })
+  const config = (admin: object) =>
+    JSON.stringify({
+      auth: { tokens: [TOKEN] },
+      store: { driver: 'sqlite', path: join(dir, 'relay.db') },
+      relays: { c: { type: 'console' } },
+      admin
+    })
   writeFileSync(file, config({ token: ADMIN }))
-  const app = await buildApp({ loaded: loadConfigFile(file, {}), logger: pino({ level: 'silent' }), dispatch: 'manual' })
+  const app = await buildApp({
+    loaded: loadConfigFile(file, {}),
+    logger: pino({ level: 'silent' }),
+    dispatch: 'manual'
+  })
   t.teardown(() => app.close())
   const next = 'next-admin-token-0123456789'
   writeFileSync(file, config({ token: next }))
   const reload = await app.inject({ method: 'POST', url: '/admin/reload', headers: bearer(ADMIN) })
   t.equal(reload.statusCode, 200, reload.body)
-  t.match(reload.json(), { ok: true, message: /config reloaded/, changed: { admin: true } }, 'the reloader\'s details come through')
-  t.equal((await app.inject({ method: 'GET', url: '/admin/dead-letters', headers: bearer(ADMIN) })).statusCode, 401, 'the old token is refused')
+  t.match(
+    reload.json(),
+    { ok: true, message: /config reloaded/, changed: { admin: true } },
+    "the reloader's details come through"
+  )
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/admin/dead-letters', headers: bearer(ADMIN) })).statusCode,
+    401,
+    'the old token is refused'
+  )
   t.equal((await app.inject({ method: 'GET', url: '/admin/dead-letters', headers: bearer(next) })).statusCode, 200)
 
   writeFileSync(file, config({}))

@@ -9,18 +9,33 @@ const headers = { authorization: `Bearer ${ADMIN}` }
 /** Two relays: `flaky` fails for good while `down` is true, `steady` always delivers. */
 async function setup(t: Test) {
   const state = { down: true }
-  const flaky = new FakeRelay(() => state.down ? { status: 'failed', error: 'channel_not_found' } : { status: 'delivered', posted: { ts: '1.0' } })
+  const flaky = new FakeRelay(() =>
+    state.down ? { status: 'failed', error: 'channel_not_found' } : { status: 'delivered', posted: { ts: '1.0' } }
+  )
   const steady = new FakeRelay()
   const clock = new ManualClock()
   const app = await testApp(t, {
-    relays: new Map([['flaky', flaky], ['steady', steady]]),
+    relays: new Map([
+      ['flaky', flaky],
+      ['steady', steady]
+    ]),
     clock,
     config: { admin: { token: ADMIN }, auth: { tokens: [TOKEN], sources: { other: { tokens: [TOKEN] } } } }
   })
   const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-    app.inject({ method, url, headers: payload ? { ...headers, 'content-type': 'application/json' } : headers, payload: payload ? JSON.stringify(payload) : undefined })
+    app.inject({
+      method,
+      url,
+      headers: payload ? { ...headers, 'content-type': 'application/json' } : headers,
+      payload: payload ? JSON.stringify(payload) : undefined
+    })
   const send = async (messageId: string, conversationId = 'c1', url = '/webhook') => {
-    const res = await post(app, seed({ message_id: messageId, conversation_id: conversationId, text: messageId }), {}, url)
+    const res = await post(
+      app,
+      seed({ message_id: messageId, conversation_id: conversationId, text: messageId }),
+      {},
+      url
+    )
     t.equal(res.statusCode, 200, res.body)
   }
   return { app, flaky, steady, state, admin, send }
@@ -36,18 +51,42 @@ t.test('dead letters are listed with their last error, filtered and paged', asyn
   t.equal(all.statusCode, 200, all.body)
   const { deadLetters, next } = all.json()
   t.equal(next, undefined, 'one page')
-  t.same(deadLetters.map((d: any) => [d.relay, d.conversationId, d.messageId]), [['flaky', 'c1', 'm1'], ['flaky', 'c2', 'm2']])
-  t.match(deadLetters[0], { status: 'dead', attempts: 1, lastError: 'channel_not_found', source: 'default', type: 'ANSWER', seq: Number, createdAt: Number, updatedAt: Number })
+  t.same(
+    deadLetters.map((d: any) => [d.relay, d.conversationId, d.messageId]),
+    [
+      ['flaky', 'c1', 'm1'],
+      ['flaky', 'c2', 'm2']
+    ]
+  )
+  t.match(deadLetters[0], {
+    status: 'dead',
+    attempts: 1,
+    lastError: 'channel_not_found',
+    source: 'default',
+    type: 'ANSWER',
+    seq: Number,
+    createdAt: Number,
+    updatedAt: Number
+  })
 
   t.same((await admin('GET', '/admin/dead-letters?relay=steady')).json().deadLetters, [])
-  t.same((await admin('GET', '/admin/dead-letters?conversationId=c2')).json().deadLetters.map((d: any) => d.messageId), ['m2'])
+  t.same(
+    (await admin('GET', '/admin/dead-letters?conversationId=c2')).json().deadLetters.map((d: any) => d.messageId),
+    ['m2']
+  )
   t.same((await admin('GET', '/admin/dead-letters?source=other')).json().deadLetters, [])
 
   const first = (await admin('GET', '/admin/dead-letters?limit=1')).json()
-  t.same(first.deadLetters.map((d: any) => d.messageId), ['m1'])
+  t.same(
+    first.deadLetters.map((d: any) => d.messageId),
+    ['m1']
+  )
   t.equal(first.next, first.deadLetters[0].id)
   const second = (await admin('GET', `/admin/dead-letters?limit=1&afterId=${first.next}`)).json()
-  t.same(second.deadLetters.map((d: any) => d.messageId), ['m2'])
+  t.same(
+    second.deadLetters.map((d: any) => d.messageId),
+    ['m2']
+  )
   const third = (await admin('GET', `/admin/dead-letters?limit=1&afterId=${second.next}`)).json()
   t.same(third, { deadLetters: [] })
 })
@@ -103,7 +142,11 @@ t.test('replay all dead letters of a relay, or of one conversation', async t => 
   t.equal((await admin('GET', '/admin/dead-letters')).json().deadLetters.length, 4)
   state.down = false
 
-  const one = await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky', source: 'default', conversationId: 'b' })
+  const one = await admin('POST', '/admin/dead-letters/replay', {
+    relay: 'flaky',
+    source: 'default',
+    conversationId: 'b'
+  })
   t.same(one.json(), { replayed: 2 })
   await app.relay.dispatcher.drain()
   t.same(flaky.idsOf('b'), ['b1', 'b2'])
@@ -114,8 +157,17 @@ t.test('replay all dead letters of a relay, or of one conversation', async t => 
   const rest = await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky' })
   t.same(rest.json(), { replayed: 1 })
   await app.relay.dispatcher.drain()
-  t.same(flaky.delivered.map(m => `${m.source}/${m.messageId}`).sort(), ['default/a1', 'default/b1', 'default/b2', 'other/x1'])
-  t.same((await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky' })).json(), { replayed: 0 }, 'nothing left: not an error')
+  t.same(flaky.delivered.map(m => `${m.source}/${m.messageId}`).sort(), [
+    'default/a1',
+    'default/b1',
+    'default/b2',
+    'other/x1'
+  ])
+  t.same(
+    (await admin('POST', '/admin/dead-letters/replay', { relay: 'flaky' })).json(),
+    { replayed: 0 },
+    'nothing left: not an error'
+  )
 
   const ghost = await admin('POST', '/admin/dead-letters/replay', { relay: 'ghost' })
   t.equal(ghost.statusCode, 404)
@@ -137,17 +189,24 @@ t.test('drop deletes one dead letter for good; unknown is 404, not dead is 409',
   await app.relay.dispatcher.drain()
   t.same(flaky.delivered, [], 'a dropped letter never goes out')
 
-  for (const [method, url] of [['DELETE', `/admin/dead-letters/${dead.id}`], ['POST', `/admin/dead-letters/${dead.id}/replay`], ['DELETE', '/admin/dead-letters/9999']] as const) {
+  for (const [method, url] of [
+    ['DELETE', `/admin/dead-letters/${dead.id}`],
+    ['POST', `/admin/dead-letters/${dead.id}/replay`],
+    ['DELETE', '/admin/dead-letters/9999']
+  ] as const) {
     const res = await admin(method, url)
     t.equal(res.statusCode, 404, `${method} ${url}`)
     t.equal(res.headers['x-relay-error'], 'NOT_FOUND')
     t.match(res.json().msg, /^no delivery \d+ is stored$/)
   }
 
-  const [delivered] = (await app.relay.store.listDeliveries({ relay: 'steady' }))
+  const [delivered] = await app.relay.store.listDeliveries({ relay: 'steady' })
   t.equal(delivered?.status, 'delivered')
   t.same(steady.idsOf('c1'), ['m1'])
   const conflict = await admin('DELETE', `/admin/dead-letters/${delivered!.id}`)
   t.equal(conflict.statusCode, 409)
-  t.match(conflict.json(), { code: 409, msg: `delivery ${delivered!.id} is delivered, not dead; only dead letters can be dropped` })
+  t.match(conflict.json(), {
+    code: 409,
+    msg: `delivery ${delivered!.id} is delivered, not dead; only dead letters can be dropped`
+  })
 })

@@ -43,12 +43,24 @@ t.test('GET /openapi.json describes the webhook and admin routes, their schemas 
 
   const deadLetters = paths['/admin/dead-letters']!.get
   t.same(deadLetters.security, [{ adminToken: [] }])
-  t.same(deadLetters.parameters.map((p: any) => `${p.in}:${p.name}`).sort(),
-    ['query:afterId', 'query:conversationId', 'query:limit', 'query:relay', 'query:source'])
-  t.match(deadLetters.responses['200'].content['application/json'].schema.properties.deadLetters.items.properties,
-    { id: { type: 'integer' }, status: {}, lastError: { type: 'string' } })
-  t.match(paths['/admin/dead-letters/replay']!.post.requestBody.content['application/json'].schema, { required: ['relay'] })
-  t.match(paths['/admin/dead-letters/{id}']!.delete.parameters, [{ name: 'id', in: 'path', schema: { type: 'integer' } }])
+  t.same(deadLetters.parameters.map((p: any) => `${p.in}:${p.name}`).sort(), [
+    'query:afterId',
+    'query:conversationId',
+    'query:limit',
+    'query:relay',
+    'query:source'
+  ])
+  t.match(deadLetters.responses['200'].content['application/json'].schema.properties.deadLetters.items.properties, {
+    id: { type: 'integer' },
+    status: {},
+    lastError: { type: 'string' }
+  })
+  t.match(paths['/admin/dead-letters/replay']!.post.requestBody.content['application/json'].schema, {
+    required: ['relay']
+  })
+  t.match(paths['/admin/dead-letters/{id}']!.delete.parameters, [
+    { name: 'id', in: 'path', schema: { type: 'integer' } }
+  ])
   t.notMatch(JSON.stringify(doc), /~kind/, 'no TypeBox internals leak into the document')
 })
 
@@ -60,5 +72,9 @@ t.test('with the document registered, intake still takes JSON strictly and nothi
   t.equal(text.headers['x-relay-error'], 'MEDIA_TYPE')
   const proto = await post(app, '{"message_id":"m","__proto__":{"x":1}}')
   t.equal(proto.headers['x-relay-error'], 'BODY_NOT_JSON')
-  t.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200, 'open without the admin token: it holds no secrets')
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode,
+    200,
+    'open without the admin token: it holds no secrets'
+  )
 })

@@ -1,14 +1,24 @@
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
-import { ChannelType, FakeDiscord, deliverAsCore, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
+import {
+  ChannelType,
+  FakeDiscord,
+  deliverAsCore,
+  deliveryContext,
+  recordingLogger,
+  relayMessage
+} from '../fakes/discord.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
 
 const MESSAGES = 'POST /channels/:id/messages'
 const relayFor = (channel: string, mode?: 'forum' | 'channel') =>
-  plugin.create({ token: fake.token, channel, apiUrl: fake.api, mode }, { name: 'discord.faults', logger: recordingLogger(), configDir: '.' })
+  plugin.create(
+    { token: fake.token, channel, apiUrl: fake.api, mode },
+    { name: 'discord.faults', logger: recordingLogger(), configDir: '.' }
+  )
 const longText = (label: string) => Array.from({ length: 400 }, (_, i) => `${label} line ${i}`).join('\n')
 const contentsIn = (id: string) => fake.messagesIn(id).map(m => m.content)
 const unique = (items: unknown[]) => new Set(items).size === items.length
@@ -18,7 +28,11 @@ t.test('5xx answers are retried by the core and every part arrives once', async 
   const relay = await relayFor(channel.id, 'channel')
   fake.failNext(2, { route: MESSAGES, status: 502 })
   const { outcome, outcomes } = await deliverAsCore(relay, relayMessage({ text: longText('five') }), memoryState())
-  t.same(outcomes.map(o => o.status), ['retry', 'retry', 'delivered'], 'the SDK did not retry on its own; the core did')
+  t.same(
+    outcomes.map(o => o.status),
+    ['retry', 'retry', 'delivered'],
+    'the SDK did not retry on its own; the core did'
+  )
   t.match(outcomes[0], { error: /502/ })
   t.equal(outcome.status, 'delivered')
   const contents = contentsIn(channel.id)
@@ -30,7 +44,10 @@ t.test('a message whose answer was lost (500 after creating it) is not posted tw
   const relay = await relayFor(channel.id, 'channel')
   fake.failNext(1, { route: MESSAGES, after: true })
   const { outcomes } = await deliverAsCore(relay, relayMessage({ text: 'exactly once' }), memoryState())
-  t.same(outcomes.map(o => o.status), ['retry', 'delivered'])
+  t.same(
+    outcomes.map(o => o.status),
+    ['retry', 'delivered']
+  )
   t.equal(contentsIn(channel.id).length, 1, 'one message in the channel')
   const sent = fake.requests.filter(r => r.route === MESSAGES && r.path.includes(channel.id))
   t.equal(sent.length, 2, 'sent twice')
@@ -45,7 +62,10 @@ t.test('a message whose connection dropped after creating it is not posted twice
   await relay.deliver(relayMessage({ text: 'opens the thread' }), deliveryContext(state))
   fake.failNext(1, { route: MESSAGES, after: true, drop: true })
   const { outcomes } = await deliverAsCore(relay, relayMessage({ text: 'dropped but delivered' }), state)
-  t.same(outcomes.map(o => o.status), ['retry', 'delivered'])
+  t.same(
+    outcomes.map(o => o.status),
+    ['retry', 'delivered']
+  )
   t.match(contentsIn(fake.threadsOf(channel.id)[0]!.id), [/opens the thread/, /dropped but delivered/])
   t.equal(contentsIn(fake.threadsOf(channel.id)[0]!.id).length, 2)
 })
@@ -87,7 +107,7 @@ t.test('random 5xx (a third of all calls) across interleaved conversations: all 
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
   let seed = 7
-  fake.failRandomly(0.33, () => ((seed = (seed * 16807) % 2147483647) / 2147483647))
+  fake.failRandomly(0.33, () => (seed = (seed * 16807) % 2147483647) / 2147483647)
   const states = [memoryState(), memoryState(), memoryState()]
   for (let round = 0; round < 4; round++) {
     for (const [i, state] of states.entries()) {
@@ -103,6 +123,10 @@ t.test('random 5xx (a third of all calls) across interleaved conversations: all 
   for (const thread of threads) {
     const contents = contentsIn(thread.id)
     t.ok(unique(contents), `${thread.name}: nothing twice`)
-    t.match(contents.filter(c => !c!.includes(' line ')), [/round 0/, /round 1/, /round 3/], `${thread.name}: in order`)
+    t.match(
+      contents.filter(c => !c!.includes(' line ')),
+      [/round 0/, /round 1/, /round 3/],
+      `${thread.name}: in order`
+    )
   }
 })

@@ -6,7 +6,8 @@ import { ChannelType, FakeDiscord, deliveryContext, recordingLogger, relayMessag
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
 
-const pings = '@everyone look, @here too, <@&112233445566778899> role, <@223344556677889900> and <@!223344556677889900> users'
+const pings =
+  '@everyone look, @here too, <@&112233445566778899> role, <@223344556677889900> and <@!223344556677889900> users'
 
 t.test('mentions in relayed text never ping, in every mode and every request', async t => {
   const text = fake.addChannel(ChannelType.Text)
@@ -19,7 +20,10 @@ t.test('mentions in relayed text never ping, in every mode and every request', a
     { webhookUrl: hook.url, mode: 'channel' as const }
   ]
   for (const config of configs) {
-    const relay = await plugin.create({ apiUrl: fake.api, ...config }, { name: 'discord.pings', logger: recordingLogger(), configDir: '.' })
+    const relay = await plugin.create(
+      { apiUrl: fake.api, ...config },
+      { name: 'discord.pings', logger: recordingLogger(), configDir: '.' }
+    )
     const message = relayMessage({
       conversationId: `pings-${config.mode ?? 'thread'}`,
       text: `${pings}\n\n${'filler line\n'.repeat(250)}${pings}`,
@@ -31,11 +35,18 @@ t.test('mentions in relayed text never ping, in every mode and every request', a
   const forumPosts = fake.requests.filter(r => r.route === 'POST /channels/:id/threads' && r.body.message)
   t.ok(creates.length >= 7, `${creates.length} message requests`)
   t.equal(forumPosts.length, 1)
-  for (const request of creates) t.same(request.body.allowed_mentions, { parse: [] }, `${request.route} sends allowed_mentions parse []`)
-  t.same(forumPosts[0]!.body.message.allowed_mentions, { parse: [] }, 'the forum post\'s first message too')
+  for (const request of creates)
+    t.same(request.body.allowed_mentions, { parse: [] }, `${request.route} sends allowed_mentions parse []`)
+  t.same(forumPosts[0]!.body.message.allowed_mentions, { parse: [] }, "the forum post's first message too")
   t.ok(fake.messages.length >= 8)
-  t.ok(fake.messages.every(m => m.pinged.length === 0), 'nobody was pinged')
-  t.ok(fake.messages.some(m => m.content?.includes('@everyone') && m.content.includes('<@&112233445566778899>')), 'the mentions still show as text')
+  t.ok(
+    fake.messages.every(m => m.pinged.length === 0),
+    'nobody was pinged'
+  )
+  t.ok(
+    fake.messages.some(m => m.content?.includes('@everyone') && m.content.includes('<@&112233445566778899>')),
+    'the mentions still show as text'
+  )
 })
 
 t.test('the fake would have reported a ping without allowed_mentions (the check can fail)', async t => {
@@ -46,5 +57,11 @@ t.test('the fake would have reported a ping without allowed_mentions (the check 
     body: JSON.stringify({ content: pings })
   })
   t.equal(response.status, 200)
-  t.same(fake.messagesIn(channel.id)[0]!.pinged, ['@everyone', '@here', '<@&112233445566778899>', '<@223344556677889900>', '<@!223344556677889900>'])
+  t.same(fake.messagesIn(channel.id)[0]!.pinged, [
+    '@everyone',
+    '@here',
+    '<@&112233445566778899>',
+    '<@223344556677889900>',
+    '<@!223344556677889900>'
+  ])
 })

@@ -7,20 +7,49 @@ const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
 
 const cases = [
-  { name: 'unknown channel', setup: () => ({ channel: '123456789012345678' }), error: /channel 123456789012345678 does not exist or the bot cannot see it/ },
-  { name: 'missing access', setup: () => ({ channel: fake.addChannel(ChannelType.Text, { deny: 50001 }).id }), error: /the bot cannot see channel \d+; add the bot to the server and allow it View Channel/ },
-  { name: 'missing permissions', setup: () => ({ channel: fake.addChannel(ChannelType.Text, { deny: 50013 }).id }), error: /the bot lacks a permission in channel \d+; allow it View Channel, Send Messages, Send Messages in Threads, Create Public Threads/ },
-  { name: 'invalid token', setup: () => ({ channel: fake.addChannel(ChannelType.Text).id, token: 'revoked' }), error: /Discord rejected the bot token; reset it in the Discord Developer Portal/ },
-  { name: 'forum channel in channel mode', setup: () => ({ channel: fake.addChannel(ChannelType.Forum).id, mode: 'channel' as const }), error: /does not take messages directly; use mode "forum"/ }
+  {
+    name: 'unknown channel',
+    setup: () => ({ channel: '123456789012345678' }),
+    error: /channel 123456789012345678 does not exist or the bot cannot see it/
+  },
+  {
+    name: 'missing access',
+    setup: () => ({ channel: fake.addChannel(ChannelType.Text, { deny: 50001 }).id }),
+    error: /the bot cannot see channel \d+; add the bot to the server and allow it View Channel/
+  },
+  {
+    name: 'missing permissions',
+    setup: () => ({ channel: fake.addChannel(ChannelType.Text, { deny: 50013 }).id }),
+    error:
+      /the bot lacks a permission in channel \d+; allow it View Channel, Send Messages, Send Messages in Threads, Create Public Threads/
+  },
+  {
+    name: 'invalid token',
+    setup: () => ({ channel: fake.addChannel(ChannelType.Text).id, token: 'revoked' }),
+    error: /Discord rejected the bot token; reset it in the Discord Developer Portal/
+  },
+  {
+    name: 'forum channel in channel mode',
+    setup: () => ({ channel: fake.addChannel(ChannelType.Forum).id, mode: 'channel' as const }),
+    error: /does not take messages directly; use mode "forum"/
+  }
 ]
 
 for (const { name, setup, error } of cases) {
   t.test(`${name}: failed with what the admin must do, logged loudly once`, async t => {
     const logger = recordingLogger()
-    const relay = await plugin.create({ token: fake.token, apiUrl: fake.api, ...setup() }, { name: 'discord.broken', logger, configDir: '.' })
+    const relay = await plugin.create(
+      { token: fake.token, apiUrl: fake.api, ...setup() },
+      { name: 'discord.broken', logger, configDir: '.' }
+    )
     const outcomes = []
     for (let i = 0; i < 3; i++) {
-      outcomes.push(await relay.deliver(relayMessage({ conversationId: `broken-${i % 2}`, text: 'hello' }), deliveryContext(memoryState())))
+      outcomes.push(
+        await relay.deliver(
+          relayMessage({ conversationId: `broken-${i % 2}`, text: 'hello' }),
+          deliveryContext(memoryState())
+        )
+      )
     }
     for (const outcome of outcomes) t.match(outcome, { status: 'failed', error }, 'failed, not retried')
     t.match(outcomes[0], { error: /^discord\.broken: / }, 'names the relay')
@@ -33,7 +62,10 @@ for (const { name, setup, error } of cases) {
 t.test('a distinct problem is logged loudly again', async t => {
   const logger = recordingLogger()
   const denied = fake.addChannel(ChannelType.Text, { deny: 50013 })
-  const relay = await plugin.create({ token: fake.token, apiUrl: fake.api, channel: denied.id, mode: 'channel' }, { name: 'discord.broken', logger, configDir: '.' })
+  const relay = await plugin.create(
+    { token: fake.token, apiUrl: fake.api, channel: denied.id, mode: 'channel' },
+    { name: 'discord.broken', logger, configDir: '.' }
+  )
   await relay.deliver(relayMessage({ text: 'one' }), deliveryContext(memoryState()))
   denied.deny = 50001
   await relay.deliver(relayMessage({ text: 'two' }), deliveryContext(memoryState()))

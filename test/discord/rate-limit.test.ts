@@ -7,7 +7,10 @@ const fake = await new FakeDiscord({ bucketLimit: 3, bucketWindowMs: 120 }).star
 t.teardown(() => fake.close())
 
 const relayFor = (channel: string, maxRateLimitWaitMs: number) =>
-  plugin.create({ token: fake.token, channel, apiUrl: fake.api, maxRateLimitWaitMs }, { name: 'discord.limits', logger: recordingLogger(), configDir: '.' })
+  plugin.create(
+    { token: fake.token, channel, apiUrl: fake.api, maxRateLimitWaitMs },
+    { name: 'discord.limits', logger: recordingLogger(), configDir: '.' }
+  )
 const longText = (label: string) => Array.from({ length: 300 }, (_, i) => `${label} line ${i} of the answer`).join('\n')
 const noDuplicates = (contents: (string | undefined)[]) => new Set(contents).size === contents.length
 
@@ -18,7 +21,10 @@ t.test('a short rate limit is waited out inside the delivery: every part once, i
   const started = Date.now()
   const outcome = await relay.deliver(relayMessage({ text: longText('waited') }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
-  t.ok(fake.requests.some(r => r.status === 429), 'a 429 was answered')
+  t.ok(
+    fake.requests.some(r => r.status === 429),
+    'a 429 was answered'
+  )
   const contents = fake.messagesIn(fake.threadsOf(channel.id)[0]!.id).map(m => m.content)
   t.ok(contents.length >= 4, `${contents.length} parts (bucket of 3 per 120 ms, so the client also paced itself)`)
   t.ok(noDuplicates(contents), 'no part twice')
@@ -26,31 +32,43 @@ t.test('a short rate limit is waited out inside the delivery: every part once, i
   t.ok(Date.now() - started < 2000)
 })
 
-t.test('a long rate limit ends the attempt as a retry after that time; the retry posts only what is missing', async t => {
-  const channel = fake.addChannel(ChannelType.Text)
-  // The client adds 50 ms twice to the fake's 120 ms windows: waits up to 220 ms are pacing, not trouble.
-  const relay = await relayFor(channel.id, 300)
-  const state = memoryState()
-  t.equal((await relay.deliver(relayMessage({ text: 'opens the thread' }), deliveryContext(state))).status, 'delivered')
-  const thread = fake.threadsOf(channel.id)[0]!
-  // Part 1 goes through; part 2 meets a 429 longer than the relay will wait.
-  fake.rateLimitNext(1, { route: 'POST /channels/:id/messages', match: thread.id, skip: 1, retryAfterMs: 600 })
-  const message = relayMessage({ text: longText('resumed') })
-  const first = await relay.deliver(message, deliveryContext(state))
-  t.equal(first.status, 'retry')
-  if (first.status !== 'retry') return
-  t.ok(first.retryAfterMs! >= 600 && first.retryAfterMs! < 1000, `retryAfterMs ${first.retryAfterMs}`)
-  t.match(first.error, /rate limited/)
-  const before = fake.messagesIn(thread.id).length
-  t.equal(before, 2, 'the thread opener and part 1 were posted')
-  await new Promise(resolve => setTimeout(resolve, first.retryAfterMs))
-  const second = await relay.deliver(message, deliveryContext(state, 2))
-  t.equal(second.status, 'delivered', JSON.stringify(second))
-  const contents = fake.messagesIn(thread.id).map(m => m.content)
-  t.ok(noDuplicates(contents), 'no part posted twice across the two attempts')
-  t.equal(fake.requests.filter(r => r.route === 'POST /channels/:id/messages' && r.path.includes(thread.id) && r.status === 200).length, contents.length, 'and none was even sent twice')
-  t.ok(contents.join('\n').includes('resumed line 0 of') && contents.join('\n').includes('resumed line 299 of'))
-})
+t.test(
+  'a long rate limit ends the attempt as a retry after that time; the retry posts only what is missing',
+  async t => {
+    const channel = fake.addChannel(ChannelType.Text)
+    // The client adds 50 ms twice to the fake's 120 ms windows: waits up to 220 ms are pacing, not trouble.
+    const relay = await relayFor(channel.id, 300)
+    const state = memoryState()
+    t.equal(
+      (await relay.deliver(relayMessage({ text: 'opens the thread' }), deliveryContext(state))).status,
+      'delivered'
+    )
+    const thread = fake.threadsOf(channel.id)[0]!
+    // Part 1 goes through; part 2 meets a 429 longer than the relay will wait.
+    fake.rateLimitNext(1, { route: 'POST /channels/:id/messages', match: thread.id, skip: 1, retryAfterMs: 600 })
+    const message = relayMessage({ text: longText('resumed') })
+    const first = await relay.deliver(message, deliveryContext(state))
+    t.equal(first.status, 'retry')
+    if (first.status !== 'retry') return
+    t.ok(first.retryAfterMs! >= 600 && first.retryAfterMs! < 1000, `retryAfterMs ${first.retryAfterMs}`)
+    t.match(first.error, /rate limited/)
+    const before = fake.messagesIn(thread.id).length
+    t.equal(before, 2, 'the thread opener and part 1 were posted')
+    await new Promise(resolve => setTimeout(resolve, first.retryAfterMs))
+    const second = await relay.deliver(message, deliveryContext(state, 2))
+    t.equal(second.status, 'delivered', JSON.stringify(second))
+    const contents = fake.messagesIn(thread.id).map(m => m.content)
+    t.ok(noDuplicates(contents), 'no part posted twice across the two attempts')
+    t.equal(
+      fake.requests.filter(
+        r => r.route === 'POST /channels/:id/messages' && r.path.includes(thread.id) && r.status === 200
+      ).length,
+      contents.length,
+      'and none was even sent twice'
+    )
+    t.ok(contents.join('\n').includes('resumed line 0 of') && contents.join('\n').includes('resumed line 299 of'))
+  }
+)
 
 t.test('a global rate limit beyond the wait becomes a retry too', async t => {
   const channel = fake.addChannel(ChannelType.Text)
@@ -60,7 +78,7 @@ t.test('a global rate limit beyond the wait becomes a retry too', async t => {
   t.match(outcome, { status: 'retry', error: /global/ })
 })
 
-t.test('a conversation waiting on its thread\'s limit does not hold up another thread', async t => {
+t.test("a conversation waiting on its thread's limit does not hold up another thread", async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id, 2000)
   const slow = memoryState()
@@ -72,9 +90,17 @@ t.test('a conversation waiting on its thread\'s limit does not hold up another t
   fake.rateLimitNext(1, { match: slowThread.id, retryAfterMs: 600 })
   const finished: string[] = []
   const started = Date.now()
-  const slowDone = relay.deliver(relayMessage({ conversationId: 'slow', text: 'slow two' }), deliveryContext(slow)).then(o => { finished.push('slow'); return o })
+  const slowDone = relay
+    .deliver(relayMessage({ conversationId: 'slow', text: 'slow two' }), deliveryContext(slow))
+    .then(o => {
+      finished.push('slow')
+      return o
+    })
   await new Promise(resolve => setTimeout(resolve, 50))
-  const quickOutcome = await relay.deliver(relayMessage({ conversationId: 'quick', text: 'quick two' }), deliveryContext(quick))
+  const quickOutcome = await relay.deliver(
+    relayMessage({ conversationId: 'quick', text: 'quick two' }),
+    deliveryContext(quick)
+  )
   finished.push('quick')
   const quickMs = Date.now() - started
   t.equal(quickOutcome.status, 'delivered')

@@ -1,13 +1,23 @@
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
-import { ChannelType, FakeDiscord, deliverAsCore, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
+import {
+  ChannelType,
+  FakeDiscord,
+  deliverAsCore,
+  deliveryContext,
+  recordingLogger,
+  relayMessage
+} from '../fakes/discord.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
 
 const relayFor = (channel: string, extra: object = {}) =>
-  plugin.create({ token: fake.token, channel, apiUrl: fake.api, ...extra }, { name: 'discord.threads', logger: recordingLogger(), configDir: '.' })
+  plugin.create(
+    { token: fake.token, channel, apiUrl: fake.api, ...extra },
+    { name: 'discord.threads', logger: recordingLogger(), configDir: '.' }
+  )
 const contentsIn = (id: string) => fake.messagesIn(id).map(m => m.content)
 
 t.test('an archived thread is reopened by the next message', async t => {
@@ -17,7 +27,10 @@ t.test('an archived thread is reopened by the next message', async t => {
   await relay.deliver(relayMessage({ text: 'before the archive' }), deliveryContext(state))
   const [thread] = fake.threadsOf(channel.id)
   fake.archive(thread!.id)
-  t.equal((await relay.deliver(relayMessage({ text: 'after the archive' }), deliveryContext(state))).status, 'delivered')
+  t.equal(
+    (await relay.deliver(relayMessage({ text: 'after the archive' }), deliveryContext(state))).status,
+    'delivered'
+  )
   t.equal(fake.threadsOf(channel.id).length, 1, 'the same thread')
   t.notOk(thread!.archived, 'unarchived')
   t.match(contentsIn(thread!.id), [/before the archive/, /after the archive/])
@@ -39,7 +52,12 @@ for (const mode of ['thread', 'forum'] as const) {
     t.not(fresh[0]!.id, old!.id)
     t.match(await state.get('thread'), { id: fresh[0]!.id })
     const contents = contentsIn(fresh[0]!.id)
-    t.ok(contents.length >= 2 && contents.join('').includes('after deletion 0') && contents.join('').includes('after deletion 299'), 'the whole message is in the new thread')
+    t.ok(
+      contents.length >= 2 &&
+        contents.join('').includes('after deletion 0') &&
+        contents.join('').includes('after deletion 299'),
+      'the whole message is in the new thread'
+    )
     t.equal((await relay.deliver(relayMessage({ text: 'next' }), deliveryContext(state))).status, 'delivered')
     t.equal(fake.threadsOf(channel.id).filter(th => !th.deleted).length, 1, 'and later messages follow it there')
   })
@@ -69,17 +87,27 @@ t.test('a deleted parent channel is a permanent failure, not an endless loop of 
 })
 
 for (const mode of ['thread', 'forum'] as const) {
-  t.test(`a ${mode === 'forum' ? 'forum post' : 'thread'} made by an attempt whose answer was lost is found again, not made twice`, async t => {
-    const channel = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
-    const relay = await relayFor(channel.id, { mode })
-    const state = memoryState()
-    fake.failNext(1, { route: 'POST /channels/:id/threads', match: channel.id, after: true })
-    const { outcomes } = await deliverAsCore(relay, relayMessage({ conversationId: `lost-${mode}`, text: 'the very first message' }), state)
-    t.same(outcomes.map(o => o.status), ['retry', 'delivered'])
-    const threads = fake.threadsOf(channel.id)
-    t.equal(threads.length, 1, 'one thread')
-    t.equal(contentsIn(threads[0]!.id).length, 1, 'the first message once')
-    t.match(contentsIn(threads[0]!.id), [/the very first message/])
-    t.equal(await state.get('threadPending'), undefined, 'the marker is cleared')
-  })
+  t.test(
+    `a ${mode === 'forum' ? 'forum post' : 'thread'} made by an attempt whose answer was lost is found again, not made twice`,
+    async t => {
+      const channel = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
+      const relay = await relayFor(channel.id, { mode })
+      const state = memoryState()
+      fake.failNext(1, { route: 'POST /channels/:id/threads', match: channel.id, after: true })
+      const { outcomes } = await deliverAsCore(
+        relay,
+        relayMessage({ conversationId: `lost-${mode}`, text: 'the very first message' }),
+        state
+      )
+      t.same(
+        outcomes.map(o => o.status),
+        ['retry', 'delivered']
+      )
+      const threads = fake.threadsOf(channel.id)
+      t.equal(threads.length, 1, 'one thread')
+      t.equal(contentsIn(threads[0]!.id).length, 1, 'the first message once')
+      t.match(contentsIn(threads[0]!.id), [/the very first message/])
+      t.equal(await state.get('threadPending'), undefined, 'the marker is cleared')
+    }
+  )
 }

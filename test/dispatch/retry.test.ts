@@ -8,12 +8,32 @@ import { post, seed, testApp } from '../helpers/app.js'
 const policy = { baseMs: 1000, maxMs: 60000 }
 
 t.test('backoff doubles per failure, stays under the cap, and jitters within [half, full]', async t => {
-  t.equal(backoffDelay(1, policy, () => 0), 500)
-  t.equal(backoffDelay(1, policy, () => 1), 1000)
-  t.equal(backoffDelay(2, policy, () => 1), 2000)
-  t.equal(backoffDelay(5, policy, () => 1), 16000)
-  t.equal(backoffDelay(10, policy, () => 1), 60000, 'capped')
-  t.equal(backoffDelay(40, policy, () => 0), 30000, 'capped, still jittered')
+  t.equal(
+    backoffDelay(1, policy, () => 0),
+    500
+  )
+  t.equal(
+    backoffDelay(1, policy, () => 1),
+    1000
+  )
+  t.equal(
+    backoffDelay(2, policy, () => 1),
+    2000
+  )
+  t.equal(
+    backoffDelay(5, policy, () => 1),
+    16000
+  )
+  t.equal(
+    backoffDelay(10, policy, () => 1),
+    60000,
+    'capped'
+  )
+  t.equal(
+    backoffDelay(40, policy, () => 0),
+    30000,
+    'capped, still jittered'
+  )
   const samples = Array.from({ length: 200 }, () => backoffDelay(3, policy))
   t.ok(samples.every(d => d >= 2000 && d <= 4000))
   t.ok(new Set(samples).size > 20, 'jitter spreads retries')
@@ -33,7 +53,9 @@ async function setup(t: Test, relay: FakeRelay, dispatch: Record<string, number>
 
 t.test('a retryable failure backs off exponentially, then delivers', async t => {
   let failures = 2
-  const relay = new FakeRelay(() => failures-- > 0 ? { status: 'retry', error: 'HTTP 503' } : { status: 'delivered', posted: { id: 'p1' } })
+  const relay = new FakeRelay(() =>
+    failures-- > 0 ? { status: 'retry', error: 'HTTP 503' } : { status: 'delivered', posted: { id: 'p1' } }
+  )
   const { app, clock } = await setup(t, relay)
   await post(app, seed())
   await app.relay.dispatcher.drain()
@@ -49,7 +71,11 @@ t.test('a retryable failure backs off exponentially, then delivers', async t => 
   t.equal(relay.attempts.length, 2, 'not before the second backoff (2 s)')
   clock.advance(1)
   await app.relay.dispatcher.drain()
-  t.same(relay.attempts.map(a => a.attempt), [1, 2, 3], 'the relay is told which attempt it is')
+  t.same(
+    relay.attempts.map(a => a.attempt),
+    [1, 2, 3],
+    'the relay is told which attempt it is'
+  )
   t.equal(relay.delivered.length, 1)
   const [record] = await app.relay.store.listDeliveries({})
   t.match(record, { status: 'delivered', attempts: 3, posted: { id: 'p1' }, lastError: 'HTTP 503' })
@@ -91,7 +117,9 @@ t.test('a thrown error is a retryable failure, with its cause kept', async t => 
 })
 
 t.test('a permanent failure is dead-lettered at once with its error, and the lane moves on', async t => {
-  const relay = new FakeRelay(m => m.messageId === 'bad' ? { status: 'failed', error: 'channel_not_found' } : { status: 'delivered' })
+  const relay = new FakeRelay(m =>
+    m.messageId === 'bad' ? { status: 'failed', error: 'channel_not_found' } : { status: 'delivered' }
+  )
   const { app } = await setup(t, relay)
   await post(app, seed({ message_id: 'bad' }))
   await post(app, seed({ message_id: 'next' }))
@@ -103,7 +131,11 @@ t.test('a permanent failure is dead-lettered at once with its error, and the lan
 })
 
 t.test('a delivery that exhausts its attempts is dead-lettered with its last error, and the lane moves on', async t => {
-  const relay = new FakeRelay((m, ctx) => m.messageId === 'flaky' ? { status: 'retry', error: `HTTP 502 #${ctx.attempt}` } satisfies DeliveryOutcome : { status: 'delivered' })
+  const relay = new FakeRelay((m, ctx) =>
+    m.messageId === 'flaky'
+      ? ({ status: 'retry', error: `HTTP 502 #${ctx.attempt}` } satisfies DeliveryOutcome)
+      : { status: 'delivered' }
+  )
   const { app, clock } = await setup(t, relay)
   await post(app, seed({ message_id: 'flaky' }))
   await post(app, seed({ message_id: 'after' }))
@@ -129,7 +161,11 @@ t.test('a delivery that hangs is aborted after deliveryTimeoutMs and retried', a
   const relay = new FakeRelay((_m, ctx) => {
     if (!first) return { status: 'delivered' }
     first = false
-    return new Promise(() => { ctx.signal.addEventListener('abort', () => { signalled = true }) })
+    return new Promise(() => {
+      ctx.signal.addEventListener('abort', () => {
+        signalled = true
+      })
+    })
   })
   const { app, clock } = await setup(t, relay, { deliveryTimeoutMs: 100 })
   await post(app, seed())
@@ -146,7 +182,13 @@ t.test('each relay is its own lane: one relay failing does not hold back another
   const down = new FakeRelay(() => ({ status: 'retry', error: 'down' }))
   const up = new FakeRelay()
   const clock = new ManualClock()
-  const app = await testApp(t, { relays: new Map([['down', down], ['up', up]]), clock })
+  const app = await testApp(t, {
+    relays: new Map([
+      ['down', down],
+      ['up', up]
+    ]),
+    clock
+  })
   await post(app, seed({ message_id: 'a' }))
   await post(app, seed({ message_id: 'b' }))
   await app.relay.dispatcher.drain()

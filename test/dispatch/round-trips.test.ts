@@ -9,7 +9,17 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} }
 const T = 1_700_000_000_000
 
 function message(id: string, conversationId: string): RelayMessage {
-  return { source: 'default', messageId: id, conversationId, type: 'ANSWER', text: id, flowOutput: [], createdAt: T, receivedAt: T, format: 'v1' }
+  return {
+    source: 'default',
+    messageId: id,
+    conversationId,
+    type: 'ANSWER',
+    text: id,
+    flowOutput: [],
+    createdAt: T,
+    receivedAt: T,
+    format: 'v1'
+  }
 }
 
 /** The store with a tally of the calls the dispatcher makes: each is a round trip on PostgreSQL. */
@@ -28,29 +38,42 @@ function counted(store: SqliteStore): { store: Store; calls: Map<string, number>
   return { store: proxy, calls }
 }
 
-t.test('a lane costs one head; each message after that one store call, which also releases the emptied lane', async t => {
-  const sqlite = new SqliteStore({ path: ':memory:' })
-  t.teardown(() => sqlite.close())
-  for (let i = 0; i < 3; i++) await sqlite.accept(message(`a${i}`, 'a'), ['fake'])
-  await sqlite.accept(message('b0', 'b'), ['fake'])
-  // The last message of lane a dies, the rest are delivered: both outcomes move on the same way.
-  const relay = new FakeRelay(m => m.messageId === 'a2' ? { status: 'failed', error: 'rejected' } : { status: 'delivered' })
-  const { store, calls } = counted(sqlite)
-  const dispatcher = new Dispatcher({
-    store, relays: new Map([['fake', relay]]), logger: silent, clock: { now: () => T },
-    concurrency: 4, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 1000, deliveryTimeoutMs: 5000, pollIntervalMs: 60_000
-  })
-  await dispatcher.drain()
+t.test(
+  'a lane costs one head; each message after that one store call, which also releases the emptied lane',
+  async t => {
+    const sqlite = new SqliteStore({ path: ':memory:' })
+    t.teardown(() => sqlite.close())
+    for (let i = 0; i < 3; i++) await sqlite.accept(message(`a${i}`, 'a'), ['fake'])
+    await sqlite.accept(message('b0', 'b'), ['fake'])
+    // The last message of lane a dies, the rest are delivered: both outcomes move on the same way.
+    const relay = new FakeRelay(m =>
+      m.messageId === 'a2' ? { status: 'failed', error: 'rejected' } : { status: 'delivered' }
+    )
+    const { store, calls } = counted(sqlite)
+    const dispatcher = new Dispatcher({
+      store,
+      relays: new Map([['fake', relay]]),
+      logger: silent,
+      clock: { now: () => T },
+      concurrency: 4,
+      maxAttempts: 3,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1000,
+      deliveryTimeoutMs: 5000,
+      pollIntervalMs: 60_000
+    })
+    await dispatcher.drain()
 
-  t.strictSame(relay.idsOf('a'), ['a0', 'a1'])
-  t.strictSame(relay.idsOf('b'), ['b0'])
-  t.strictSame(await sqlite.pendingByRelay(), {})
-  t.equal(calls.get('head'), 2, 'one head per lane, for its first message')
-  t.equal(calls.get('finishAndNext'), 4, 'one call per message')
-  t.equal(calls.get('releaseLane'), undefined, 'no separate release of an emptied lane')
-  const [lane] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
-  t.equal(lane, undefined, 'nothing is left to claim')
-  await sqlite.accept(message('a3', 'a'), ['fake'])
-  const [again] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
-  t.equal(again?.conversationId, 'a', 'the lane was released: another owner can claim its next message')
-})
+    t.strictSame(relay.idsOf('a'), ['a0', 'a1'])
+    t.strictSame(relay.idsOf('b'), ['b0'])
+    t.strictSame(await sqlite.pendingByRelay(), {})
+    t.equal(calls.get('head'), 2, 'one head per lane, for its first message')
+    t.equal(calls.get('finishAndNext'), 4, 'one call per message')
+    t.equal(calls.get('releaseLane'), undefined, 'no separate release of an emptied lane')
+    const [lane] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
+    t.equal(lane, undefined, 'nothing is left to claim')
+    await sqlite.accept(message('a3', 'a'), ['fake'])
+    const [again] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
+    t.equal(again?.conversationId, 'a', 'the lane was released: another owner can claim its next message')
+  }
+)

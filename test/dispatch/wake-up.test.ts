@@ -8,36 +8,58 @@ import { until } from '../helpers/process.js'
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 
 function message(id: string): RelayMessage {
-  return { source: 'default', messageId: id, conversationId: 'c1', type: 'ANSWER', text: id, flowOutput: [], createdAt: Date.now(), receivedAt: Date.now(), format: 'v1' }
+  return {
+    source: 'default',
+    messageId: id,
+    conversationId: 'c1',
+    type: 'ANSWER',
+    text: id,
+    flowOutput: [],
+    createdAt: Date.now(),
+    receivedAt: Date.now(),
+    format: 'v1'
+  }
 }
 
-t.test('a message stored while the dispatcher is reading the store is delivered at once, not at the next poll', async t => {
-  const store = new SqliteStore({ path: ':memory:' })
-  const relay = new FakeRelay()
-  const dispatcher = new Dispatcher({
-    store, relays: new Map([['fake', relay]]), logger: silent,
-    concurrency: 4, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 1000, deliveryTimeoutMs: 5000,
-    // Far longer than the test may take: only a wake-up can deliver in time.
-    pollIntervalMs: 60_000
-  })
-  // The message is stored and announced after the dispatcher has looked for work and before it
-  // sleeps: the window in which a wake-up used to be lost.
-  const nextDueAt = store.nextDueAt.bind(store)
-  let first = true
-  store.nextDueAt = async (relays, now) => {
-    const due = await nextDueAt(relays, now)
-    if (first) {
-      first = false
-      await store.accept(message('m1'), ['fake'])
-      dispatcher.notify()
+t.test(
+  'a message stored while the dispatcher is reading the store is delivered at once, not at the next poll',
+  async t => {
+    const store = new SqliteStore({ path: ':memory:' })
+    const relay = new FakeRelay()
+    const dispatcher = new Dispatcher({
+      store,
+      relays: new Map([['fake', relay]]),
+      logger: silent,
+      concurrency: 4,
+      maxAttempts: 3,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1000,
+      deliveryTimeoutMs: 5000,
+      // Far longer than the test may take: only a wake-up can deliver in time.
+      pollIntervalMs: 60_000
+    })
+    // The message is stored and announced after the dispatcher has looked for work and before it
+    // sleeps: the window in which a wake-up used to be lost.
+    const nextDueAt = store.nextDueAt.bind(store)
+    let first = true
+    store.nextDueAt = async (relays, now) => {
+      const due = await nextDueAt(relays, now)
+      if (first) {
+        first = false
+        await store.accept(message('m1'), ['fake'])
+        dispatcher.notify()
+      }
+      return due
     }
-    return due
+    dispatcher.start()
+    t.teardown(async () => {
+      await dispatcher.stop(1000)
+      await store.close()
+    })
+    await until(() => relay.delivered.length === 1, 3000)
+    t.same(
+      relay.delivered.map(m => m.messageId),
+      ['m1']
+    )
   }
-  dispatcher.start()
-  t.teardown(async () => {
-    await dispatcher.stop(1000)
-    await store.close()
-  })
-  await until(() => relay.delivered.length === 1, 3000)
-  t.same(relay.delivered.map(m => m.messageId), ['m1'])
-})
+)

@@ -10,9 +10,22 @@ import type { ConversationState, DeliveryContext, DeliveryOutcome, Relay, RelayL
  * lost answers, denied permissions, archived and deleted threads.
  */
 
-export const ChannelType = { Text: 0, Announcement: 5, AnnouncementThread: 10, PublicThread: 11, PrivateThread: 12, Forum: 15 } as const
+export const ChannelType = {
+  Text: 0,
+  Announcement: 5,
+  AnnouncementThread: 10,
+  PublicThread: 11,
+  PrivateThread: 12,
+  Forum: 15
+} as const
 
-const TAKES_MESSAGES: number[] = [ChannelType.Text, ChannelType.Announcement, ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]
+const TAKES_MESSAGES: number[] = [
+  ChannelType.Text,
+  ChannelType.Announcement,
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread
+]
 
 export interface FakeChannel {
   id: string
@@ -28,7 +41,13 @@ export interface FakeChannel {
   deny?: 50001 | 50013
 }
 
-export interface FakeWebhook { id: string; token: string; channel_id: string; guild_id: string; name: string }
+export interface FakeWebhook {
+  id: string
+  token: string
+  channel_id: string
+  guild_id: string
+  name: string
+}
 
 /** A message the fake created, with what the request carried. */
 export interface CreatedMessage {
@@ -64,7 +83,11 @@ interface Embed {
   author?: { name?: string }
   fields?: { name?: string; value?: string }[]
 }
-interface AllowedMentions { parse?: string[]; users?: string[]; roles?: string[] }
+interface AllowedMentions {
+  parse?: string[]
+  users?: string[]
+  roles?: string[]
+}
 
 /** A fault for the next matching requests. */
 export interface Fault {
@@ -102,16 +125,22 @@ export interface FakeDiscordOptions {
 const EPOCH = 1420070400000n
 let sequence = 0n
 /** Real-looking snowflakes (17–19 digits): the REST client keys its rate-limit buckets on them. */
-export function snowflake (): string {
+export function snowflake(): string {
   sequence = (sequence + 1n) % 4096n
   return String(((BigInt(Date.now()) - EPOCH) << 22n) | sequence)
 }
 
-interface Answer { status: number; body?: unknown; headers?: Record<string, string> }
+interface Answer {
+  status: number
+  body?: unknown
+  headers?: Record<string, string>
+}
 type Handler = (params: string[], request: { body: any; query: URLSearchParams; authorized: boolean }) => Answer
 
-const error = (status: number, code: number, message: string, errors?: unknown): Answer =>
-  ({ status, body: errors ? { code, message, errors } : { code, message } })
+const error = (status: number, code: number, message: string, errors?: unknown): Answer => ({
+  status,
+  body: errors ? { code, message, errors } : { code, message }
+})
 const fieldError = (code: string, message: string) => ({ _errors: [{ code, message }] })
 const invalidForm = (errors: Record<string, unknown>) => error(400, 50035, 'Invalid Form Body', errors)
 
@@ -136,87 +165,122 @@ export class FakeDiscord {
   /** `http://127.0.0.1:<port>/api`, for the REST client's `api` option. */
   api = ''
 
-  constructor (options: FakeDiscordOptions = {}) {
+  constructor(options: FakeDiscordOptions = {}) {
     this.bucketLimit = options.bucketLimit ?? 1000
     this.bucketWindowMs = options.bucketWindowMs ?? 1000
     this.nonceWindowMs = options.nonceWindowMs ?? 120_000
-    this.server = createServer((req, res) => { this.handle(req, res).catch(err => { res.statusCode = 500; res.end(String(err)) }) })
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch(err => {
+        res.statusCode = 500
+        res.end(String(err))
+      })
+    })
     // [route, pattern, needs the bot token, handler]
     this.routes = [
       ['GET /users/@me', /^\/users\/@me$/, true, () => ({ status: 200, body: this.bot })],
       ['GET /channels/:id', /^\/channels\/(\d+)$/, true, ([id]) => this.getChannel(id!)],
-      ['POST /channels/:id/messages', /^\/channels\/(\d+)\/messages$/, true, ([id], r) => this.createMessage(id!, r.body)],
+      [
+        'POST /channels/:id/messages',
+        /^\/channels\/(\d+)\/messages$/,
+        true,
+        ([id], r) => this.createMessage(id!, r.body)
+      ],
       ['POST /channels/:id/threads', /^\/channels\/(\d+)\/threads$/, true, ([id], r) => this.startThread(id!, r.body)],
       ['GET /guilds/:id/threads/active', /^\/guilds\/(\d+)\/threads\/active$/, true, ([id]) => this.activeThreads(id!)],
-      ['GET /webhooks/:id/:token', /^\/webhooks\/(\d+)\/([^/]+)$/, false, ([id, token]) => this.getWebhook(id!, token!)],
-      ['POST /webhooks/:id/:token', /^\/webhooks\/(\d+)\/([^/]+)$/, false, ([id, token], r) => this.executeWebhook(id!, token!, r.body, r.query)]
+      [
+        'GET /webhooks/:id/:token',
+        /^\/webhooks\/(\d+)\/([^/]+)$/,
+        false,
+        ([id, token]) => this.getWebhook(id!, token!)
+      ],
+      [
+        'POST /webhooks/:id/:token',
+        /^\/webhooks\/(\d+)\/([^/]+)$/,
+        false,
+        ([id, token], r) => this.executeWebhook(id!, token!, r.body, r.query)
+      ]
     ]
   }
 
-  async start (): Promise<this> {
+  async start(): Promise<this> {
     await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
     this.api = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api`
     return this
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.server.closeAllConnections()
     await new Promise(resolve => this.server.close(resolve))
   }
 
   // ---- setting the scene -------------------------------------------------------------------
 
-  addChannel (type: number, extra: Partial<FakeChannel> = {}): FakeChannel {
-    const channel: FakeChannel = { id: snowflake(), type, guild_id: this.guildId, name: `channel-${this.channels.size}`, archived: false, locked: false, deleted: false, ...extra }
+  addChannel(type: number, extra: Partial<FakeChannel> = {}): FakeChannel {
+    const channel: FakeChannel = {
+      id: snowflake(),
+      type,
+      guild_id: this.guildId,
+      name: `channel-${this.channels.size}`,
+      archived: false,
+      locked: false,
+      deleted: false,
+      ...extra
+    }
     this.channels.set(channel.id, channel)
     return channel
   }
 
-  addWebhook (channelId: string): FakeWebhook & { url: string } {
-    const hook: FakeWebhook = { id: snowflake(), token: `tok-${this.webhooks.size}-secret`, channel_id: channelId, guild_id: this.guildId, name: 'Relay hook' }
+  addWebhook(channelId: string): FakeWebhook & { url: string } {
+    const hook: FakeWebhook = {
+      id: snowflake(),
+      token: `tok-${this.webhooks.size}-secret`,
+      channel_id: channelId,
+      guild_id: this.guildId,
+      name: 'Relay hook'
+    }
     this.webhooks.set(hook.id, hook)
     return { ...hook, url: `${this.api}/webhooks/${hook.id}/${hook.token}` }
   }
 
-  threadsOf (parentId: string): FakeChannel[] {
+  threadsOf(parentId: string): FakeChannel[] {
     return [...this.channels.values()].filter(c => c.parent_id === parentId)
   }
 
-  messagesIn (channelId: string): CreatedMessage[] {
+  messagesIn(channelId: string): CreatedMessage[] {
     return this.messages.filter(m => m.channel_id === channelId)
   }
 
-  archive (threadId: string, locked = false): void {
+  archive(threadId: string, locked = false): void {
     const thread = this.channels.get(threadId)!
     thread.archived = true
     thread.locked = locked
   }
 
-  remove (channelId: string): void {
+  remove(channelId: string): void {
     this.channels.get(channelId)!.deleted = true
   }
 
   // ---- faults ---------------------------------------------------------------------------------
 
   /** The next `count` matching requests fail as `fault` says. */
-  failNext (count: number, fault: Fault = {}): void {
+  failNext(count: number, fault: Fault = {}): void {
     this.faults.push({ ...fault, left: count })
   }
 
   /** Each request fails with a 500 (before any work) with this probability. */
-  failRandomly (share: number, random: () => number = Math.random): void {
+  failRandomly(share: number, random: () => number = Math.random): void {
     this.failShare = share
     this.random = random
   }
 
   /** The next `count` matching requests get a 429. */
-  rateLimitNext (count: number, limit: RateLimit): void {
+  rateLimitNext(count: number, limit: RateLimit): void {
     this.rateLimits.push({ ...limit, left: count })
   }
 
   // ---- the server ----------------------------------------------------------------------------
 
-  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake')
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
@@ -230,9 +294,23 @@ export class FakeDiscord {
     const method = req.method ?? 'GET'
     const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10(?=\/)/, '')
     const found = url.pathname.startsWith('/api/v10/')
-      ? this.routes.map(([route, pattern, auth, handler]) => ({ route, auth, handler, match: route.startsWith(method + ' ') ? pattern.exec(path) : null })).find(r => r.match)
+      ? this.routes
+          .map(([route, pattern, auth, handler]) => ({
+            route,
+            auth,
+            handler,
+            match: route.startsWith(method + ' ') ? pattern.exec(path) : null
+          }))
+          .find(r => r.match)
       : undefined
-    const recorded: RecordedRequest = { method, route: found?.route ?? `${method} ${path}`, path, query: url.searchParams, body, status: 0 }
+    const recorded: RecordedRequest = {
+      method,
+      route: found?.route ?? `${method} ${path}`,
+      path,
+      query: url.searchParams,
+      body,
+      status: 0
+    }
     this.requests.push(recorded)
     const answer = (a: Answer, drop = false) => {
       recorded.status = a.status
@@ -243,7 +321,8 @@ export class FakeDiscord {
       this.send(res, a)
     }
     if (!found) return answer(error(404, 0, '404: Not Found'))
-    if (found.auth && req.headers.authorization !== `Bot ${this.token}`) return answer(error(401, 0, '401: Unauthorized'))
+    if (found.auth && req.headers.authorization !== `Bot ${this.token}`)
+      return answer(error(401, 0, '401: Unauthorized'))
 
     const limited = this.rateLimited(found.route, found.match!.slice(1), path)
     if (limited) return answer(limited)
@@ -254,7 +333,7 @@ export class FakeDiscord {
     answer({ ...result, headers: { ...this.bucketHeaders(found.route, found.match!.slice(1)), ...result.headers } })
   }
 
-  private send (res: ServerResponse, answer: Answer): void {
+  private send(res: ServerResponse, answer: Answer): void {
     res.statusCode = answer.status
     for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value)
     if (answer.body === undefined) {
@@ -265,8 +344,10 @@ export class FakeDiscord {
     res.end(JSON.stringify(answer.body))
   }
 
-  private takeFault (route: string, path: string): Fault | undefined {
-    const fault = this.faults.find(f => f.left > 0 && (!f.route || f.route === route) && (!f.match || path.includes(f.match)))
+  private takeFault(route: string, path: string): Fault | undefined {
+    const fault = this.faults.find(
+      f => f.left > 0 && (!f.route || f.route === route) && (!f.match || path.includes(f.match))
+    )
     if (fault && (fault.skip ?? 0) > 0) fault.skip!--
     else if (fault) {
       fault.left--
@@ -276,11 +357,11 @@ export class FakeDiscord {
   }
 
   /** Discord's buckets are per route and major parameter (channel, guild, webhook). */
-  private bucketOf (route: string, params: string[]): string {
-    return `${route}:${route.includes('/webhooks/') ? params.join('/') : params[0] ?? ''}`
+  private bucketOf(route: string, params: string[]): string {
+    return `${route}:${route.includes('/webhooks/') ? params.join('/') : (params[0] ?? '')}`
   }
 
-  private bucketHeaders (route: string, params: string[]): Record<string, string> {
+  private bucketHeaders(route: string, params: string[]): Record<string, string> {
     const bucket = this.buckets.get(this.bucketOf(route, params))
     if (!bucket) return {}
     return {
@@ -292,7 +373,7 @@ export class FakeDiscord {
     }
   }
 
-  private tooMany (route: string, retryAfterMs: number, global: boolean, remaining = 0): Answer {
+  private tooMany(route: string, retryAfterMs: number, global: boolean, remaining = 0): Answer {
     const seconds = retryAfterMs / 1000
     // Real Discord rounds the Retry-After header up to whole seconds; the fake keeps the fraction so tests stay fast.
     const headers: Record<string, string> = {
@@ -308,8 +389,10 @@ export class FakeDiscord {
     return { status: 429, headers, body: { message: 'You are being rate limited.', retry_after: seconds, global } }
   }
 
-  private rateLimited (route: string, params: string[], path: string): Answer | undefined {
-    const forced = this.rateLimits.find(l => l.left > 0 && (!l.route || l.route === route) && (!l.match || path.includes(l.match)))
+  private rateLimited(route: string, params: string[], path: string): Answer | undefined {
+    const forced = this.rateLimits.find(
+      l => l.left > 0 && (!l.route || l.route === route) && (!l.match || path.includes(l.match))
+    )
     if (forced && (forced.skip ?? 0) > 0) forced.skip!--
     else if (forced) {
       forced.left--
@@ -329,11 +412,14 @@ export class FakeDiscord {
 
   // ---- validation, as strict as Discord --------------------------------------------------------
 
-  private checkMessage (body: any, webhook: boolean): Answer | undefined {
-    if (!body || typeof body !== 'object') return invalidForm({ _errors: [fieldError('DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType')] })
+  private checkMessage(body: any, webhook: boolean): Answer | undefined {
+    if (!body || typeof body !== 'object')
+      return invalidForm({ _errors: [fieldError('DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType')] })
     const errors: Record<string, unknown> = {}
-    if (body.content !== undefined && typeof body.content !== 'string') errors.content = fieldError('BASE_TYPE_STRING', 'Must be a string.')
-    else if (typeof body.content === 'string' && body.content.length > 2000) errors.content = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.')
+    if (body.content !== undefined && typeof body.content !== 'string')
+      errors.content = fieldError('BASE_TYPE_STRING', 'Must be a string.')
+    else if (typeof body.content === 'string' && body.content.length > 2000)
+      errors.content = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.')
     const embeds: Embed[] = body.embeds ?? []
     if (!Array.isArray(embeds)) errors.embeds = fieldError('BASE_TYPE_LIST', 'Must be a list.')
     else if (embeds.length > 10) errors.embeds = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.')
@@ -343,14 +429,16 @@ export class FakeDiscord {
       embeds.forEach((embed, i) => {
         const problems: Record<string, unknown> = {}
         const over = (field: string, text: string | undefined, max: number) => {
-          if (text !== undefined && text.length > max) problems[field] = fieldError('BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`)
+          if (text !== undefined && text.length > max)
+            problems[field] = fieldError('BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`)
           total += text?.length ?? 0
         }
         over('title', embed.title, 256)
         over('description', embed.description, 4096)
         over('footer.text', embed.footer?.text, 2048)
         over('author.name', embed.author?.name, 256)
-        if ((embed.fields ?? []).length > 25) problems.fields = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.')
+        if ((embed.fields ?? []).length > 25)
+          problems.fields = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.')
         for (const field of embed.fields ?? []) {
           over('fields.name', field.name, 256)
           over('fields.value', field.value, 1024)
@@ -358,35 +446,47 @@ export class FakeDiscord {
         if (Object.keys(problems).length > 0) each[i] = problems
       })
       if (Object.keys(each).length > 0) errors.embeds = each
-      else if (total > 6000) errors.embeds = fieldError('MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000')
+      else if (total > 6000)
+        errors.embeds = fieldError('MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000')
     }
     if (!webhook && body.nonce !== undefined) {
       const ok = (typeof body.nonce === 'string' && body.nonce.length <= 25) || Number.isInteger(body.nonce)
       if (!ok) errors.nonce = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.')
     }
     const mentions = body.allowed_mentions
-    if (mentions !== undefined && (typeof mentions !== 'object' || (mentions.parse !== undefined &&
-      (!Array.isArray(mentions.parse) || mentions.parse.some((p: string) => !['users', 'roles', 'everyone'].includes(p)))))) {
-      errors.allowed_mentions = fieldError('BASE_TYPE_CHOICES', 'Value must be one of {\'users\', \'roles\', \'everyone\'}.')
+    if (
+      mentions !== undefined &&
+      (typeof mentions !== 'object' ||
+        (mentions.parse !== undefined &&
+          (!Array.isArray(mentions.parse) ||
+            mentions.parse.some((p: string) => !['users', 'roles', 'everyone'].includes(p)))))
+    ) {
+      errors.allowed_mentions = fieldError('BASE_TYPE_CHOICES', "Value must be one of {'users', 'roles', 'everyone'}.")
     }
     if (webhook && body.username !== undefined) {
       const name = String(body.username)
-      if (name.length < 1 || name.length > 80 || /discord|clyde/i.test(name)) errors.username = fieldError('USERNAME_INVALID', 'Username cannot contain "discord" or "clyde" and must be 1-80 characters.')
+      if (name.length < 1 || name.length > 80 || /discord|clyde/i.test(name))
+        errors.username = fieldError(
+          'USERNAME_INVALID',
+          'Username cannot contain "discord" or "clyde" and must be 1-80 characters.'
+        )
     }
     if (Object.keys(errors).length > 0) return invalidForm(errors)
-    if (!(typeof body.content === 'string' && body.content.trim() !== '') && embeds.length === 0) return error(400, 50006, 'Cannot send an empty message')
+    if (!(typeof body.content === 'string' && body.content.trim() !== '') && embeds.length === 0)
+      return error(400, 50006, 'Cannot send an empty message')
     return undefined
   }
 
-  private checkThreadName (name: unknown): Answer | undefined {
-    if (typeof name !== 'string' || name.length < 1 || name.length > 100) return invalidForm({ name: fieldError('BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.') })
+  private checkThreadName(name: unknown): Answer | undefined {
+    if (typeof name !== 'string' || name.length < 1 || name.length > 100)
+      return invalidForm({ name: fieldError('BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.') })
     return undefined
   }
 
   /** Which mentions would notify someone: allowed_mentions absent means all of them. */
-  private pings (content: string | undefined, mentions: AllowedMentions | undefined): string[] {
+  private pings(content: string | undefined, mentions: AllowedMentions | undefined): string[] {
     if (!content) return []
-    const parse = mentions ? mentions.parse ?? [] : ['users', 'roles', 'everyone']
+    const parse = mentions ? (mentions.parse ?? []) : ['users', 'roles', 'everyone']
     const pinged: string[] = []
     for (const m of content.matchAll(/@(everyone|here)|<@(!?)(\d+)>|<@&(\d+)>/g)) {
       if (m[1] && parse.includes('everyone')) pinged.push(m[0])
@@ -399,21 +499,26 @@ export class FakeDiscord {
   // ---- resources -------------------------------------------------------------------------------
 
   /** A channel that exists: not deleted, and (for a thread) its parent not deleted either. */
-  private find (id: string): FakeChannel | undefined {
+  private find(id: string): FakeChannel | undefined {
     const channel = this.channels.get(id)
     if (!channel || channel.deleted) return undefined
     return channel.parent_id && !this.find(channel.parent_id) ? undefined : channel
   }
 
-  private denied (channel: FakeChannel): Answer | undefined {
+  private denied(channel: FakeChannel): Answer | undefined {
     const deny = channel.deny ?? (channel.parent_id ? this.channels.get(channel.parent_id)?.deny : undefined)
     if (deny === 50001) return error(403, 50001, 'Missing Access')
     if (deny === 50013) return error(403, 50013, 'Missing Permissions')
     return undefined
   }
 
-  private view (channel: FakeChannel): Record<string, unknown> {
-    const view: Record<string, unknown> = { id: channel.id, type: channel.type, guild_id: channel.guild_id, name: channel.name }
+  private view(channel: FakeChannel): Record<string, unknown> {
+    const view: Record<string, unknown> = {
+      id: channel.id,
+      type: channel.type,
+      guild_id: channel.guild_id,
+      name: channel.name
+    }
     if (channel.parent_id) {
       view.parent_id = channel.parent_id
       view.owner_id = channel.owner_id
@@ -422,19 +527,21 @@ export class FakeDiscord {
     return view
   }
 
-  private getChannel (id: string): Answer {
+  private getChannel(id: string): Answer {
     const channel = this.find(id)
     if (!channel) return error(404, 10003, 'Unknown Channel')
     return this.denied(channel) ?? { status: 200, body: this.view(channel) }
   }
 
-  private activeThreads (guildId: string): Answer {
-    const threads = [...this.channels.values()].filter(c => c.guild_id === guildId && c.parent_id && !c.deleted && !c.archived)
+  private activeThreads(guildId: string): Answer {
+    const threads = [...this.channels.values()].filter(
+      c => c.guild_id === guildId && c.parent_id && !c.deleted && !c.archived
+    )
     return { status: 200, body: { threads: threads.map(t => this.view(t)), members: [] } }
   }
 
   /** Where a message may go: a text channel or a thread (an archived unlocked one reopens). */
-  private postable (channel: FakeChannel | undefined): Answer | undefined {
+  private postable(channel: FakeChannel | undefined): Answer | undefined {
     if (!channel) return error(404, 10003, 'Unknown Channel')
     const denied = this.denied(channel)
     if (denied) return denied
@@ -445,7 +552,13 @@ export class FakeDiscord {
     return undefined
   }
 
-  private record (channelId: string, body: any, author: string, extra: Partial<CreatedMessage> = {}, id = snowflake()): CreatedMessage {
+  private record(
+    channelId: string,
+    body: any,
+    author: string,
+    extra: Partial<CreatedMessage> = {},
+    id = snowflake()
+  ): CreatedMessage {
     const message: CreatedMessage = {
       id,
       channel_id: channelId,
@@ -464,58 +577,71 @@ export class FakeDiscord {
     return message
   }
 
-  private createMessage (channelId: string, body: any): Answer {
+  private createMessage(channelId: string, body: any): Answer {
     const channel = this.find(channelId)
     const refused = this.postable(channel) ?? this.checkMessage(body, false)
     if (refused) return refused
     if (body.enforce_nonce && body.nonce !== undefined) {
       const since = Date.now() - this.nonceWindowMs
-      const earlier = this.messages.find(m => m.author_id === this.bot.id && m.nonce === body.nonce && m.createdAt >= since)
+      const earlier = this.messages.find(
+        m => m.author_id === this.bot.id && m.nonce === body.nonce && m.createdAt >= since
+      )
       if (earlier) return { status: 200, body: earlier }
     }
     return { status: 200, body: this.record(channelId, body, this.bot.id) }
   }
 
-  private startThread (parentId: string, body: any): Answer {
+  private startThread(parentId: string, body: any): Answer {
     const parent = this.find(parentId)
     if (!parent) return error(404, 10003, 'Unknown Channel')
     const refused = this.denied(parent) ?? this.checkThreadName(body?.name)
     if (refused) return refused
     if (body.auto_archive_duration !== undefined && ![60, 1440, 4320, 10080].includes(body.auto_archive_duration)) {
-      return invalidForm({ auto_archive_duration: fieldError('BASE_TYPE_CHOICES', 'Value must be one of (60, 1440, 4320, 10080).') })
+      return invalidForm({
+        auto_archive_duration: fieldError('BASE_TYPE_CHOICES', 'Value must be one of (60, 1440, 4320, 10080).')
+      })
     }
     if (parent.type === ChannelType.Forum) {
       if (!body.message) return invalidForm({ message: fieldError('BASE_TYPE_REQUIRED', 'This field is required') })
       const bad = this.checkMessage(body.message, false)
       if (bad) return bad
-      const thread = this.addChannel(ChannelType.PublicThread, { name: body.name, parent_id: parentId, owner_id: this.bot.id })
+      const thread = this.addChannel(ChannelType.PublicThread, {
+        name: body.name,
+        parent_id: parentId,
+        owner_id: this.bot.id
+      })
       // A forum post's first message has the post's id.
       const message = this.record(thread.id, { ...body.message, nonce: undefined }, this.bot.id, {}, thread.id)
       return { status: 201, body: { ...this.view(thread), message } }
     }
-    const allowed: number[] = parent.type === ChannelType.Text ? [ChannelType.PublicThread, ChannelType.PrivateThread]
-      : parent.type === ChannelType.Announcement ? [ChannelType.AnnouncementThread] : []
+    const allowed: number[] =
+      parent.type === ChannelType.Text
+        ? [ChannelType.PublicThread, ChannelType.PrivateThread]
+        : parent.type === ChannelType.Announcement
+          ? [ChannelType.AnnouncementThread]
+          : []
     if (allowed.length === 0) return error(400, 50024, 'Cannot execute action on this channel type')
     // Discord's default for a thread without a message is a private thread.
     const type = body.type ?? ChannelType.PrivateThread
-    if (!allowed.includes(type)) return invalidForm({ type: fieldError('BASE_TYPE_CHOICES', `Value must be one of (${allowed.join(', ')}).`) })
+    if (!allowed.includes(type))
+      return invalidForm({ type: fieldError('BASE_TYPE_CHOICES', `Value must be one of (${allowed.join(', ')}).`) })
     const thread = this.addChannel(type, { name: body.name, parent_id: parentId, owner_id: this.bot.id })
     return { status: 201, body: this.view(thread) }
   }
 
-  private webhookFor (id: string, token: string): FakeWebhook | Answer {
+  private webhookFor(id: string, token: string): FakeWebhook | Answer {
     const hook = this.webhooks.get(id)
     if (!hook) return error(404, 10015, 'Unknown Webhook')
     if (hook.token !== token) return error(401, 50027, 'Invalid Webhook Token')
     return hook
   }
 
-  private getWebhook (id: string, token: string): Answer {
+  private getWebhook(id: string, token: string): Answer {
     const hook = this.webhookFor(id, token)
     return 'status' in hook ? hook : { status: 200, body: { type: 1, ...hook } }
   }
 
-  private executeWebhook (id: string, token: string, body: any, query: URLSearchParams): Answer {
+  private executeWebhook(id: string, token: string, body: any, query: URLSearchParams): Answer {
     const hook = this.webhookFor(id, token)
     if ('status' in hook) return hook
     const bad = this.checkMessage(body, true)
@@ -526,21 +652,31 @@ export class FakeDiscord {
     let target: string
     let id_: string | undefined
     if (threadId) {
-      if (body.thread_name) return invalidForm({ thread_name: fieldError('THREAD_NAME_AND_ID', 'Cannot use thread_name together with thread_id') })
+      if (body.thread_name)
+        return invalidForm({
+          thread_name: fieldError('THREAD_NAME_AND_ID', 'Cannot use thread_name together with thread_id')
+        })
       const thread = this.find(threadId)
-      if (thread && thread.parent_id !== hook.channel_id) return error(400, 220002, 'Webhooks can only post in threads of their own channel')
+      if (thread && thread.parent_id !== hook.channel_id)
+        return error(400, 220002, 'Webhooks can only post in threads of their own channel')
       const refused = this.postable(thread)
       if (refused) return refused
       target = threadId
     } else if (body.thread_name !== undefined) {
-      if (home.type !== ChannelType.Forum) return error(400, 220003, 'Webhooks can only create threads in forum channels')
+      if (home.type !== ChannelType.Forum)
+        return error(400, 220003, 'Webhooks can only create threads in forum channels')
       const badName = this.checkThreadName(body.thread_name)
       if (badName) return badName
-      const thread = this.addChannel(ChannelType.PublicThread, { name: body.thread_name, parent_id: home.id, owner_id: hook.id })
+      const thread = this.addChannel(ChannelType.PublicThread, {
+        name: body.thread_name,
+        parent_id: home.id,
+        owner_id: hook.id
+      })
       target = thread.id
       id_ = thread.id
     } else {
-      if (home.type === ChannelType.Forum) return error(400, 220001, 'Webhooks posted to forum channels must have a thread_name or thread_id')
+      if (home.type === ChannelType.Forum)
+        return error(400, 220001, 'Webhooks posted to forum channels must have a thread_name or thread_id')
       target = home.id
     }
     const extra: Partial<CreatedMessage> = { webhook_id: hook.id, username: body.username, avatar_url: body.avatar_url }
@@ -551,18 +687,24 @@ export class FakeDiscord {
 
 // ---- driving a relay against the fake, as the core would ------------------------------------------
 
-export interface LogLine { level: 'debug' | 'info' | 'warn' | 'error'; obj: unknown; msg?: string }
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error'
+  obj: unknown
+  msg?: string
+}
 
 /** A logger that keeps what it was told, for "logged once" assertions. */
-export function recordingLogger (): RelayLogger & { lines: LogLine[] } {
+export function recordingLogger(): RelayLogger & { lines: LogLine[] } {
   const lines: LogLine[] = []
-  const at = (level: LogLine['level']) => (obj: object | string, msg?: string) => { lines.push({ level, obj, msg }) }
+  const at = (level: LogLine['level']) => (obj: object | string, msg?: string) => {
+    lines.push({ level, obj, msg })
+  }
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
 let messageCount = 0
 /** A RelayMessage as the core hands it to a relay. */
-export function relayMessage (fields: Partial<RelayMessage> = {}): RelayMessage {
+export function relayMessage(fields: Partial<RelayMessage> = {}): RelayMessage {
   messageCount++
   return {
     source: 'default',
@@ -577,7 +719,11 @@ export function relayMessage (fields: Partial<RelayMessage> = {}): RelayMessage 
   }
 }
 
-export function deliveryContext (state: ConversationState, attempt = 1, logger: RelayLogger = recordingLogger()): DeliveryContext {
+export function deliveryContext(
+  state: ConversationState,
+  attempt = 1,
+  logger: RelayLogger = recordingLogger()
+): DeliveryContext {
   return { state, attempt, signal: new AbortController().signal, logger }
 }
 
@@ -585,7 +731,12 @@ export function deliveryContext (state: ConversationState, attempt = 1, logger: 
  * Delivers like the core: a `retry` outcome is tried again (after its retryAfterMs, kept short
  * by the tests) until it is delivered or failed, or `attempts` run out.
  */
-export async function deliverAsCore (relay: Relay, message: RelayMessage, state: ConversationState, attempts = 5): Promise<{ outcome: DeliveryOutcome; outcomes: DeliveryOutcome[] }> {
+export async function deliverAsCore(
+  relay: Relay,
+  message: RelayMessage,
+  state: ConversationState,
+  attempts = 5
+): Promise<{ outcome: DeliveryOutcome; outcomes: DeliveryOutcome[] }> {
   const outcomes: DeliveryOutcome[] = []
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const outcome = await relay.deliver(message, deliveryContext(state, attempt))

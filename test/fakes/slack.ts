@@ -113,7 +113,10 @@ export class FakeSlack {
   #random: () => number = Math.random
   #seq = 0
 
-  private constructor(private readonly server: Server, options: FakeSlackOptions) {
+  private constructor(
+    private readonly server: Server,
+    options: FakeSlackOptions
+  ) {
     this.tokens = options.tokens ?? { [fakeToken]: { scopes: allScopes } }
     this.channels = options.channels ?? { [fakeChannel]: { name: 'relay' } }
     this.rateLimit = options.rateLimit ?? { intervalMs: 1000, burst: 3 }
@@ -123,7 +126,9 @@ export class FakeSlack {
   static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
     const server = createServer()
     const fake = new FakeSlack(server, options)
-    server.on('request', (req, res) => { fake.#handle(req, res).catch(error => fail(res, error)) })
+    server.on('request', (req, res) => {
+      fake.#handle(req, res).catch(error => fail(res, error))
+    })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     return fake
   }
@@ -216,7 +221,14 @@ export class FakeSlack {
     if (owner.error) return slackError(owner.error)
     const scopes = owner.scopes ?? allScopes
     if (method === 'auth.test') {
-      return ok({ url: 'https://fake.slack.com/', team: 'Fake', user: 'relay', team_id: 'T0FAKE', user_id: 'U0FAKE', bot_id: 'B0FAKE' })
+      return ok({
+        url: 'https://fake.slack.com/',
+        team: 'Fake',
+        user: 'relay',
+        team_id: 'T0FAKE',
+        user_id: 'U0FAKE',
+        bot_id: 'B0FAKE'
+      })
     }
     const channelId = typeof params.channel === 'string' ? params.channel : ''
     const channel = this.channels[channelId]
@@ -226,7 +238,8 @@ export class FakeSlack {
       if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
       return ok({ channel: channelInfo(channelId, channel) })
     }
-    if (!scopes.includes('chat:write')) return slackError('missing_scope', { needed: 'chat:write', provided: scopes.join(',') })
+    if (!scopes.includes('chat:write'))
+      return slackError('missing_scope', { needed: 'chat:write', provided: scopes.join(',') })
     if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
     if (channel.error) return slackError(channel.error)
     if (channel.archived) return slackError('is_archived')
@@ -300,8 +313,14 @@ export function checkMessage(params: Params): FakeReply | undefined {
   }
   if (params.metadata !== undefined) {
     const metadata = params.metadata as { event_type?: unknown; event_payload?: unknown } | null
-    if (typeof metadata !== 'object' || metadata === null || typeof metadata.event_type !== 'string' ||
-      !/^[A-Za-z0-9_.-]+$/.test(metadata.event_type) || typeof metadata.event_payload !== 'object' || metadata.event_payload === null) {
+    if (
+      typeof metadata !== 'object' ||
+      metadata === null ||
+      typeof metadata.event_type !== 'string' ||
+      !/^[A-Za-z0-9_.-]+$/.test(metadata.event_type) ||
+      typeof metadata.event_payload !== 'object' ||
+      metadata.event_payload === null
+    ) {
       return slackError('invalid_metadata_format')
     }
   }
@@ -316,7 +335,10 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
     const at = `/${index}`
     if (typeof value !== 'object' || value === null) return invalidBlocks('must be an object', at)
     const block = value as Block
-    if (block.block_id !== undefined && (typeof block.block_id !== 'string' || block.block_id.length > slackLimits.blockId)) {
+    if (
+      block.block_id !== undefined &&
+      (typeof block.block_id !== 'string' || block.block_id.length > slackLimits.blockId)
+    ) {
       return invalidBlocks(`must be a string of at most ${slackLimits.blockId} characters`, `${at}/block_id`)
     }
     let problem: string | undefined
@@ -345,7 +367,9 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
     if (problem) return invalidBlocks(problem, at)
   }
   if (markdown > slackLimits.markdownTotal) {
-    return slackError('msg_blocks_too_long', {}, [`markdown blocks hold ${markdown} characters, more than ${slackLimits.markdownTotal}`])
+    return slackError('msg_blocks_too_long', {}, [
+      `markdown blocks hold ${markdown} characters, more than ${slackLimits.markdownTotal}`
+    ])
   }
   return undefined
 }
@@ -376,7 +400,8 @@ function checkContext(block: Block): string | undefined {
   for (const element of elements) {
     const image = element as { type?: unknown; image_url?: unknown; alt_text?: unknown }
     if (image.type === 'image') {
-      if (typeof image.image_url !== 'string' || typeof image.alt_text !== 'string') return 'image needs image_url and alt_text'
+      if (typeof image.image_url !== 'string' || typeof image.alt_text !== 'string')
+        return 'image needs image_url and alt_text'
       continue
     }
     const problem = checkText(element, slackLimits.textObject)
@@ -404,7 +429,11 @@ function slackError(error: string, extra: Params = {}, messages?: string[]): Fak
 }
 
 function tooManyRequests(retryAfterSeconds: number): FakeReply {
-  return { status: 429, headers: { 'retry-after': String(retryAfterSeconds) }, body: { ok: false, error: 'ratelimited' } }
+  return {
+    status: 429,
+    headers: { 'retry-after': String(retryAfterSeconds) },
+    body: { ok: false, error: 'ratelimited' }
+  }
 }
 
 function ok(body: Params): FakeReply {
@@ -492,7 +521,9 @@ export interface LogEntry {
 
 export function recordingLogger() {
   const entries: LogEntry[] = []
-  const at = (level: LogEntry['level']) => (obj: object | string, msg?: string) => { entries.push({ level, obj, msg }) }
+  const at = (level: LogEntry['level']) => (obj: object | string, msg?: string) => {
+    entries.push({ level, obj, msg })
+  }
   return {
     entries,
     errors: () => entries.filter(e => e.level === 'error'),
@@ -523,11 +554,17 @@ export function relayMessage(overrides: Partial<RelayMessage> = {}): RelayMessag
 }
 
 /** A delivery context around one conversation's state. */
-export function deliveryContext(state: ConversationState, signal: AbortSignal = new AbortController().signal): DeliveryContext {
+export function deliveryContext(
+  state: ConversationState,
+  signal: AbortSignal = new AbortController().signal
+): DeliveryContext {
   return { state, attempt: 1, signal, logger: recordingLogger() }
 }
 
 /** The Markdown a posted message shows: its markdown blocks' text. */
 export function shownMarkdown(message: PostedMessage): string {
-  return (message.blocks ?? []).filter(b => b.type === 'markdown').map(b => String(b.text)).join('\n')
+  return (message.blocks ?? [])
+    .filter(b => b.type === 'markdown')
+    .map(b => String(b.text))
+    .join('\n')
 }

@@ -32,13 +32,18 @@ export interface TestAppOptions extends Omit<BuildOptions, 'loaded'> {
 export async function testApp(t: Test, options: TestAppOptions = {}): Promise<FastifyInstance & { dbPath: string }> {
   const dbPath = options.dbPath ?? join(t.testdir(), 'relay.db')
   const relays = options.relays
-  const relayEntries = relays ? Object.fromEntries([...relays.keys()].map(name => [name, { type: 'console' }])) : { console: { type: 'console' } }
-  const loaded = resolveConfig({
-    auth: { tokens: [TOKEN] },
-    store: { driver: 'sqlite', path: dbPath },
-    ...options.config,
-    relays: (options.config?.relays as Record<string, unknown> | undefined) ?? relayEntries
-  }, { configDir: process.cwd(), env: {} })
+  const relayEntries = relays
+    ? Object.fromEntries([...relays.keys()].map(name => [name, { type: 'console' }]))
+    : { console: { type: 'console' } }
+  const loaded = resolveConfig(
+    {
+      auth: { tokens: [TOKEN] },
+      store: { driver: 'sqlite', path: dbPath },
+      ...options.config,
+      relays: (options.config?.relays as Record<string, unknown> | undefined) ?? relayEntries
+    },
+    { configDir: process.cwd(), env: {} }
+  )
   const app = await buildApp({
     logger: pino({ level: 'silent' }),
     dispatch: 'manual',

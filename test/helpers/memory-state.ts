@@ -4,8 +4,14 @@ import type { ConversationState } from '../../src/relays/types.js'
 export function memoryState(map = new Map<string, unknown>()): ConversationState & { map: Map<string, unknown> } {
   return {
     map,
-    async get<T>(key: string) { return structuredClone(map.get(key)) as T | undefined },
-    async set(key: string, value: unknown) { map.set(key, structuredClone(value)) },
-    async delete(key: string) { map.delete(key) }
+    async get<T>(key: string) {
+      return structuredClone(map.get(key)) as T | undefined
+    },
+    async set(key: string, value: unknown) {
+      map.set(key, structuredClone(value))
+    },
+    async delete(key: string) {
+      map.delete(key)
+    }
   }
 }

@@ -46,7 +46,9 @@ export async function postgresOrSkip(t: Test): Promise<TestDatabase | undefined>
     url,
     async schema(test, { create = true, prefix = 'relay_test_' } = {}) {
       const name = `${prefix}${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`
-      test.teardown(async () => { await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(name)} CASCADE`) })
+      test.teardown(async () => {
+        await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(name)} CASCADE`)
+      })
       if (create) await pool.query(`CREATE SCHEMA ${pg.escapeIdentifier(name)}`)
       return name
     },

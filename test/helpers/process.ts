@@ -8,10 +8,12 @@ export const CLI = resolve('dist/src/cli.js')
 
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
-    }).on('error', fail)
+    const server = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => done(port))
+      })
+      .on('error', fail)
   })
 }
 
@@ -25,17 +27,29 @@ export interface RelayProcess {
 }
 
 /** Starts `gptbots-relay` as a real process and waits until /healthz answers. */
-export async function startRelay(t: Test, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<RelayProcess> {
-  const port = options.port ?? await freePort()
+export async function startRelay(
+  t: Test,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; port?: number } = {}
+): Promise<RelayProcess> {
+  const port = options.port ?? (await freePort())
   const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd, env: { ...process.env, PORT: String(port), ...options.env }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: options.cwd,
+    env: { ...process.env, PORT: String(port), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''
   let err = ''
-  child.stdout!.on('data', chunk => { out += chunk })
-  child.stderr!.on('data', chunk => { err += chunk })
+  child.stdout!.on('data', chunk => {
+    out += chunk
+  })
+  child.stderr!.on('data', chunk => {
+    err += chunk
+  })
   const exited = new Promise<number | null>(done => child.on('exit', code => done(code)))
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   const url = `http://127.0.0.1:${port}`
   // Generous: on CI's two shared cores, loading the Slack and Discord SDKs alone has taken 15 s.
   const deadline = Date.now() + 40_000
@@ -43,7 +57,9 @@ export async function startRelay(t: Test, args: string[], options: { cwd?: strin
     if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}:\n${err}`)
     try {
       if ((await fetch(`${url}/healthz`)).ok) break
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`relay did not become healthy:\n${err}`)
     await new Promise(r => setTimeout(r, 50))
   }
@@ -51,13 +67,24 @@ export async function startRelay(t: Test, args: string[], options: { cwd?: strin
 }
 
 /** Runs the command to completion. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise(done => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', c => { stdout += c })
-    child.stderr.on('data', c => { stderr += c })
+    child.stdout.on('data', c => {
+      stdout += c
+    })
+    child.stderr.on('data', c => {
+      stderr += c
+    })
     child.on('exit', code => done({ code, stdout, stderr }))
   })
 }

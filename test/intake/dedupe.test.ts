@@ -5,7 +5,12 @@ import { post, seed, testApp } from '../helpers/app.js'
 t.test('a repeated message_id is acknowledged every time and relayed once per destination', async t => {
   const a = new FakeRelay()
   const b = new FakeRelay()
-  const app = await testApp(t, { relays: new Map([['a', a], ['b', b]]) })
+  const app = await testApp(t, {
+    relays: new Map([
+      ['a', a],
+      ['b', b]
+    ])
+  })
   for (let i = 0; i < 3; i++) t.same((await post(app, seed())).json(), { code: 200, msg: 'success' })
   // A proxy retrying in parallel: all at once, in one group commit.
   const burst = await Promise.all(Array.from({ length: 10 }, () => post(app, seed())))
@@ -36,5 +41,9 @@ t.test('the same message id as QUESTION and ANSWER, or from two sources, are dif
   await post(app, seed({ message_type: 'QUESTION' }))
   await post(app, seed(), { authorization: 'Bearer sales-token' }, '/webhook/sales')
   await app.relay.dispatcher.drain()
-  t.same(relay.delivered.map(m => `${m.source}:${m.type}`).sort(), ['default:ANSWER', 'default:QUESTION', 'sales:ANSWER'])
+  t.same(relay.delivered.map(m => `${m.source}:${m.type}`).sort(), [
+    'default:ANSWER',
+    'default:QUESTION',
+    'sales:ANSWER'
+  ])
 })

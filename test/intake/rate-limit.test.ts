@@ -26,37 +26,43 @@ const fresh = () => seed({ message_id: `rl-${++n}` })
 const asA = { authorization: `Bearer ${TOKEN_A}` }
 const asB = { authorization: `Bearer ${TOKEN_B}` }
 
-t.test('each source has its own budget; over it: 429 RATE_LIMITED in the envelope, with Retry-After, nothing stored', async t => {
-  const { app, relay } = await limitedApp(t)
-  const remaining: string[] = []
-  for (let i = 0; i < 3; i++) {
-    const res = await post(app, fresh(), asA, '/webhook/a')
-    t.equal(res.statusCode, 200)
-    t.equal(res.headers['x-ratelimit-limit'], '3')
-    remaining.push(String(res.headers['x-ratelimit-remaining']))
+t.test(
+  'each source has its own budget; over it: 429 RATE_LIMITED in the envelope, with Retry-After, nothing stored',
+  async t => {
+    const { app, relay } = await limitedApp(t)
+    const remaining: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const res = await post(app, fresh(), asA, '/webhook/a')
+      t.equal(res.statusCode, 200)
+      t.equal(res.headers['x-ratelimit-limit'], '3')
+      remaining.push(String(res.headers['x-ratelimit-remaining']))
+    }
+    t.same(remaining, ['2', '1', '0'], 'every answer says what is left')
+
+    const refused = await post(app, seed({ message_id: 'over-the-limit' }), asA, '/webhook/a')
+    t.equal(refused.statusCode, 429)
+    t.equal(refused.headers['x-relay-error'], 'RATE_LIMITED')
+    t.equal(refused.headers['content-type'], 'application/json; charset=utf-8')
+    const body = refused.json() as { code: number; msg: string }
+    t.same(Object.keys(body).sort(), ['code', 'msg'], "GPTBots' envelope, not the limiter's default body")
+    t.equal(body.code, 429)
+    t.match(body.msg, /source "a" sent more than 3 webhook requests within 400 ms/)
+    t.equal(refused.headers['retry-after'], '1', 'Retry-After is the rest of the window, rounded up to whole seconds')
+    t.equal(refused.headers['x-ratelimit-limit'], '3')
+    t.equal(refused.headers['x-ratelimit-remaining'], '0')
+    t.ok(refused.headers['x-ratelimit-reset'] !== undefined)
+
+    t.equal((await post(app, fresh(), asB, '/webhook/b')).statusCode, 200, 'source b has its own budget')
+    t.equal((await post(app, fresh())).statusCode, 200, 'so has the default source (POST /webhook)')
+
+    await app.relay.dispatcher.drain()
+    t.equal(relay.delivered.length, 5, 'the accepted ones, and only those, were stored')
+    t.notOk(
+      relay.delivered.some(m => m.messageId === 'over-the-limit'),
+      'the refused message was not stored'
+    )
   }
-  t.same(remaining, ['2', '1', '0'], 'every answer says what is left')
-
-  const refused = await post(app, seed({ message_id: 'over-the-limit' }), asA, '/webhook/a')
-  t.equal(refused.statusCode, 429)
-  t.equal(refused.headers['x-relay-error'], 'RATE_LIMITED')
-  t.equal(refused.headers['content-type'], 'application/json; charset=utf-8')
-  const body = refused.json() as { code: number; msg: string }
-  t.same(Object.keys(body).sort(), ['code', 'msg'], 'GPTBots\' envelope, not the limiter\'s default body')
-  t.equal(body.code, 429)
-  t.match(body.msg, /source "a" sent more than 3 webhook requests within 400 ms/)
-  t.equal(refused.headers['retry-after'], '1', 'Retry-After is the rest of the window, rounded up to whole seconds')
-  t.equal(refused.headers['x-ratelimit-limit'], '3')
-  t.equal(refused.headers['x-ratelimit-remaining'], '0')
-  t.ok(refused.headers['x-ratelimit-reset'] !== undefined)
-
-  t.equal((await post(app, fresh(), asB, '/webhook/b')).statusCode, 200, 'source b has its own budget')
-  t.equal((await post(app, fresh())).statusCode, 200, 'so has the default source (POST /webhook)')
-
-  await app.relay.dispatcher.drain()
-  t.equal(relay.delivered.length, 5, 'the accepted ones, and only those, were stored')
-  t.notOk(relay.delivered.some(m => m.messageId === 'over-the-limit'), 'the refused message was not stored')
-})
+)
 
 t.test('the budget comes back when the window ends', async t => {
   const { app } = await limitedApp(t, 1)
@@ -68,29 +74,35 @@ t.test('the budget comes back when the window ends', async t => {
   t.equal(res.headers['x-ratelimit-remaining'], '0')
 })
 
-t.test('a flood with wrong tokens does not spend the real sender\'s budget', async t => {
+t.test("a flood with wrong tokens does not spend the real sender's budget", async t => {
   const { app } = await limitedApp(t)
   // Strangers from many addresses, as a botnet would: each address stays under its own failure budget.
   for (let i = 0; i < 20; i++) {
     const res = await app.inject({
-      method: 'POST', url: '/webhook/a', remoteAddress: `198.51.100.${i}`,
+      method: 'POST',
+      url: '/webhook/a',
+      remoteAddress: `198.51.100.${i}`,
       headers: { 'content-type': 'application/json', authorization: 'Bearer guessed-token' },
       payload: JSON.stringify(fresh())
     })
     t.equal(res.statusCode, 401, 'a stranger is refused for its credentials')
-    t.equal(res.headers['x-ratelimit-remaining'], undefined, 'and is not told about the source\'s budget')
+    t.equal(res.headers['x-ratelimit-remaining'], undefined, "and is not told about the source's budget")
   }
-  for (let i = 0; i < 3; i++) t.equal((await post(app, fresh(), asA, '/webhook/a')).statusCode, 200, 'the real sender still has its whole budget')
+  for (let i = 0; i < 3; i++)
+    t.equal((await post(app, fresh(), asA, '/webhook/a')).statusCode, 200, 'the real sender still has its whole budget')
   t.equal((await post(app, fresh(), asA, '/webhook/a')).statusCode, 429)
 })
 
 t.test('one address that keeps failing authentication is limited on its own', async t => {
   const { app } = await limitedApp(t)
-  const stranger = (url: string, authorization?: string) => app.inject({
-    method: 'POST', url, remoteAddress: '203.0.113.7',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-    payload: JSON.stringify(fresh())
-  })
+  const stranger = (url: string, authorization?: string) =>
+    app.inject({
+      method: 'POST',
+      url,
+      remoteAddress: '203.0.113.7',
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      payload: JSON.stringify(fresh())
+    })
   // Wrong token, no token, an unknown source: every kind of failure counts.
   t.equal((await stranger('/webhook/a', 'Bearer nope')).statusCode, 401)
   t.equal((await stranger('/webhook/a')).statusCode, 401)
@@ -102,8 +114,11 @@ t.test('one address that keeps failing authentication is limited on its own', as
   t.match(limited.json(), { code: 429, msg: /failed authentication/ })
   // The real sender, from the same address even, is untouched.
   const res = await app.inject({
-    method: 'POST', url: '/webhook/a', remoteAddress: '203.0.113.7',
-    headers: { 'content-type': 'application/json', ...asA }, payload: JSON.stringify(fresh())
+    method: 'POST',
+    url: '/webhook/a',
+    remoteAddress: '203.0.113.7',
+    headers: { 'content-type': 'application/json', ...asA },
+    payload: JSON.stringify(fresh())
   })
   t.equal(res.statusCode, 200)
   t.equal(res.headers['x-ratelimit-remaining'], '2')
@@ -123,7 +138,12 @@ t.test('max 0 turns the limit off', async t => {
     t.equal(res.statusCode, 200)
     t.equal(res.headers['x-ratelimit-limit'], undefined, 'and its headers')
   }
-  for (let i = 0; i < 10; i++) t.equal((await post(app, fresh(), { authorization: 'Bearer nope' }, '/webhook/a')).statusCode, 401, 'failures are not limited either')
+  for (let i = 0; i < 10; i++)
+    t.equal(
+      (await post(app, fresh(), { authorization: 'Bearer nope' }, '/webhook/a')).statusCode,
+      401,
+      'failures are not limited either'
+    )
   await app.relay.dispatcher.drain()
   t.equal(relay.delivered.length, 50)
 })

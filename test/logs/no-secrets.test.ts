@@ -18,7 +18,11 @@ const secrets = {
 }
 const wrongToken = 'whk-wrong-0a9b8c7d6e'
 
-interface Relay { relay: RelayProcess; output(): string; slack: FakeSlack }
+interface Relay {
+  relay: RelayProcess
+  output(): string
+  slack: FakeSlack
+}
 
 /** A real relay process with every kind of secret in its config, and destinations that fail in ways that get logged. */
 async function run(t: Test, log: Record<string, unknown>): Promise<Relay> {
@@ -40,19 +44,46 @@ async function run(t: Test, log: Record<string, unknown>): Promise<Relay> {
   const dir = t.testdir({})
   const config = join(dir, 'relay.json')
   const forwarder = resolve('plugins/http-forwarder')
-  writeFileSync(config, JSON.stringify({
-    auth: { tokens: [secrets.webhookToken], sources: { sales: { tokens: [secrets.sourceToken] } } },
-    admin: { token: secrets.adminToken },
-    store: { driver: 'sqlite', path: join(dir, 'relay.db') },
-    dispatch: { maxAttempts: 2, backoffBaseMs: 20, backoffMaxMs: 50, pollIntervalMs: 50 },
-    relays: {
-      'slack.main': { type: 'slack', token: secrets.slackToken, channel: fakeChannel, apiUrl: slack.apiUrl, pace: { intervalMs: 0, burst: 50 }, timeoutMs: 2000 },
-      'slack.revoked': { type: 'slack', token: secrets.rejectedSlackToken, channel: fakeChannel, apiUrl: slack.apiUrl, timeoutMs: 2000 },
-      echo: { type: forwarder, url: echo.url, secret: secrets.forwarderSecret, headers: { 'x-api-key': secrets.receiverKey }, timeoutMs: 2000 },
-      credentials: { type: forwarder, url: echo.url.replace('http://', `http://relay:${secrets.urlPassword}@`), secret: secrets.forwarderSecret, timeoutMs: 2000 }
-    },
-    log
-  }))
+  writeFileSync(
+    config,
+    JSON.stringify({
+      auth: { tokens: [secrets.webhookToken], sources: { sales: { tokens: [secrets.sourceToken] } } },
+      admin: { token: secrets.adminToken },
+      store: { driver: 'sqlite', path: join(dir, 'relay.db') },
+      dispatch: { maxAttempts: 2, backoffBaseMs: 20, backoffMaxMs: 50, pollIntervalMs: 50 },
+      relays: {
+        'slack.main': {
+          type: 'slack',
+          token: secrets.slackToken,
+          channel: fakeChannel,
+          apiUrl: slack.apiUrl,
+          pace: { intervalMs: 0, burst: 50 },
+          timeoutMs: 2000
+        },
+        'slack.revoked': {
+          type: 'slack',
+          token: secrets.rejectedSlackToken,
+          channel: fakeChannel,
+          apiUrl: slack.apiUrl,
+          timeoutMs: 2000
+        },
+        echo: {
+          type: forwarder,
+          url: echo.url,
+          secret: secrets.forwarderSecret,
+          headers: { 'x-api-key': secrets.receiverKey },
+          timeoutMs: 2000
+        },
+        credentials: {
+          type: forwarder,
+          url: echo.url.replace('http://', `http://relay:${secrets.urlPassword}@`),
+          secret: secrets.forwarderSecret,
+          timeoutMs: 2000
+        }
+      },
+      log
+    })
+  )
   const relay = await startRelay(t, ['start', '--config', config])
   return { relay, slack, output: () => relay.stdout() + relay.stderr() }
 }
@@ -61,7 +92,13 @@ async function post(url: string, token: string | undefined, id: string) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ message_id: id, message_type: 'ANSWER', text: `answer ${id}`, create_time: Date.now(), conversation_id: 'conv-logs' })
+    body: JSON.stringify({
+      message_id: id,
+      message_type: 'ANSWER',
+      text: `answer ${id}`,
+      create_time: Date.now(),
+      conversation_id: 'conv-logs'
+    })
   })
   return response.status
 }
@@ -70,13 +107,18 @@ async function post(url: string, token: string | undefined, id: string) {
 async function traffic(t: Test, { relay, output }: Relay) {
   t.equal(await post(`${relay.url}/webhook`, secrets.webhookToken, 'm-1'), 200)
   t.equal(await post(`${relay.url}/webhook/sales`, secrets.sourceToken, 'm-2'), 200)
-  t.equal(await post(`${relay.url}/webhook`, secrets.sourceToken, 'm-3'), 401, 'a source token is refused on another source')
+  t.equal(
+    await post(`${relay.url}/webhook`, secrets.sourceToken, 'm-3'),
+    401,
+    'a source token is refused on another source'
+  )
   t.equal(await post(`${relay.url}/webhook`, wrongToken, 'm-4'), 401)
   t.equal(await post(`${relay.url}/webhook/sales`, undefined, 'm-5'), 401)
   const admin = await fetch(`${relay.url}/admin/dead-letters`, { headers: { authorization: `Bearer ${wrongToken}` } })
   t.ok(admin.status >= 400, 'admin refuses a wrong token')
   // Each message: delivered to slack.main after retries, dead-lettered by the three others.
-  const settled = () => (output().match(/\bdelivered\b/g) ?? []).length >= 2 && (output().match(/dead-lettered/g) ?? []).length >= 6
+  const settled = () =>
+    (output().match(/\bdelivered\b/g) ?? []).length >= 2 && (output().match(/dead-lettered/g) ?? []).length >= 6
   t.ok(await until(settled, 20000), 'deliveries settled')
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0, 'clean exit')
@@ -95,17 +137,31 @@ t.test('JSON logs of a busy run carry the expected lines and no secret', async t
   const running = await run(t, { level: 'debug', format: 'json' })
   await traffic(t, running)
   const output = running.output()
-  const lines = running.relay.stderr().split('\n').filter(Boolean).map(line => JSON.parse(line) as Record<string, unknown>)
-  const find = (msg: string, fields: Record<string, unknown>) => lines.find(line => line.msg === msg && Object.entries(fields).every(([k, v]) => line[k] === v))
+  const lines = running.relay
+    .stderr()
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line) as Record<string, unknown>)
+  const find = (msg: string, fields: Record<string, unknown>) =>
+    lines.find(line => line.msg === msg && Object.entries(fields).every(([k, v]) => line[k] === v))
   t.ok(find('message accepted', { conversationId: 'conv-logs', messageId: 'm-1', source: 'default' }), 'accepted m-1')
   t.ok(find('message accepted', { conversationId: 'conv-logs', messageId: 'm-2', source: 'sales' }), 'accepted m-2')
-  t.ok(find('delivery failed; will retry', { relay: 'slack.main', conversationId: 'conv-logs', messageId: 'm-1' }), 'slack retry')
+  t.ok(
+    find('delivery failed; will retry', { relay: 'slack.main', conversationId: 'conv-logs', messageId: 'm-1' }),
+    'slack retry'
+  )
   t.ok(find('delivered', { relay: 'slack.main', conversationId: 'conv-logs', messageId: 'm-2' }), 'slack delivered')
   for (const relay of ['slack.revoked', 'echo', 'credentials']) {
     t.ok(find('dead-lettered', { relay, conversationId: 'conv-logs', messageId: 'm-1' }), `${relay} dead-lettered`)
   }
-  t.ok(lines.filter(line => line.msg === 'request refused' && line.errorCode === 'AUTH_INVALID').length >= 2, 'auth failures logged')
-  t.ok(lines.some(line => line.level === 20), 'debug lines included')
+  t.ok(
+    lines.filter(line => line.msg === 'request refused' && line.errorCode === 'AUTH_INVALID').length >= 2,
+    'auth failures logged'
+  )
+  t.ok(
+    lines.some(line => line.level === 20),
+    'debug lines included'
+  )
   assertNoSecrets(t, output)
 })
 

@@ -12,7 +12,10 @@ t.test('intake, delivery and HTTP counters and histograms, with their labels', a
   // One relay whose answer depends on the message: delivered, rate-limited once, or refused for good.
   let limited = false
   const relay = new FakeRelay((message): DeliveryOutcome => {
-    if (message.messageId === 'm-limited' && !limited) { limited = true; return { status: 'retry', error: 'HTTP 429', retryAfterMs: 1000 } }
+    if (message.messageId === 'm-limited' && !limited) {
+      limited = true
+      return { status: 'retry', error: 'HTTP 429', retryAfterMs: 1000 }
+    }
     if (message.messageId === 'm-bad') return { status: 'failed', error: 'channel_not_found' }
     return { status: 'delivered' }
   })
@@ -34,7 +37,10 @@ t.test('intake, delivery and HTTP counters and histograms, with their labels', a
     await post(app, { istest: true }),
     await post(app, message('m-s', 'c5'), { authorization: `Bearer ${SUPPORT_TOKEN}` }, '/webhook/support')
   ]
-  t.same(answers.map(a => a.statusCode), [200, 200, 200, 200, 200, 200, 200])
+  t.same(
+    answers.map(a => a.statusCode),
+    [200, 200, 200, 200, 200, 200, 200]
+  )
   t.equal((await post(app, message('m-x', 'c6'), { authorization: 'Bearer wrong-token' })).statusCode, 401)
   t.equal((await post(app, { istest: true }, {}, '/webhook/no-such-source-7f3a')).statusCode, 404)
   t.equal((await app.inject({ method: 'GET', url: '/no/such/page-91c2' })).statusCode, 404)
@@ -43,13 +49,23 @@ t.test('intake, delivery and HTTP counters and histograms, with their labels', a
   await app.relay.dispatcher.drain()
   let s = await scrape(app)
 
-  t.equal(s.value('gptbots_relay_messages_received_total', { source: 'default', type: 'ANSWER' }), 3, 'new answers, not the duplicate')
+  t.equal(
+    s.value('gptbots_relay_messages_received_total', { source: 'default', type: 'ANSWER' }),
+    3,
+    'new answers, not the duplicate'
+  )
   t.equal(s.value('gptbots_relay_messages_received_total', { source: 'default', type: 'QUESTION' }), 1)
   t.equal(s.value('gptbots_relay_messages_received_total', { source: 'support', type: 'ANSWER' }), 1)
   t.equal(s.value('gptbots_relay_messages_duplicate_total', { source: 'default' }), 1)
   t.equal(s.value('gptbots_relay_probes_total', { source: 'default' }), 1)
-  t.same(s.all('gptbots_relay_webhooks_rejected_total').map(x => [x.labels, x.value]),
-    [[{ code: 'AUTH_INVALID' }, 1], [{ code: 'SOURCE_UNKNOWN' }, 1]], 'by code only: an unknown source name is no label')
+  t.same(
+    s.all('gptbots_relay_webhooks_rejected_total').map(x => [x.labels, x.value]),
+    [
+      [{ code: 'AUTH_INVALID' }, 1],
+      [{ code: 'SOURCE_UNKNOWN' }, 1]
+    ],
+    'by code only: an unknown source name is no label'
+  )
 
   t.equal(s.value('gptbots_relay_delivery_attempts_total', { relay: 'chat', outcome: 'delivered' }), 3)
   t.equal(s.value('gptbots_relay_delivery_attempts_total', { relay: 'chat', outcome: 'retry' }), 1)
@@ -57,20 +73,34 @@ t.test('intake, delivery and HTTP counters and histograms, with their labels', a
   t.equal(s.value('gptbots_relay_delivery_rate_limited_total', { relay: 'chat' }), 1, 'the retry with a Retry-After')
   t.equal(s.value('gptbots_relay_delivery_attempt_duration_seconds_count', { relay: 'chat' }), 5, 'every attempt timed')
 
-  const latency = (from: string, le: string) => s.value('gptbots_relay_delivery_latency_seconds_bucket', { relay: 'chat', from, le })
-  t.equal(s.value('gptbots_relay_delivery_latency_seconds_count', { relay: 'chat', from: 'received' }), 3, 'only deliveries')
+  const latency = (from: string, le: string) =>
+    s.value('gptbots_relay_delivery_latency_seconds_bucket', { relay: 'chat', from, le })
+  t.equal(
+    s.value('gptbots_relay_delivery_latency_seconds_count', { relay: 'chat', from: 'received' }),
+    3,
+    'only deliveries'
+  )
   t.equal(latency('received', '0.25'), 0)
   t.equal(latency('received', '0.5'), 3, '0.3 s from receipt')
   t.equal(latency('created', '1'), 0)
   t.equal(latency('created', '2.5'), 3, '2.3 s from creation')
   t.equal(latency('created', '300'), 3)
   t.equal(latency('created', '+Inf'), 3)
-  t.ok(Math.abs(s.value('gptbots_relay_delivery_latency_seconds_sum', { relay: 'chat', from: 'created' })! - 6.9) < 1e-9, 'sum of 3 × 2.3 s')
+  t.ok(
+    Math.abs(s.value('gptbots_relay_delivery_latency_seconds_sum', { relay: 'chat', from: 'created' })! - 6.9) < 1e-9,
+    'sum of 3 × 2.3 s'
+  )
 
   t.equal(s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook', status_code: '200' }), 6)
   t.equal(s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook', status_code: '401' }), 1)
-  t.equal(s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook/:source', status_code: '200' }), 1)
-  t.equal(s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook/:source', status_code: '404' }), 1)
+  t.equal(
+    s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook/:source', status_code: '200' }),
+    1
+  )
+  t.equal(
+    s.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook/:source', status_code: '404' }),
+    1
+  )
   t.equal(s.value('gptbots_relay_http_requests_total', { method: 'GET', route: 'unmatched', status_code: '404' }), 1)
   t.equal(s.value('gptbots_relay_http_request_duration_seconds_count', { method: 'POST', route: '/webhook' }), 7)
   t.notMatch(s.text, /no-such-source-7f3a|page-91c2|m-ok|c1"/, 'no raw URL, message or conversation id in any label')
@@ -80,9 +110,17 @@ t.test('intake, delivery and HTTP counters and histograms, with their labels', a
   clock.advance(1000)
   await app.relay.dispatcher.drain()
   s = await scrape(app)
-  t.equal(s.value('gptbots_relay_delivery_attempts_total', { relay: 'chat', outcome: 'delivered' }), 4, 'the rate-limited one, after its wait')
+  t.equal(
+    s.value('gptbots_relay_delivery_attempts_total', { relay: 'chat', outcome: 'delivered' }),
+    4,
+    'the rate-limited one, after its wait'
+  )
   t.equal(s.value('gptbots_relay_delivery_latency_seconds_count', { relay: 'chat', from: 'received' }), 4)
   t.equal(latency('received', '1'), 3)
   t.equal(latency('received', '2.5'), 4, '1.3 s from receipt')
-  t.equal(s.value('gptbots_relay_http_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }), 1, 'the first scrape, counted once it was answered')
+  t.equal(
+    s.value('gptbots_relay_http_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }),
+    1,
+    'the first scrape, counted once it was answered'
+  )
 })

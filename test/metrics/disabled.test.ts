@@ -3,7 +3,10 @@ import { FakeRelay } from '../helpers/fake-relay.js'
 import { post, seed, testApp } from '../helpers/app.js'
 
 t.test('metrics.enabled false: GET /metrics is a 404 envelope and intake works on', async t => {
-  const app = await testApp(t, { relays: new Map([['fake', new FakeRelay()]]), config: { metrics: { enabled: false } } })
+  const app = await testApp(t, {
+    relays: new Map([['fake', new FakeRelay()]]),
+    config: { metrics: { enabled: false } }
+  })
   t.equal((await post(app, seed())).statusCode, 200, 'intake works without metrics')
   await app.relay.dispatcher.drain()
   const res = await app.inject({ method: 'GET', url: '/metrics' })
@@ -18,5 +21,9 @@ t.test('metrics are on by default, need no credentials, and use the Prometheus c
   t.equal(res.statusCode, 200)
   t.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
   t.match(res.body, /# TYPE gptbots_relay_messages_received_total counter/)
-  t.equal((await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode, 200, 'a webhook token is not checked here')
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
+    200,
+    'a webhook token is not checked here'
+  )
 })

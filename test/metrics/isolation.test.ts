@@ -16,7 +16,11 @@ t.test('two apps in one process count apart', async t => {
   t.equal(a.value('gptbots_relay_messages_received_total', { source: 'default', type: 'ANSWER' }), 2)
   t.equal(b.value('gptbots_relay_messages_received_total', { source: 'default', type: 'ANSWER' }), 1)
   t.equal(a.value('gptbots_relay_delivery_attempts_total', { relay: 'fake', outcome: 'delivered' }), 2)
-  t.equal(b.value('gptbots_relay_delivery_attempts_total', { relay: 'fake', outcome: 'delivered' }), undefined, 'the second app delivered nothing')
+  t.equal(
+    b.value('gptbots_relay_delivery_attempts_total', { relay: 'fake', outcome: 'delivered' }),
+    undefined,
+    'the second app delivered nothing'
+  )
   t.equal(a.value('gptbots_relay_outbox_pending', { relay: 'fake' }), 0)
   t.equal(b.value('gptbots_relay_outbox_pending', { relay: 'fake' }), 1)
   t.equal(b.all('process_cpu_user_seconds_total').length, 1, 'process metrics in each registry, once')

@@ -6,11 +6,20 @@ import { Scrape } from './samples.js'
 
 t.test('the started relay serves /metrics to a plain fetch, counting what it received and delivered', async t => {
   const dir = t.testdir({
-    'relay.json': JSON.stringify({ auth: { tokens: ['${KEY}'] }, store: { driver: 'sqlite', path: 'relay.db' }, relays: { out: { type: 'console' } } })
+    'relay.json': JSON.stringify({
+      auth: { tokens: ['${KEY}'] },
+      store: { driver: 'sqlite', path: 'relay.db' },
+      relays: { out: { type: 'console' } }
+    })
   })
-  const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], { cwd: dir, env: { KEY: 'k-0123456789abcdef' } })
+  const relay = await startRelay(t, ['start', '--config', join(dir, 'relay.json')], {
+    cwd: dir,
+    env: { KEY: 'k-0123456789abcdef' }
+  })
   const sent = await fetch(`${relay.url}/webhook`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k-0123456789abcdef' }, body: JSON.stringify(seed())
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer k-0123456789abcdef' },
+    body: JSON.stringify(seed())
   })
   t.equal(sent.status, 200)
 
@@ -29,7 +38,10 @@ t.test('the started relay serves /metrics to a plain fetch, counting what it rec
   t.equal(scrape!.value('gptbots_relay_outbox_pending', { relay: 'out' }), 0)
   t.equal(scrape!.value('gptbots_relay_delivery_latency_seconds_count', { relay: 'out', from: 'received' }), 1)
   t.ok(scrape!.value('process_start_time_seconds')! > 0, 'process metrics of the real process')
-  t.equal(scrape!.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook', status_code: '200' }), 1)
+  t.equal(
+    scrape!.value('gptbots_relay_http_requests_total', { method: 'POST', route: '/webhook', status_code: '200' }),
+    1
+  )
 
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0)

@@ -14,7 +14,8 @@ export function parseSamples(text: string): Sample[] {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
     if (!match) throw new Error(`not a sample line: ${line}`)
     const labels: Record<string, string> = {}
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[key!] = value!
     samples.push({ name: match[1]!, labels, value: Number(match[3]) })
   }
   return samples
@@ -30,9 +31,12 @@ export class Scrape {
   /** The value of the sample with exactly these labels, or undefined when there is none. */
   value(name: string, labels: Record<string, string> = {}): number | undefined {
     const wanted = Object.entries(labels)
-    return this.samples.find(s => s.name === name &&
-      Object.keys(s.labels).length === wanted.length &&
-      wanted.every(([key, value]) => s.labels[key] === value))?.value
+    return this.samples.find(
+      s =>
+        s.name === name &&
+        Object.keys(s.labels).length === wanted.length &&
+        wanted.every(([key, value]) => s.labels[key] === value)
+    )?.value
   }
 
   /** Every sample of a metric. */

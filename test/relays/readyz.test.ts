@@ -6,9 +6,19 @@ import { FakeRelay } from '../helpers/fake-relay.js'
 import { testApp } from '../helpers/app.js'
 
 t.test('GET /readyz: 200 when the store and every relay are ready, 503 naming what is not', async t => {
-  let slackProblem: string | undefined = 'relay "slack.support": channel C0123456 is archived; unarchive it or choose another'
-  const slack = Object.assign(new FakeRelay(), { ready: async () => { if (slackProblem) throw new Error(slackProblem) } })
-  const app = await testApp(t, { relays: new Map([['slack.support', slack], ['plain', new FakeRelay()]]) })
+  let slackProblem: string | undefined =
+    'relay "slack.support": channel C0123456 is archived; unarchive it or choose another'
+  const slack = Object.assign(new FakeRelay(), {
+    ready: async () => {
+      if (slackProblem) throw new Error(slackProblem)
+    }
+  })
+  const app = await testApp(t, {
+    relays: new Map([
+      ['slack.support', slack],
+      ['plain', new FakeRelay()]
+    ])
+  })
   const res = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 503)
   t.same(res.json(), { status: 'not ready', store: 'ok', relays: { 'slack.support': slackProblem, plain: 'ok' } })
@@ -19,7 +29,12 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
   let time = 0
   let calls = 0
   let broken = true
-  const relay = Object.assign(new FakeRelay(), { ready: async () => { calls++; if (broken) throw new Error('down') } })
+  const relay = Object.assign(new FakeRelay(), {
+    ready: async () => {
+      calls++
+      if (broken) throw new Error('down')
+    }
+  })
   const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
   t.teardown(() => store.close())
   const check = readinessCheck(store, new Map([['r', relay]]), 30_000, () => time)
@@ -34,12 +49,24 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
   t.match(await check(), { ready: false, store: /not open|closed/i })
 })
 
-t.test('a relay replaced under the same name (a config reload) is checked afresh, not served its predecessor\'s result', async t => {
-  const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
-  t.teardown(() => store.close())
-  const relays = new Map<string, Relay>([['r', Object.assign(new FakeRelay(), { ready: async () => { throw new Error('old token revoked') } })]])
-  const check = readinessCheck(store, relays, 30_000, () => 0)
-  t.same((await check()).relays, { r: 'old token revoked' })
-  relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
-  t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'the new instance answers at once')
-})
+t.test(
+  "a relay replaced under the same name (a config reload) is checked afresh, not served its predecessor's result",
+  async t => {
+    const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
+    t.teardown(() => store.close())
+    const relays = new Map<string, Relay>([
+      [
+        'r',
+        Object.assign(new FakeRelay(), {
+          ready: async () => {
+            throw new Error('old token revoked')
+          }
+        })
+      ]
+    ])
+    const check = readinessCheck(store, relays, 30_000, () => 0)
+    t.same((await check()).relays, { r: 'old token revoked' })
+    relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
+    t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'the new instance answers at once')
+  }
+)

@@ -13,7 +13,13 @@ import { TOKEN } from '../helpers/app.js'
 /** A fake relay that can be closed, and that reports each delivery to its app's shared log. */
 export class ReloadableFake extends FakeRelay {
   closed = false
-  constructor(readonly name: string, readonly entry: Record<string, unknown>, private readonly log: ReloadHarness['log'], private readonly busy: Set<string>, private readonly overlaps: string[]) {
+  constructor(
+    readonly name: string,
+    readonly entry: Record<string, unknown>,
+    private readonly log: ReloadHarness['log'],
+    private readonly busy: Set<string>,
+    private readonly overlaps: string[]
+  ) {
     super()
   }
 
@@ -24,7 +30,13 @@ export class ReloadableFake extends FakeRelay {
     this.busy.add(lane)
     try {
       const outcome = await super.deliver(message, context)
-      if (outcome.status === 'delivered') this.log.push({ relay: this.name, instance: this, conversationId: message.conversationId, messageId: message.messageId })
+      if (outcome.status === 'delivered')
+        this.log.push({
+          relay: this.name,
+          instance: this,
+          conversationId: message.conversationId,
+          messageId: message.messageId
+        })
       return outcome
     } finally {
       this.busy.delete(lane)
@@ -59,11 +71,20 @@ export interface ReloadHarness {
  * The real app, built from a config file that a test rewrites before reloading. Relays are fakes
  * created from their config entries (any valid `console` entry), a new instance per creation.
  */
-export async function reloadable(t: Test, config: Record<string, unknown>, options: { dispatch?: 'manual' | 'background' } = {}): Promise<ReloadHarness> {
+export async function reloadable(
+  t: Test,
+  config: Record<string, unknown>,
+  options: { dispatch?: 'manual' | 'background' } = {}
+): Promise<ReloadHarness> {
   const dir = t.testdir({})
   const file = join(dir, 'relay.json')
-  const base = { auth: { tokens: [TOKEN] }, store: { driver: 'sqlite', path: join(dir, 'relay.db') }, log: { level: 'silent' } }
-  const write = (sections: Record<string, unknown>) => writeFileSync(file, JSON.stringify({ ...base, ...sections }, null, 2))
+  const base = {
+    auth: { tokens: [TOKEN] },
+    store: { driver: 'sqlite', path: join(dir, 'relay.db') },
+    log: { level: 'silent' }
+  }
+  const write = (sections: Record<string, unknown>) =>
+    writeFileSync(file, JSON.stringify({ ...base, ...sections }, null, 2))
   write(config)
   const instances: ReloadableFake[] = []
   const log: ReloadHarness['log'] = []
@@ -94,13 +115,16 @@ export async function reloadable(t: Test, config: Record<string, unknown>, optio
     if (!found) throw new Error(`no relay "${name}" was created`)
     return found
   }
-  const idsOf = (name: string, conversationId: string) => log.filter(d => d.relay === name && d.conversationId === conversationId).map(d => d.messageId)
+  const idsOf = (name: string, conversationId: string) =>
+    log.filter(d => d.relay === name && d.conversationId === conversationId).map(d => d.messageId)
   return Object.assign(harness, { app, file, instances, log, overlaps, relay, idsOf, write })
 }
 
 /** A promise that a test resolves by hand, to hold a delivery in flight. */
 export function gate(): { opened: Promise<void>; open(): void } {
   let open!: () => void
-  const opened = new Promise<void>(resolve => { open = resolve })
+  const opened = new Promise<void>(resolve => {
+    open = resolve
+  })
   return { opened, open }
 }

@@ -21,7 +21,11 @@ t.test('an added relay and route take new messages; relays that did not change k
   await post(h.app, seed({ message_id: 'after' }))
   await h.app.relay.dispatcher.drain()
   t.same(h.idsOf('chat', seed().conversation_id as string), ['before', 'after'])
-  t.same(h.idsOf('audit', seed().conversation_id as string), ['after'], 'only messages accepted after the reload go to the new relay')
+  t.same(
+    h.idsOf('audit', seed().conversation_id as string),
+    ['after'],
+    'only messages accepted after the reload go to the new relay'
+  )
   t.notOk(chat.closed)
 })
 
@@ -45,7 +49,7 @@ t.test('changed routes decide where the next message goes', async t => {
   t.same(h.idsOf('b', conversation), ['m2'])
 })
 
-t.test('a removed relay\'s messages stay pending and go out, in order, when it is added back', async t => {
+t.test("a removed relay's messages stay pending and go out, in order, when it is added back", async t => {
   const relays = { keep: { type: 'console' }, gone: { type: 'console' } }
   const h = await reloadable(t, { relays })
   const gone = h.relay('gone')
@@ -59,7 +63,11 @@ t.test('a removed relay\'s messages stay pending and go out, in order, when it i
   t.same(await h.app.relay.store.pendingByRelay(), { keep: 3, gone: 3 }, 'its messages wait in the store')
   await post(h.app, seed({ message_id: 'g4' }))
   await h.app.relay.dispatcher.drain()
-  t.same(await h.app.relay.store.pendingByRelay(), { gone: 3 }, 'nothing is sent to a relay that is not configured, and new messages do not route to it')
+  t.same(
+    await h.app.relay.store.pendingByRelay(),
+    { gone: 3 },
+    'nothing is sent to a relay that is not configured, and new messages do not route to it'
+  )
 
   h.write({ relays })
   const back = await h.app.relay.reload!()
@@ -76,13 +84,29 @@ t.test('a removed relay\'s messages stay pending and go out, in order, when it i
 t.test('new tokens take effect and old ones stop working', async t => {
   const h = await reloadable(t, { relays: { chat: { type: 'console' } } })
   const next = 'the-next-token-9876543210'
-  h.write({ relays: { chat: { type: 'console' } }, auth: { tokens: [next], sources: { crm: { tokens: ['crm-token-0123456789'] } } } })
+  h.write({
+    relays: { chat: { type: 'console' } },
+    auth: { tokens: [next], sources: { crm: { tokens: ['crm-token-0123456789'] } } }
+  })
   const result = await h.app.relay.reload!()
   t.ok(result.ok, result.message)
   t.equal(result.changed?.auth, true)
-  t.equal((await post(h.app, seed({ message_id: 'old' }))).statusCode, 401, `the old token ${TOKEN.slice(0, 4)}… is refused`)
-  t.equal((await post(h.app, seed({ message_id: 'new' }), { authorization: `Bearer ${next}` })).statusCode, 200, 'the new token is taken')
-  t.equal((await post(h.app, seed({ message_id: 'crm' }), { authorization: 'Bearer crm-token-0123456789' }, '/webhook/crm')).statusCode, 200, 'a new source is served')
+  t.equal(
+    (await post(h.app, seed({ message_id: 'old' }))).statusCode,
+    401,
+    `the old token ${TOKEN.slice(0, 4)}… is refused`
+  )
+  t.equal(
+    (await post(h.app, seed({ message_id: 'new' }), { authorization: `Bearer ${next}` })).statusCode,
+    200,
+    'the new token is taken'
+  )
+  t.equal(
+    (await post(h.app, seed({ message_id: 'crm' }), { authorization: 'Bearer crm-token-0123456789' }, '/webhook/crm'))
+      .statusCode,
+    200,
+    'a new source is served'
+  )
 })
 
 t.test('log level, dispatch policy and admin token are applied; settings read only at start are reported', async t => {

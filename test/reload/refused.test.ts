@@ -12,12 +12,32 @@ const running = { relays: { chat: { type: 'console' } }, routes: [{ to: ['chat']
 
 const bad: [string, (h: Awaited<ReturnType<typeof reloadable>>) => void, RegExp][] = [
   ['invalid JSON', h => writeFileSync(h.file, '{ "relays": { "chat": '), /not valid JSON/],
-  ['an unknown relay type', h => h.write({ relays: { chat: { type: 'console' }, extra: { type: 'no-such-relay-plugin' } } }), /relays\.extra\.type: cannot load relay plugin "no-such-relay-plugin"/],
-  ['invalid relay options', h => h.write({ relays: { chat: { type: 'console', stream: 'printer' } } }), /relays\.chat\.stream/],
-  ['a route to an unknown relay', h => h.write({ relays: { chat: { type: 'console' } }, routes: [{ to: ['nobody'] }] }), /routes\.0\.to\.0 names relay "nobody"/],
-  ['a changed store path', h => h.write({ ...running, store: { driver: 'sqlite', path: join(h.file, '..', 'other.db') } }), /store changed; these need a restart/],
+  [
+    'an unknown relay type',
+    h => h.write({ relays: { chat: { type: 'console' }, extra: { type: 'no-such-relay-plugin' } } }),
+    /relays\.extra\.type: cannot load relay plugin "no-such-relay-plugin"/
+  ],
+  [
+    'invalid relay options',
+    h => h.write({ relays: { chat: { type: 'console', stream: 'printer' } } }),
+    /relays\.chat\.stream/
+  ],
+  [
+    'a route to an unknown relay',
+    h => h.write({ relays: { chat: { type: 'console' } }, routes: [{ to: ['nobody'] }] }),
+    /routes\.0\.to\.0 names relay "nobody"/
+  ],
+  [
+    'a changed store path',
+    h => h.write({ ...running, store: { driver: 'sqlite', path: join(h.file, '..', 'other.db') } }),
+    /store changed; these need a restart/
+  ],
   ['a changed port', h => h.write({ ...running, server: { port: 1 } }), /server\.port changed; these need a restart/],
-  ['a missing environment variable', h => h.write({ ...running, auth: { tokens: ['${RELAY_RELOAD_TEST_UNSET_VARIABLE}'] } }), /RELAY_RELOAD_TEST_UNSET_VARIABLE is not set/]
+  [
+    'a missing environment variable',
+    h => h.write({ ...running, auth: { tokens: ['${RELAY_RELOAD_TEST_UNSET_VARIABLE}'] } }),
+    /RELAY_RELOAD_TEST_UNSET_VARIABLE is not set/
+  ]
 ]
 
 for (const [what, breakConfig, reason] of bad) {
@@ -37,7 +57,11 @@ for (const [what, breakConfig, reason] of bad) {
     t.same(h.app.relay.config.relays, running.relays, 'the runtime keeps the running config')
     t.equal((await post(h.app, seed({ message_id: 'after' }))).statusCode, 200, 'the running token still works')
     await h.app.relay.dispatcher.drain()
-    t.same(h.idsOf('chat', seed().conversation_id as string), ['before', 'after'], 'delivery goes on with the running relays')
+    t.same(
+      h.idsOf('chat', seed().conversation_id as string),
+      ['before', 'after'],
+      'delivery goes on with the running relays'
+    )
 
     // Fixing the file makes the next reload succeed.
     h.write({ ...running, relays: { chat: { type: 'console' }, more: { type: 'console' } } })
@@ -60,11 +84,26 @@ t.test('a relay that fails to start is refused, and the relays created for that 
   t.notOk(chat.closed)
 })
 
-t.test('a config without a file (the built-in default) cannot be reloaded: reload says so and changes nothing', async t => {
-  const loaded = resolveConfig({ auth: { allowUnauthenticated: true }, store: { driver: 'sqlite', path: join(t.testdir(), 'relay.db') }, relays: { console: { type: 'console' } } }, { configDir: process.cwd(), env: {} })
-  const app = await buildApp({ loaded, logger: pino({ level: 'silent' }), dispatch: 'manual', relays: new Map([['console', new FakeRelay()]]) })
-  t.teardown(() => app.close())
-  const result = await app.relay.reload!()
-  t.equal(result.ok, false)
-  t.match(result.message, /built-in default config, which has no file/)
-})
+t.test(
+  'a config without a file (the built-in default) cannot be reloaded: reload says so and changes nothing',
+  async t => {
+    const loaded = resolveConfig(
+      {
+        auth: { allowUnauthenticated: true },
+        store: { driver: 'sqlite', path: join(t.testdir(), 'relay.db') },
+        relays: { console: { type: 'console' } }
+      },
+      { configDir: process.cwd(), env: {} }
+    )
+    const app = await buildApp({
+      loaded,
+      logger: pino({ level: 'silent' }),
+      dispatch: 'manual',
+      relays: new Map([['console', new FakeRelay()]])
+    })
+    t.teardown(() => app.close())
+    const result = await app.relay.reload!()
+    t.equal(result.ok, false)
+    t.match(result.message, /built-in default config, which has no file/)
+  }
+)

@@ -2,13 +2,26 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import type { RelayMessage } from '../../src/message.js'
-import { FakeSlack, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage, shownMarkdown, type PostedMessage } from '../fakes/slack.js'
+import {
+  FakeSlack,
+  deliveryContext,
+  fakeChannel,
+  fakeToken,
+  recordingLogger,
+  relayMessage,
+  shownMarkdown,
+  type PostedMessage
+} from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
 /** Relays one message into a fresh thread and returns what Slack shows of it. */
-async function relayed(t: Teardown, message: Partial<RelayMessage>, options: Partial<SlackOptions> = {}): Promise<PostedMessage[]> {
+async function relayed(
+  t: Teardown,
+  message: Partial<RelayMessage>,
+  options: Partial<SlackOptions> = {}
+): Promise<PostedMessage[]> {
   const fake = await FakeSlack.start({ rateLimit: false })
   t.teardown(() => fake.close())
   const relay = await plugin.create(
@@ -36,39 +49,58 @@ t.test('flowOutput option: hidden, or only when there is no text', async t => {
   t.equal(shownMarkdown((await relayed(t, message))[0]!), 'Answer\n\n_LLM_\n\nDraft', 'shown by default')
   t.equal(shownMarkdown((await relayed(t, message, { flowOutput: 'hidden' }))[0]!), 'Answer')
   t.equal(shownMarkdown((await relayed(t, message, { flowOutput: 'whenNoText' }))[0]!), 'Answer')
-  t.equal(shownMarkdown((await relayed(t, { ...message, text: undefined }, { flowOutput: 'whenNoText' }))[0]!), '_LLM_\n\nDraft')
+  t.equal(
+    shownMarkdown((await relayed(t, { ...message, text: undefined }, { flowOutput: 'whenNoText' }))[0]!),
+    '_LLM_\n\nDraft'
+  )
 })
 
 t.test('V2 audio shows as a link with its transcript', async t => {
   const [reply] = await relayed(t, {
     format: 'v2',
     text: undefined,
-    flowOutput: [{
-      componentName: 'Component Name',
-      branch: '1',
-      content: 'Hi, is there anything I can help you?',
-      audio: [{ url: 'http://gptbots.ai/example.mp3', transcript: 'The transcribed text of the audio' }]
-    }]
+    flowOutput: [
+      {
+        componentName: 'Component Name',
+        branch: '1',
+        content: 'Hi, is there anything I can help you?',
+        audio: [{ url: 'http://gptbots.ai/example.mp3', transcript: 'The transcribed text of the audio' }]
+      }
+    ]
   })
-  t.equal(shownMarkdown(reply!), [
-    '_Component Name · branch 1_',
-    'Hi, is there anything I can help you?',
-    '🔊 [Audio](http://gptbots.ai/example.mp3)\n> The transcribed text of the audio'
-  ].join('\n\n'))
+  t.equal(
+    shownMarkdown(reply!),
+    [
+      '_Component Name · branch 1_',
+      'Hi, is there anything I can help you?',
+      '🔊 [Audio](http://gptbots.ai/example.mp3)\n> The transcribed text of the audio'
+    ].join('\n\n')
+  )
 })
 
 t.test('an empty message posts nothing and starts no thread', async t => {
   const fake = await FakeSlack.start({ rateLimit: false })
   t.teardown(() => fake.close())
-  const relay = await plugin.create({ token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' })
+  const relay = await plugin.create(
+    { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl },
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+  )
   const outcome = await relay.deliver(relayMessage({ text: '  ', flowOutput: [] }), deliveryContext(memoryState()))
   t.same(outcome, { status: 'delivered', posted: { channel: fakeChannel, parts: 0 } })
   t.equal(fake.messages.length, 0)
 })
 
 t.test('mass mentions in relayed text do not ping', async t => {
-  const pings = ['<!channel>', '<!here>', '<!everyone>', '<!subteam^S0123ABC|@oncall>', '<@U0123ABC>', '@channel', '@here', '@everyone']
+  const pings = [
+    '<!channel>',
+    '<!here>',
+    '<!everyone>',
+    '<!subteam^S0123ABC|@oncall>',
+    '<@U0123ABC>',
+    '@channel',
+    '@here',
+    '@everyone'
+  ]
   const text = `Attention ${pings.join(' ')} please`
   const [reply] = await relayed(t, { type: 'QUESTION', text })
   const shown = shownMarkdown(reply!)
@@ -82,21 +114,35 @@ t.test('mass mentions in relayed text do not ping', async t => {
 
 t.test('&, < and > in user text stay text', async t => {
   const [reply] = await relayed(t, { type: 'QUESTION', text: 'Tom & Jerry <b>bold</b> a<b &amp; x>y' })
-  t.equal(reply?.text, 'User: Tom &amp; Jerry &lt;b&gt;bold&lt;/b&gt; a&lt;b &amp;amp; x&gt;y', 'escaped mrkdwn fallback')
+  t.equal(
+    reply?.text,
+    'User: Tom &amp; Jerry &lt;b&gt;bold&lt;/b&gt; a&lt;b &amp;amp; x&gt;y',
+    'escaped mrkdwn fallback'
+  )
   t.equal(shownMarkdown(reply!), 'Tom & Jerry \\<b>bold\\</b> a\\<b \\&amp; x>y', 'backslash-escaped Markdown')
 })
 
 t.test('without customize: a speaker prefix on the first part, no sender override', async t => {
   const [question] = await relayed(t, { type: 'QUESTION', text: 'Why?' })
-  t.same(question?.blocks?.[0], { type: 'context', elements: [{ type: 'mrkdwn', text: ':bust_in_silhouette: *User*' }] })
+  t.same(question?.blocks?.[0], {
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: ':bust_in_silhouette: *User*' }]
+  })
   t.equal(question?.text, 'User: Why?')
   t.equal(question?.username, undefined)
-  const [answer] = await relayed(t, { type: 'ANSWER', text: 'Because.' }, {
-    answer: { name: 'Helper <3', iconUrl: 'https://example.com/bot.png' }
-  })
+  const [answer] = await relayed(
+    t,
+    { type: 'ANSWER', text: 'Because.' },
+    {
+      answer: { name: 'Helper <3', iconUrl: 'https://example.com/bot.png' }
+    }
+  )
   t.same(answer?.blocks?.[0], {
     type: 'context',
-    elements: [{ type: 'image', image_url: 'https://example.com/bot.png', alt_text: 'Helper <3' }, { type: 'mrkdwn', text: '*Helper &lt;3*' }]
+    elements: [
+      { type: 'image', image_url: 'https://example.com/bot.png', alt_text: 'Helper <3' },
+      { type: 'mrkdwn', text: '*Helper &lt;3*' }
+    ]
   })
   t.equal(answer?.text, 'Helper &lt;3: Because.')
 })
@@ -104,11 +150,19 @@ t.test('without customize: a speaker prefix on the first part, no sender overrid
 t.test('with customize: each message posted under its speaker name and icon', async t => {
   const [question] = await relayed(t, { type: 'QUESTION', text: 'Why?' }, { customize: true })
   t.match(question, { username: 'User', icon_emoji: ':bust_in_silhouette:', text: 'Why?' })
-  t.same(question?.blocks?.map(b => b.type), ['markdown'], 'no prefix block')
-  const [answer] = await relayed(t, { type: 'ANSWER', text: 'Because.' }, {
-    customize: true,
-    answer: { name: 'Support Bot', iconUrl: 'https://example.com/bot.png' }
-  })
+  t.same(
+    question?.blocks?.map(b => b.type),
+    ['markdown'],
+    'no prefix block'
+  )
+  const [answer] = await relayed(
+    t,
+    { type: 'ANSWER', text: 'Because.' },
+    {
+      customize: true,
+      answer: { name: 'Support Bot', iconUrl: 'https://example.com/bot.png' }
+    }
+  )
   t.match(answer, { username: 'Support Bot', icon_url: 'https://example.com/bot.png', icon_emoji: undefined })
 })
 

@@ -2,7 +2,14 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import {
-  FakeSlack, allScopes, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage, shownMarkdown,
+  FakeSlack,
+  allScopes,
+  deliveryContext,
+  fakeChannel,
+  fakeToken,
+  recordingLogger,
+  relayMessage,
+  shownMarkdown,
   type FakeSlackOptions
 } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -25,9 +32,14 @@ t.test('a 5xx asks for a retry, and the retry posts once', async t => {
   const state = memoryState()
   const message = relayMessage({ text: 'survives a 502' })
   fake.failNext(1, 502)
-  t.same(await relay.deliver(message, deliveryContext(state)), {
-    status: 'retry', error: `Slack answered HTTP 502 at ${fake.apiUrl}`
-  }, 'no retryAfterMs: the core picks its backoff')
+  t.same(
+    await relay.deliver(message, deliveryContext(state)),
+    {
+      status: 'retry',
+      error: `Slack answered HTTP 502 at ${fake.apiUrl}`
+    },
+    'no retryAfterMs: the core picks its backoff'
+  )
   t.equal((await relay.deliver(message, deliveryContext(state))).status, 'delivered')
   t.equal(fake.parents().length, 1)
   t.same(fake.replies(fake.parents()[0]!.ts).map(shownMarkdown), ['survives a 502'])
@@ -46,13 +58,16 @@ t.test('a dropped connection asks for a retry', async t => {
 t.test("Slack's own hiccups (internal_error) ask for a retry", async t => {
   const { fake, relay } = await setup(t)
   fake.on('chat.postMessage', () => ({ body: { ok: false, error: 'internal_error' } }))
-  t.match(await relay.deliver(relayMessage(), deliveryContext(memoryState())), { status: 'retry', error: /internal_error/ })
+  t.match(await relay.deliver(relayMessage(), deliveryContext(memoryState())), {
+    status: 'retry',
+    error: /internal_error/
+  })
 })
 
 t.test('under 30% random 5xx, retried messages all arrive once and in order', async t => {
   const { fake, relay } = await setup(t)
   let seed = 42
-  fake.failShare(0.3, () => ((seed = (seed * 16807) % 2147483647) / 2147483647))
+  fake.failShare(0.3, () => (seed = (seed * 16807) % 2147483647) / 2147483647)
   const state = memoryState()
   const texts = Array.from({ length: 12 }, (_, i) => `message ${i}`)
   for (const text of texts) {
@@ -63,19 +78,47 @@ t.test('under 30% random 5xx, retried messages all arrive once and in order', as
     }
     t.equal(outcome.status, 'delivered', text)
   }
-  t.ok(fake.calls.some(c => c.status === 503), 'failures were injected')
+  t.ok(
+    fake.calls.some(c => c.status === 503),
+    'failures were injected'
+  )
   t.equal(fake.parents().length, 1)
   t.same(fake.replies(fake.parents()[0]!.ts).map(shownMarkdown), texts)
 })
 
 const permanent: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] = [
   ['channel_not_found', {}, { channel: 'C0NOSUCH' }, /channel C0NOSUCH was not found: set "channel" to a channel ID/],
-  ['not_in_channel', { channels: { [fakeChannel]: { member: false } } }, {}, /not a member of channel C0123456: invite it/],
-  ['is_archived', { channels: { [fakeChannel]: { archived: true } } }, {}, /channel C0123456 is archived: unarchive it/],
+  [
+    'not_in_channel',
+    { channels: { [fakeChannel]: { member: false } } },
+    {},
+    /not a member of channel C0123456: invite it/
+  ],
+  [
+    'is_archived',
+    { channels: { [fakeChannel]: { archived: true } } },
+    {},
+    /channel C0123456 is archived: unarchive it/
+  ],
   ['invalid_auth', {}, { token: 'xoxb-wrong' }, /rejected the token: check "token"/],
-  ['account_inactive', { tokens: { [fakeToken]: { error: 'account_inactive' } } }, {}, /deactivated user or workspace: reinstall/],
-  ['token_revoked', { tokens: { [fakeToken]: { error: 'token_revoked' } } }, {}, /token was revoked .*reinstall the app/],
-  ['missing_scope', { tokens: { [fakeToken]: { scopes: ['channels:read'] } } }, {}, /lacks the scope chat:write: add it/]
+  [
+    'account_inactive',
+    { tokens: { [fakeToken]: { error: 'account_inactive' } } },
+    {},
+    /deactivated user or workspace: reinstall/
+  ],
+  [
+    'token_revoked',
+    { tokens: { [fakeToken]: { error: 'token_revoked' } } },
+    {},
+    /token was revoked .*reinstall the app/
+  ],
+  [
+    'missing_scope',
+    { tokens: { [fakeToken]: { scopes: ['channels:read'] } } },
+    {},
+    /lacks the scope chat:write: add it/
+  ]
 ]
 
 for (const [code, fakeOptions, options, reason] of permanent) {
@@ -95,14 +138,18 @@ for (const [code, fakeOptions, options, reason] of permanent) {
 
 t.test('each distinct error is logged once, and again after it was fixed and came back', async t => {
   const { fake, logger, relay } = await setup(t)
-  const send = () => relay.deliver(relayMessage({ conversationId: String(Math.random()) }), deliveryContext(memoryState()))
+  const send = () =>
+    relay.deliver(relayMessage({ conversationId: String(Math.random()) }), deliveryContext(memoryState()))
   fake.channels[fakeChannel] = { archived: true }
   await send()
   await send()
   fake.channels[fakeChannel] = { member: false }
   await send()
   await send()
-  t.same(logger.errors().map(e => (e.obj as { slackError: string }).slackError), ['is_archived', 'not_in_channel'])
+  t.same(
+    logger.errors().map(e => (e.obj as { slackError: string }).slackError),
+    ['is_archived', 'not_in_channel']
+  )
   fake.channels[fakeChannel] = {}
   t.equal((await send()).status, 'delivered')
   fake.channels[fakeChannel] = { archived: true }
@@ -112,7 +159,9 @@ t.test('each distinct error is logged once, and again after it was fixed and cam
 
 t.test('a rejected message is failed as a relay bug, not retried forever', async t => {
   const { fake, relay } = await setup(t)
-  fake.on('chat.postMessage', () => ({ body: { ok: false, error: 'invalid_blocks', response_metadata: { messages: ['[ERROR] bad'] } } }))
+  fake.on('chat.postMessage', () => ({
+    body: { ok: false, error: 'invalid_blocks', response_metadata: { messages: ['[ERROR] bad'] } }
+  }))
   const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState()))
   t.match(outcome, { status: 'failed', error: /invalid_blocks \(\[ERROR\] bad\): a bug in the Slack relay/ })
 })
@@ -120,7 +169,10 @@ t.test('a rejected message is failed as a relay bug, not retried forever', async
 t.test('an unexpected answer throws, keeping the cause', async t => {
   const { fake, relay } = await setup(t)
   fake.on('chat.postMessage', () => ({ body: { ok: true } }))
-  const error = await relay.deliver(relayMessage(), deliveryContext(memoryState())).then(() => undefined, (e: unknown) => e)
+  const error = await relay.deliver(relayMessage(), deliveryContext(memoryState())).then(
+    () => undefined,
+    (e: unknown) => e
+  )
   t.type(error, Error)
   t.match((error as Error).message, /^Slack relay slack\.support: /)
   t.match(((error as Error).cause as Error).message, /returned no ts/)
@@ -143,7 +195,11 @@ t.test('a closed relay posts nothing', async t => {
 })
 
 t.test('customize without chat:write.customize still posts (Slack ignores the name)', async t => {
-  const { fake, relay } = await setup(t, { tokens: { [fakeToken]: { scopes: allScopes.filter(s => s !== 'chat:write.customize') } } }, { customize: true })
+  const { fake, relay } = await setup(
+    t,
+    { tokens: { [fakeToken]: { scopes: allScopes.filter(s => s !== 'chat:write.customize') } } },
+    { customize: true }
+  )
   t.equal((await relay.deliver(relayMessage(), deliveryContext(memoryState()))).status, 'delivered')
   t.equal(fake.messages.at(-1)?.username, undefined)
 })

@@ -1,12 +1,26 @@
 import t from 'tap'
 import {
-  escapeMrkdwn, fallbackText, messageMarkdown, neutraliseMentions, safeMarkdown, threadTitle, truncate
+  escapeMrkdwn,
+  fallbackText,
+  messageMarkdown,
+  neutraliseMentions,
+  safeMarkdown,
+  threadTitle,
+  truncate
 } from '../../plugins/slack/format.js'
 import { relayMessage } from '../fakes/slack.js'
 
 const joiner = '\u2060'
 const visible = (text: string) => text.replaceAll(joiner, '')
-const mentions = ['<!channel>', '<!here>', '<!everyone>', '<!here|here>', '<!subteam^S0123|@support>', '<@U0123ABC>', '<#C0123456>']
+const mentions = [
+  '<!channel>',
+  '<!here>',
+  '<!everyone>',
+  '<!here|here>',
+  '<!subteam^S0123|@support>',
+  '<@U0123ABC>',
+  '<#C0123456>'
+]
 
 t.test('mentions and broadcasts can no longer be parsed, but read the same', async t => {
   for (const mention of mentions) {
@@ -18,8 +32,11 @@ t.test('mentions and broadcasts can no longer be parsed, but read the same', asy
     t.notOk(neutraliseMentions(`ping ${word}!`).includes(word), `${word} is broken up`)
   }
   t.notOk(neutraliseMentions('&lt;!channel&gt;').includes('&lt;!channel'), 'the entity form too')
-  t.equal(neutraliseMentions('<!DOCTYPE html> <!-- x --> a@here.com'), '<!DOCTYPE html> <!-- x --> a@here.com',
-    'HTML and e-mail addresses are left alone')
+  t.equal(
+    neutraliseMentions('<!DOCTYPE html> <!-- x --> a@here.com'),
+    '<!DOCTYPE html> <!-- x --> a@here.com',
+    'HTML and e-mail addresses are left alone'
+  )
 })
 
 t.test('mrkdwn escaping turns &, < and > into entities', async t => {
@@ -53,8 +70,10 @@ t.test('text, then each flow output under a compact label', async t => {
   t.equal(messageMarkdown(message, 'shown'), 'The answer\n\n_User Input · branch 1_\n\nFirst\n\n_LLM\\*Step_\n\nSecond')
   t.equal(messageMarkdown(message, 'hidden'), 'The answer')
   t.equal(messageMarkdown(message, 'whenNoText'), 'The answer')
-  t.equal(messageMarkdown({ ...message, text: undefined }, 'whenNoText'),
-    '_User Input · branch 1_\n\nFirst\n\n_LLM\\*Step_\n\nSecond')
+  t.equal(
+    messageMarkdown({ ...message, text: undefined }, 'whenNoText'),
+    '_User Input · branch 1_\n\nFirst\n\n_LLM\\*Step_\n\nSecond'
+  )
   t.equal(messageMarkdown({ ...message, text: '', flowOutput: [] }, 'shown'), '')
 })
 
@@ -62,19 +81,24 @@ t.test('audio shows as a link with its transcript quoted', async t => {
   const message = relayMessage({
     text: undefined,
     format: 'v2',
-    flowOutput: [{
-      componentName: 'Voice',
-      audio: [
-        { url: 'https://cdn.example/a b(1).mp3', transcript: 'Hello <@U1>\nsecond line' },
-        { url: 'ftp://odd/link' }
-      ]
-    }]
+    flowOutput: [
+      {
+        componentName: 'Voice',
+        audio: [
+          { url: 'https://cdn.example/a b(1).mp3', transcript: 'Hello <@U1>\nsecond line' },
+          { url: 'ftp://odd/link' }
+        ]
+      }
+    ]
   })
-  t.equal(messageMarkdown(message, 'shown'), [
-    '_Voice_',
-    '🔊 [Audio](https://cdn.example/a%20b%281%29.mp3)\n> Hello \\<' + joiner + '@U1\\>\n> second line',
-    '🔊 Audio: ftp://odd/link'
-  ].join('\n\n'))
+  t.equal(
+    messageMarkdown(message, 'shown'),
+    [
+      '_Voice_',
+      '🔊 [Audio](https://cdn.example/a%20b%281%29.mp3)\n> Hello \\<' + joiner + '@U1\\>\n> second line',
+      '🔊 Audio: ftp://odd/link'
+    ].join('\n\n')
+  )
 })
 
 t.test('the text fallback is escaped mrkdwn within its limit', async t => {

@@ -2,7 +2,15 @@ import t from 'tap'
 import { safeMarkdown } from '../../plugins/slack/format.js'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
-import { FakeSlack, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage, shownMarkdown } from '../fakes/slack.js'
+import {
+  FakeSlack,
+  deliveryContext,
+  fakeChannel,
+  fakeToken,
+  recordingLogger,
+  relayMessage,
+  shownMarkdown
+} from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 
 /** A long LLM answer: headings, lists, links, bold, and code blocks, one longer than a whole part. */
@@ -10,12 +18,14 @@ function longAnswer(): string {
   const paragraph = (i: number) =>
     `Paragraph ${i} explains **step ${i}** in detail, with a [reference](https://docs.example.com/${i}) ` +
     'and enough words to make it a realistic paragraph of an answer that goes on for a while. '.repeat(4).trim()
-  const list = (i: number) => Array.from({ length: 6 }, (_, k) => `${k + 1}. Item ${i}.${k} with \`inline\` code`).join('\n')
-  const code = (language: string, lines: number, tag: string) => [
-    '```' + language,
-    ...Array.from({ length: lines }, (_, k) => `    result_${tag}_${k} = compute(${k}, "value ${k}")  # keep ${k}`),
-    '```'
-  ].join('\n')
+  const list = (i: number) =>
+    Array.from({ length: 6 }, (_, k) => `${k + 1}. Item ${i}.${k} with \`inline\` code`).join('\n')
+  const code = (language: string, lines: number, tag: string) =>
+    [
+      '```' + language,
+      ...Array.from({ length: lines }, (_, k) => `    result_${tag}_${k} = compute(${k}, "value ${k}")  # keep ${k}`),
+      '```'
+    ].join('\n')
   const blocks = ['# A long answer', paragraph(0), list(0)]
   for (let i = 1; blocks.join('\n\n').length < 8000; i++) blocks.push(paragraph(i), list(i))
   blocks.push('Here is the big program:', code('python', 170, 'big'))
@@ -74,11 +84,21 @@ for (const [what, options] of [
     const { answer, outcome, replies, parts } = await deliverLongAnswer(t, options)
     t.equal(outcome.status, 'delivered', 'every part was accepted by the strict fake')
     t.ok(parts.length >= 2, `split into ${parts.length} parts`)
-    t.same(outcome.status === 'delivered' && outcome.posted?.ts, replies.map(r => r.ts), 'posted in this order')
+    t.same(
+      outcome.status === 'delivered' && outcome.posted?.ts,
+      replies.map(r => r.ts),
+      'posted in this order'
+    )
     const limit = options.maxPartLength ?? 10_000
-    t.ok(parts.every(part => part.length <= limit), 'no part over the part length')
+    t.ok(
+      parts.every(part => part.length <= limit),
+      'no part over the part length'
+    )
     t.ok(parts.every(balanced), 'no part leaves a code block open')
-    t.ok(replies.every(r => r.text && r.text.length <= 3000), 'each part has a short text fallback')
+    t.ok(
+      replies.every(r => r.text && r.text.length <= 3000),
+      'each part has a short text fallback'
+    )
     const { missing, unexpected } = reassemble(parts, answer)
     t.same(missing, [], 'no line of the answer is lost')
     t.same(unexpected, [], 'nothing but fences is added')

@@ -41,24 +41,37 @@ t.test('concurrent posts to one channel get distinct slots, in the order they as
   const pacer = new ChannelPacer(clock, 1000, 1)
   const start = clock.now()
   const order: [number, number][] = []
-  await Promise.all([0, 1, 2].map(async i => {
-    await pacer.take('C1')
-    order.push([i, clock.now() - start])
-  }))
-  t.same(order, [[0, 0], [1, 1000], [2, 2000]], 'the first goes at once, the others wait their turn')
+  await Promise.all(
+    [0, 1, 2].map(async i => {
+      await pacer.take('C1')
+      order.push([i, clock.now() - start])
+    })
+  )
+  t.same(
+    order,
+    [
+      [0, 0],
+      [1, 1000],
+      [2, 2000]
+    ],
+    'the first goes at once, the others wait their turn'
+  )
 })
 
-t.test('the pace counts from when Slack answered: a slow post and a quick one after it do not arrive too close', async t => {
-  const clock = new ManualClock()
-  const pacer = new ChannelPacer(clock, 1000, 1)
-  const start = clock.now()
-  const answered = await pacer.take('C1')
-  // Slack may have counted this post as late as its answer, 50 ms after it was let go.
-  clock.advance(50)
-  answered()
-  await pacer.take('C1')
-  t.equal(clock.now() - start, 1050)
-})
+t.test(
+  'the pace counts from when Slack answered: a slow post and a quick one after it do not arrive too close',
+  async t => {
+    const clock = new ManualClock()
+    const pacer = new ChannelPacer(clock, 1000, 1)
+    const start = clock.now()
+    const answered = await pacer.take('C1')
+    // Slack may have counted this post as late as its answer, 50 ms after it was let go.
+    clock.advance(50)
+    answered()
+    await pacer.take('C1')
+    t.equal(clock.now() - start, 1050)
+  }
+)
 
 t.test('a burst whose first post arrived late moves the steady pace after it by as much', async t => {
   const clock = new ManualClock()
@@ -72,7 +85,11 @@ t.test('a burst whose first post arrived late moves the steady pace after it by 
   burst[0]!()
   clock.advance(-500)
   await pacer.take('C1')
-  t.equal(clock.now() - start, 1030, 'one interval after the burst, counted from the first post\'s answer (a second answer changes nothing)')
+  t.equal(
+    clock.now() - start,
+    1030,
+    "one interval after the burst, counted from the first post's answer (a second answer changes nothing)"
+  )
 })
 
 t.test('a hold after a 429 refuses posts until it ends, then resumes without a burst', async t => {

@@ -2,7 +2,16 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'
-import { FakeSlack, ManualClock, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage, shownMarkdown } from '../fakes/slack.js'
+import {
+  FakeSlack,
+  ManualClock,
+  deliveryContext,
+  fakeChannel,
+  fakeToken,
+  recordingLogger,
+  relayMessage,
+  shownMarkdown
+} from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
@@ -10,13 +19,18 @@ type Teardown = Pick<typeof t, 'teardown'>
 /** A fake and relays sharing one hand-moved clock, so that Retry-After passes without sleeping. */
 async function withClock(t: Teardown) {
   const clock = new ManualClock()
-  const fake = await FakeSlack.start({ now: clock.now, rateLimit: false, channels: { [fakeChannel]: {}, C0SECOND: {} } })
+  const fake = await FakeSlack.start({
+    now: clock.now,
+    rateLimit: false,
+    channels: { [fakeChannel]: {}, C0SECOND: {} }
+  })
   t.teardown(() => fake.close())
-  const relayFor = (options: Partial<SlackOptions> = {}) => createSlackRelay(
-    { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, ...options },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' },
-    clock
-  )
+  const relayFor = (options: Partial<SlackOptions> = {}) =>
+    createSlackRelay(
+      { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, ...options },
+      { name: 'slack.test', logger: recordingLogger(), configDir: '.' },
+      clock
+    )
   return { clock, fake, relayFor }
 }
 
@@ -27,11 +41,17 @@ t.test('a 429 comes back as retry with Retry-After, and a later attempt posts on
   const message = relayMessage({ text: 'Hello after the limit' })
   // The thread's parent goes through; the answer itself meets the 429.
   let posts = 0
-  fake.on('chat.postMessage', () => ++posts === 2
-    ? { status: 429, headers: { 'retry-after': '2' }, body: { ok: false, error: 'ratelimited' } }
-    : undefined)
+  fake.on('chat.postMessage', () =>
+    ++posts === 2
+      ? { status: 429, headers: { 'retry-after': '2' }, body: { ok: false, error: 'ratelimited' } }
+      : undefined
+  )
   const first = await relay.deliver(message, deliveryContext(state))
-  t.same(first, { status: 'retry', error: `Slack rate limit on channel ${fakeChannel}: retry after 2 s`, retryAfterMs: 2000 })
+  t.same(first, {
+    status: 'retry',
+    error: `Slack rate limit on channel ${fakeChannel}: retry after 2 s`,
+    retryAfterMs: 2000
+  })
 
   const calls = fake.callsOf('chat.postMessage').length
   const early = await relay.deliver(message, deliveryContext(state))
@@ -78,7 +98,11 @@ t.test('the pacer keeps a burst of posts under the channel limit', async t => {
   const start = clock.now()
   const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
-  t.same(fake.callsOf('chat.postMessage').map(c => c.status), [200, 200, 200, 200, 200], 'parent and four parts, no 429')
+  t.same(
+    fake.callsOf('chat.postMessage').map(c => c.status),
+    [200, 200, 200, 200, 200],
+    'parent and four parts, no 429'
+  )
   t.equal(clock.now() - start, 4000, 'one post per second')
 })
 
@@ -96,7 +120,13 @@ t.test('real time: pacing with short windows, through the default export', async
   const fake = await FakeSlack.start({ rateLimit: { intervalMs: 20, burst: 1 } })
   t.teardown(() => fake.close())
   const relay = await plugin.create(
-    { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, maxPartLength: 1000, pace: { intervalMs: 40, burst: 1 } },
+    {
+      token: fakeToken,
+      channel: fakeChannel,
+      apiUrl: fake.apiUrl,
+      maxPartLength: 1000,
+      pace: { intervalMs: 40, burst: 1 }
+    },
     { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
   )
   const text = Array.from({ length: 3 }, (_, i) => `Part ${i} ` + 'word '.repeat(180).trim()).join('\n\n')
@@ -104,5 +134,8 @@ t.test('real time: pacing with short windows, through the default export', async
   const started = Date.now()
   t.equal((await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))).status, 'delivered')
   t.ok(Date.now() - started >= 110, 'paced: about 40 ms between posts')
-  t.ok(fake.callsOf('chat.postMessage').every(c => c.status === 200), 'no 429')
+  t.ok(
+    fake.callsOf('chat.postMessage').every(c => c.status === 200),
+    'no 429'
+  )
 })

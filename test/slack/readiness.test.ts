@@ -19,15 +19,38 @@ async function setup(t: Teardown, fakeOptions: FakeSlackOptions = {}, options: P
 t.test('ready when the token works and the channel is open', async t => {
   const { fake, logger, ready } = await setup(t)
   await t.resolves(ready())
-  t.same(fake.calls.map(c => c.method), ['auth.test', 'conversations.info'])
+  t.same(
+    fake.calls.map(c => c.method),
+    ['auth.test', 'conversations.info']
+  )
   t.match(logger.entries.find(e => e.level === 'info')?.msg, /slack\.support is ready/)
 })
 
 const broken: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] = [
-  ['a wrong token', {}, { token: 'xoxb-wrong' }, /^Slack relay slack\.support: token check \(auth\.test\) failed: Slack rejected the token/],
-  ['a revoked token', { tokens: { [fakeToken]: { error: 'token_revoked' } } }, {}, /slack\.support: token check .*token was revoked/],
-  ['an unknown channel', {}, { channel: 'C0NOSUCH' }, /slack\.support: channel C0NOSUCH check \(conversations\.info\) failed: .*not found/],
-  ['an archived channel', { channels: { [fakeChannel]: { archived: true } } }, {}, /slack\.support: channel C0123456 is archived/]
+  [
+    'a wrong token',
+    {},
+    { token: 'xoxb-wrong' },
+    /^Slack relay slack\.support: token check \(auth\.test\) failed: Slack rejected the token/
+  ],
+  [
+    'a revoked token',
+    { tokens: { [fakeToken]: { error: 'token_revoked' } } },
+    {},
+    /slack\.support: token check .*token was revoked/
+  ],
+  [
+    'an unknown channel',
+    {},
+    { channel: 'C0NOSUCH' },
+    /slack\.support: channel C0NOSUCH check \(conversations\.info\) failed: .*not found/
+  ],
+  [
+    'an archived channel',
+    { channels: { [fakeChannel]: { archived: true } } },
+    {},
+    /slack\.support: channel C0123456 is archived/
+  ]
 ]
 
 for (const [what, fakeOptions, options, message] of broken) {
@@ -39,7 +62,10 @@ for (const [what, fakeOptions, options, message] of broken) {
 
 t.test('the SDK error is kept as the cause', async t => {
   const { ready } = await setup(t, {}, { token: 'xoxb-wrong' })
-  const error = await ready().then(() => undefined, (e: unknown) => e as Error)
+  const error = await ready().then(
+    () => undefined,
+    (e: unknown) => e as Error
+  )
   t.match(error?.cause, { code: 'slack_webapi_platform_error', data: { error: 'invalid_auth' } })
 })
 

@@ -32,14 +32,18 @@ function markdownDocument(seed: number, limit: number): string {
   for (let b = 0; b < count; b++) {
     const kind = next()
     if (kind < 0.35) blocks.push(line(5 + Math.floor(next() * 120)))
-    else if (kind < 0.5) blocks.push(Array.from({ length: 2 + Math.floor(next() * 8) }, () => `- ${line(3 + Math.floor(next() * 15))}`).join('\n'))
+    else if (kind < 0.5)
+      blocks.push(
+        Array.from({ length: 2 + Math.floor(next() * 8) }, () => `- ${line(3 + Math.floor(next() * 15))}`).join('\n')
+      )
     else if (kind < 0.55) blocks.push(`## ${line(4)}`)
     else if (kind < 0.85) {
       const marker = pick(['```', '~~~', '````'])
       const language = pick(['', 'python', 'ts', 'bash', 'json title="x.json"'])
       const indent = pick(['', '', '   '])
       const body = Array.from({ length: 1 + Math.floor(next() * 60) }, () =>
-        next() < 0.1 ? '' : indent + ' '.repeat(Math.floor(next() * 8)) + line(1 + Math.floor(next() * 10)))
+        next() < 0.1 ? '' : indent + ' '.repeat(Math.floor(next() * 8)) + line(1 + Math.floor(next() * 10))
+      )
       blocks.push([indent + marker + language, ...body, indent + marker].join('\n'))
     } else blocks.push(line(1 + Math.floor(next() * 3)) + '\n' + line(2 + Math.floor(next() * 30)))
   }
@@ -62,7 +66,10 @@ function fencesBalanced(text: string): boolean {
 }
 
 function withoutFenceLines(text: string): string {
-  return text.split('\n').filter(line => !fenceLine.test(line)).join('\n')
+  return text
+    .split('\n')
+    .filter(line => !fenceLine.test(line))
+    .join('\n')
 }
 
 function words(text: string): string[] {
@@ -165,6 +172,9 @@ t.test('a long code block is closed and reopened with its language', async t => 
 t.test('a tilde fence inside a list item reopens with the same marker', async t => {
   const code = Array.from({ length: 20 }, (_, i) => `   echo ${i}`).join('\n')
   const parts = splitMarkdown(`1. Run:\n   ~~~~bash\n${code}\n   ~~~~`, 120)
-  t.ok(parts.slice(1).every(p => p.startsWith('   ~~~~bash\n')), 'reopened as ~~~~bash')
+  t.ok(
+    parts.slice(1).every(p => p.startsWith('   ~~~~bash\n')),
+    'reopened as ~~~~bash'
+  )
   t.ok(parts.every(fencesBalanced))
 })

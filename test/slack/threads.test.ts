@@ -2,7 +2,15 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import type { ConversationState } from '../../src/relays/types.js'
-import { FakeSlack, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage, shownMarkdown } from '../fakes/slack.js'
+import {
+  FakeSlack,
+  deliveryContext,
+  fakeChannel,
+  fakeToken,
+  recordingLogger,
+  relayMessage,
+  shownMarkdown
+} from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 
 // Fast pacing for tests; the fake allows a little more than the relay asks for.
@@ -10,13 +18,17 @@ const pace = { intervalMs: 2, burst: 5 }
 type Teardown = Pick<typeof t, 'teardown'>
 
 async function setup(t: Teardown, options: Partial<SlackOptions> = {}) {
-  const fake = await FakeSlack.start({ rateLimit: { intervalMs: 1, burst: 10 }, channels: { [fakeChannel]: {}, C0SECOND: {} } })
+  const fake = await FakeSlack.start({
+    rateLimit: { intervalMs: 1, burst: 10 },
+    channels: { [fakeChannel]: {}, C0SECOND: {} }
+  })
   t.teardown(() => fake.close())
   const logger = recordingLogger()
-  const create = (extra: Partial<SlackOptions> = {}) => plugin.create(
-    { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace, ...options, ...extra },
-    { name: 'slack.test', logger, configDir: '.' }
-  )
+  const create = (extra: Partial<SlackOptions> = {}) =>
+    plugin.create(
+      { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace, ...options, ...extra },
+      { name: 'slack.test', logger, configDir: '.' }
+    )
   return { fake, logger, relay: await create(), create }
 }
 
@@ -43,7 +55,7 @@ t.test('each conversation gets its own thread, messages interleaved', async t =>
     t.ok(parent, `the parent of ${conversationId} names it in its metadata`)
     t.match(parent?.text, conversationId, 'and in its text')
     const said = fake.replies(parent?.ts ?? '').map(shownMarkdown)
-    const expected = order.flatMap((c, i) => c === conversationId ? [`${c} says ${i}`] : [])
+    const expected = order.flatMap((c, i) => (c === conversationId ? [`${c} says ${i}`] : []))
     t.same(said, expected, `${conversationId}'s messages are replies in its thread, in order`)
   }
 })
@@ -54,7 +66,10 @@ t.test('a restart keeps the threads (new relay, same state)', async t => {
   await relay.deliver(relayMessage({ conversationId: 'x', text: 'before' }), deliveryContext(stateOf('x', store)))
   await relay.close?.()
   const restarted = await create()
-  const outcome = await restarted.deliver(relayMessage({ conversationId: 'x', text: 'after' }), deliveryContext(stateOf('x', store)))
+  const outcome = await restarted.deliver(
+    relayMessage({ conversationId: 'x', text: 'after' }),
+    deliveryContext(stateOf('x', store))
+  )
   t.equal(outcome.status, 'delivered')
   t.equal(fake.parents().length, 1, 'no second thread')
   t.same(fake.replies(fake.parents()[0]?.ts ?? '').map(shownMarkdown), ['before', 'after'])
@@ -85,8 +100,15 @@ t.test('a message cut off midway resumes after the parts already posted', async 
   const second = await relay.deliver(message, { ...deliveryContext(state), attempt: 2 })
   t.equal(second.status, 'delivered')
   const parts = fake.replies(fake.parents()[0]!.ts).map(shownMarkdown)
-  t.same(parts.map(p => p.slice(0, 11)), ['Paragraph 0', 'Paragraph 1', 'Paragraph 2'], 'each part once, in order')
-  t.notOk(state.map.get('thread') && (state.map.get('thread') as { progress?: unknown }).progress, 'no progress left once done')
+  t.same(
+    parts.map(p => p.slice(0, 11)),
+    ['Paragraph 0', 'Paragraph 1', 'Paragraph 2'],
+    'each part once, in order'
+  )
+  t.notOk(
+    state.map.get('thread') && (state.map.get('thread') as { progress?: unknown }).progress,
+    'no progress left once done'
+  )
 })
 
 t.test('a deleted parent: the message goes into a new thread', async t => {
@@ -119,5 +141,8 @@ t.test('delivered reports what was posted', async t => {
   const { fake, relay } = await setup(t)
   const outcome = await relay.deliver(relayMessage({ conversationId: 'p' }), deliveryContext(memoryState()))
   const reply = fake.messages.at(-1)!
-  t.same(outcome, { status: 'delivered', posted: { channel: fakeChannel, threadTs: reply.thread_ts, ts: [reply.ts], parts: 1 } })
+  t.same(outcome, {
+    status: 'delivered',
+    posted: { channel: fakeChannel, threadTs: reply.thread_ts, ts: [reply.ts], parts: 1 }
+  })
 })

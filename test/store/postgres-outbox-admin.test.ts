@@ -10,14 +10,20 @@ const db = await postgresOrSkip(t)
 async function replicas(t: Test, db: TestDatabase): Promise<{ s: string; a: PostgresStore; b: PostgresStore }> {
   const schema = await db.schema(t, { create: false })
   const [a, b] = await Promise.all([1, 2].map(() => openPostgresStore({ url: db.url, schema, poolSize: 4 })))
-  t.teardown(async () => { await a!.close(); await b!.close() })
+  t.teardown(async () => {
+    await a!.close()
+    await b!.close()
+  })
   return { s: pg.escapeIdentifier(schema), a: a!, b: b! }
 }
 
 /** Waits until some session waits for a lock in a statement that contains `text`. */
 async function waitingOnLock(text: string): Promise<void> {
-  for (const started = Date.now(); Date.now() - started < 5000;) {
-    const { rowCount } = await db!.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [text])
+  for (const started = Date.now(); Date.now() - started < 5000; ) {
+    const { rowCount } = await db!.query(
+      `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+      [text]
+    )
     if (rowCount) return
     await new Promise(resolve => setTimeout(resolve, 20))
   }
@@ -47,9 +53,16 @@ if (db) {
   t.test('replicas replaying the same dead letters at once revive each of them once', async t => {
     const { s, a, b } = await replicas(t, db)
     await deadLetters(a, 20)
-    const revived = await Promise.all([a.replayDead({ relay: 'slack' }, T + 2), b.replayDead({ relay: 'slack' }, T + 2),
-      b.replayDead({ relay: 'slack', conversationId: 'c3' }, T + 2)])
-    t.equal(revived.reduce((x, y) => x + y, 0), 20, `20 in all (${revived.join(' + ')})`)
+    const revived = await Promise.all([
+      a.replayDead({ relay: 'slack' }, T + 2),
+      b.replayDead({ relay: 'slack' }, T + 2),
+      b.replayDead({ relay: 'slack', conversationId: 'c3' }, T + 2)
+    ])
+    t.equal(
+      revived.reduce((x, y) => x + y, 0),
+      20,
+      `20 in all (${revived.join(' + ')})`
+    )
     t.strictSame(await a.pendingByRelay(), { slack: 40 })
     await countsAgree(t, s)
   })
@@ -61,7 +74,9 @@ if (db) {
     await holder.query('BEGIN')
     await holder.query(`SELECT id FROM ${s}.lanes FOR UPDATE`)
     let settled = false
-    const replaying = a.replayDead({ relay: 'slack' }, T + 2).finally(() => { settled = true })
+    const replaying = a.replayDead({ relay: 'slack' }, T + 2).finally(() => {
+      settled = true
+    })
     await waitingOnLock(`${s}.lanes`)
     t.notOk(settled, 'the replay waits')
     await holder.query('COMMIT')
@@ -77,7 +92,9 @@ if (db) {
     await a.releaseLane(lane!.id, 'killer')
 
     const later = Array.from({ length: 30 }, () => message())
-    const accepting = (async () => { for (const m of later) await b.accept(m, ['slack']) })()
+    const accepting = (async () => {
+      for (const m of later) await b.accept(m, ['slack'])
+    })()
     const replays = (async () => {
       let n = 0
       for (let i = 0; i < 10; i++) {
@@ -89,11 +106,16 @@ if (db) {
       return n
     })()
     await accepting
-    t.ok(await replays >= 1, 'replayed at least once')
+    t.ok((await replays) >= 1, 'replayed at least once')
     await countsAgree(t, s)
-    if ((await a.listDeliveries({ status: 'dead' })).length > 0) t.equal(await a.replayDead({ relay: 'slack' }, T + 4), 1)
+    if ((await a.listDeliveries({ status: 'dead' })).length > 0)
+      t.equal(await a.replayDead({ relay: 'slack' }, T + 4), 1)
     const [claimed] = await claim(b, { owner: 'b', now: T + 10 })
-    t.strictSame(await deliverAll(b, claimed!.id), [first.messageId, ...later.map(m => m.messageId)], 'the replayed letter first, then the rest in order')
+    t.strictSame(
+      await deliverAll(b, claimed!.id),
+      [first.messageId, ...later.map(m => m.messageId)],
+      'the replayed letter first, then the rest in order'
+    )
   })
 
   t.test('pruning skips a message a replay is queuing, and a replay skips a message being pruned', async t => {
@@ -122,7 +144,11 @@ if (db) {
 
   t.test('replicas pruning at once remove each message once', async t => {
     const { s, a, b } = await replicas(t, db)
-    await Promise.all(Array.from({ length: 3000 }, (_, i) => (i % 2 ? a : b).accept(message({ conversationId: `c${i % 11}`, receivedAt: T - 5000 + (i % 100) }), [])))
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        (i % 2 ? a : b).accept(message({ conversationId: `c${i % 11}`, receivedAt: T - 5000 + (i % 100) }), [])
+      )
+    )
     const [x, y] = await Promise.all([a.prune(T), b.prune(T)])
     t.equal(x!.messages + y!.messages, 3000, `all pruned once (${x!.messages} + ${y!.messages})`)
     const left = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.messages`)

@@ -13,7 +13,9 @@ if (db) {
     const schema = await db.schema(t, { create: false })
     let store = await openPostgresStore({ url: db.url, schema, poolSize: 4 })
     return {
-      get store() { return store },
+      get store() {
+        return store
+      },
       async reopen() {
         await store.close()
         store = await openPostgresStore({ url: db.url, schema, poolSize: 4 })
@@ -27,10 +29,19 @@ if (db) {
     const schema = await db.schema(t, { create: false })
     await migratePostgres(db.url, schema)
     await migratePostgres(db.url, schema)
-    const tables = await db.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])
-    t.strictSame(tables.rows.map(r => r.table_name), ['deliveries', 'lanes', 'messages', 'relay_state', 'schema_migrations'])
+    const tables = await db.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+      [schema]
+    )
+    t.strictSame(
+      tables.rows.map(r => r.table_name),
+      ['deliveries', 'lanes', 'messages', 'relay_state', 'schema_migrations']
+    )
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
-    t.strictSame(versions.rows, [{ version: 1, name: 'outbox' }, { version: 2, name: 'outbox admin indexes' }])
+    t.strictSame(versions.rows, [
+      { version: 1, name: 'outbox' },
+      { version: 2, name: 'outbox admin indexes' }
+    ])
   })
 
   t.test('a schema at version 1 is upgraded with the admin indexes, its data kept', async t => {
@@ -40,17 +51,43 @@ if (db) {
     await store.accept(message(), ['slack'])
     await store.close()
     // Back to what a relay before migration 2 left behind.
-    for (const index of ['messages_conversation', 'messages_received', 'lanes_conversation', 'deliveries_lane_status', 'deliveries_status']) {
+    for (const index of [
+      'messages_conversation',
+      'messages_received',
+      'lanes_conversation',
+      'deliveries_lane_status',
+      'deliveries_status'
+    ]) {
       await db.query(`DROP INDEX ${s}.${index}`)
     }
     await db.query(`DELETE FROM ${s}.schema_migrations WHERE version = 2`)
 
     store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
     t.teardown(() => store.close())
-    const indexes = await db.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1', [schema])
-    t.match(indexes.rows.map(r => r.indexname), ['deliveries_lane_status', 'deliveries_pending', 'deliveries_pkey', 'deliveries_seq', 'deliveries_status',
-      'lanes_conversation', 'lanes_due', 'lanes_pkey', 'lanes_relay_source_conversation_id_key', 'messages_conversation', 'messages_pkey',
-      'messages_received', 'messages_source_message_id_type_key', 'relay_state_pkey', 'schema_migrations_pkey'])
+    const indexes = await db.query<{ indexname: string }>(
+      'SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1',
+      [schema]
+    )
+    t.match(
+      indexes.rows.map(r => r.indexname),
+      [
+        'deliveries_lane_status',
+        'deliveries_pending',
+        'deliveries_pkey',
+        'deliveries_seq',
+        'deliveries_status',
+        'lanes_conversation',
+        'lanes_due',
+        'lanes_pkey',
+        'lanes_relay_source_conversation_id_key',
+        'messages_conversation',
+        'messages_pkey',
+        'messages_received',
+        'messages_source_message_id_type_key',
+        'relay_state_pkey',
+        'schema_migrations_pkey'
+      ]
+    )
     t.strictSame(await store.pendingByRelay(), { slack: 1 }, 'the message is still there')
     t.equal((await store.listConversations({}))[0]?.messages, 1)
   })
@@ -59,7 +96,11 @@ if (db) {
     const schema = await db.schema(t, { create: false })
     const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url: db.url, schema, poolSize: 2 })))
     t.teardown(() => Promise.all(stores.map(s => s.close())))
-    await Promise.all([migratePostgres(db.url, schema), migratePostgres(db.url, schema), migratePostgres(db.url, schema)])
+    await Promise.all([
+      migratePostgres(db.url, schema),
+      migratePostgres(db.url, schema),
+      migratePostgres(db.url, schema)
+    ])
     const versions = await db.query(`SELECT version FROM "${schema}".schema_migrations`)
     t.equal(versions.rowCount, schemaVersion, 'each migration applied once')
     await Promise.all(stores.map(s => s.ping()))
@@ -71,7 +112,10 @@ if (db) {
     t.teardown(() => store.close())
     await store.accept(message(), ['slack'])
     t.equal((await claim(store)).length, 1)
-    const found = await db.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [schema, 'lanes'])
+    const found = await db.query(
+      'SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2',
+      [schema, 'lanes']
+    )
     t.equal(found.rowCount, 1, 'the tables are in exactly that schema')
   })
 
@@ -95,7 +139,10 @@ if (db) {
       ['openStore', () => openStore({ driver: 'postgres', url, schema: 'gptbots_relay' })],
       ['migratePostgres', () => migratePostgres(url, 'gptbots_relay')]
     ] as const) {
-      const error = await attempt().then(() => undefined, (e: Error) => e)
+      const error = await attempt().then(
+        () => undefined,
+        (e: Error) => e
+      )
       t.match(error?.message, /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/relaydb: connection refused/, what)
       t.notMatch(error?.message, /s3cret/, `${what}: no password`)
     }
@@ -108,7 +155,9 @@ if (db) {
     // PostgreSQL text cannot hold NUL; the whole transaction of this batch fails on it.
     const bad = message({ conversationId: 'nul\u0000here' })
     const [before, broken, after] = await Promise.allSettled([
-      store.accept(message(), ['slack']), store.accept(bad, ['slack']), store.accept(message(), ['slack'])
+      store.accept(message(), ['slack']),
+      store.accept(bad, ['slack']),
+      store.accept(message(), ['slack'])
     ])
     t.match(before, { status: 'fulfilled', value: { duplicate: false } })
     t.match(broken, { status: 'rejected' })

@@ -16,7 +16,11 @@ t.test('a write that fails in a shared commit fails alone', async t => {
   const third = message({ conversationId: 'b' })
   // NOT NULL on conversation_id: this insert fails inside the transaction the others share.
   const broken = message({ conversationId: null as unknown as string })
-  const [one, two, three] = await Promise.allSettled([store.accept(first, ['slack']), store.accept(broken, ['slack']), store.accept(third, ['slack'])])
+  const [one, two, three] = await Promise.allSettled([
+    store.accept(first, ['slack']),
+    store.accept(broken, ['slack']),
+    store.accept(third, ['slack'])
+  ])
   t.equal(one.status, 'fulfilled')
   t.equal(two.status, 'rejected')
   t.match((two as PromiseRejectedResult).reason, { code: 'SQLITE_CONSTRAINT_NOTNULL' })
@@ -31,7 +35,11 @@ t.test('writes of one turn keep their order and are on disk once they resolve', 
   const messages: RelayMessage[] = Array.from({ length: 50 }, () => message())
   const results = await Promise.all(messages.map(m => store.accept(m, ['slack'])))
   const seqs = results.map(r => r.seq!)
-  t.strictSame(seqs, [...seqs].sort((a, b) => a - b), 'seq follows the order of the calls')
+  t.strictSame(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    'seq follows the order of the calls'
+  )
   // A lease-only commit in between must not leave the connection without its fsync.
   const [lane] = await claim(store)
   await store.releaseLane(lane!.id, 'bench')
@@ -39,7 +47,10 @@ t.test('writes of one turn keep their order and are on disk once they resolve', 
   const db = new Database(path, { readonly: true })
   t.teardown(() => db.close())
   const ids = db.prepare('SELECT message_id FROM messages ORDER BY seq').pluck().all()
-  t.strictSame(ids, messages.map(m => m.messageId))
+  t.strictSame(
+    ids,
+    messages.map(m => m.messageId)
+  )
 })
 
 /** A WAL flush the test lets through (or fails) when it chooses. */
@@ -47,18 +58,31 @@ function heldFlushes() {
   const held: ((error: Error | null) => void)[] = []
   return {
     held,
-    syncFile: (_fd: number, done: (error: Error | null) => void) => { held.push(done) },
+    syncFile: (_fd: number, done: (error: Error | null) => void) => {
+      held.push(done)
+    },
     /** Lets the oldest flush finish, as the disk would. */
-    release(error: Error | null = null) { held.shift()!(error) }
+    release(error: Error | null = null) {
+      held.shift()!(error)
+    }
   }
 }
 
-const turns = async (n = 3) => { for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve)) }
+const turns = async (n = 3) => {
+  for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve))
+}
 
 /** Whether a promise has settled, without waiting for it. */
 function settled(promise: Promise<unknown>): () => boolean {
   let done = false
-  promise.then(() => { done = true }, () => { done = true })
+  promise.then(
+    () => {
+      done = true
+    },
+    () => {
+      done = true
+    }
+  )
   return () => done
 }
 
@@ -83,7 +107,10 @@ t.test('an accept is answered only once the WAL holding it is flushed, and nothi
 
   flushes.release()
   t.match(await accepted, { duplicate: false })
-  t.strictSame((await claimed).map(l => l.conversationId), ['a'])
+  t.strictSame(
+    (await claimed).map(l => l.conversationId),
+    ['a']
+  )
   await turns()
   t.equal(flushes.held.length, 0, 'the claim needed only the accept on disk, not a flush of its own')
 
@@ -140,7 +167,13 @@ t.test('with synchronous NORMAL nothing is flushed', async t => {
 t.test('close flushes what is still waiting and answers it', async t => {
   const path = join(t.testdir(), 'relay.db')
   let flushed = 0
-  const store = new SqliteStore({ path, syncFile: (_fd, done) => { flushed++; setTimeout(() => done(null), 20) } })
+  const store = new SqliteStore({
+    path,
+    syncFile: (_fd, done) => {
+      flushed++
+      setTimeout(() => done(null), 20)
+    }
+  })
   const accepts = Array.from({ length: 5 }, () => store.accept(message(), ['slack']))
   await store.close()
   t.equal((await Promise.all(accepts)).length, 5)

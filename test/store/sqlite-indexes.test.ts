@@ -10,7 +10,12 @@ import { claim, message, T } from './fixtures/store.js'
 const indexesOf = (path: string): string[] => {
   const db = new Database(path, { readonly: true })
   try {
-    return db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND sql IS NOT NULL ORDER BY name`).pluck().all() as string[]
+    return db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND sql IS NOT NULL ORDER BY name`
+      )
+      .pluck()
+      .all() as string[]
   } finally {
     db.close()
   }
@@ -20,13 +25,15 @@ t.test('a store made by an earlier version loses the indexes only the admin read
   const path = join(t.testdir(), 'relay.db')
   await new SqliteStore({ path }).close()
   const old = new Database(path)
-  old.exec('CREATE INDEX deliveries_lane_status ON deliveries (lane_id, status); CREATE INDEX deliveries_status ON deliveries (status, relay)')
+  old.exec(
+    'CREATE INDEX deliveries_lane_status ON deliveries (lane_id, status); CREATE INDEX deliveries_status ON deliveries (status, relay)'
+  )
   old.close()
   await new SqliteStore({ path }).close()
   t.strictSame(indexesOf(path), ['deliveries_dead', 'deliveries_pending', 'deliveries_seq'])
 })
 
-t.test('dead letters and a conversation\'s deliveries are listed through an index', async t => {
+t.test("dead letters and a conversation's deliveries are listed through an index", async t => {
   const path = join(t.testdir(), 'relay.db')
   const store = new SqliteStore({ path })
   t.teardown(() => store.close())
@@ -36,16 +43,38 @@ t.test('dead letters and a conversation\'s deliveries are listed through an inde
     await store.finishAndNext(head!, { status: 'dead', error: 'gone' }, 'a', T)
   }
   const dead = await store.listDeliveries({ status: 'dead', limit: 10 })
-  t.strictSame(dead.map(d => d.status), ['dead', 'dead', 'dead'])
+  t.strictSame(
+    dead.map(d => d.status),
+    ['dead', 'dead', 'dead']
+  )
   const c1 = await store.listDeliveries({ source: 'default', conversationId: 'c1', limit: 100 })
   t.equal(c1.length, 10)
   t.ok(c1.every(d => d.conversationId === 'c1'))
-  t.strictSame(c1.map(d => d.id), [...c1.map(d => d.id)].sort((a, b) => a - b), 'in id order')
+  t.strictSame(
+    c1.map(d => d.id),
+    [...c1.map(d => d.id)].sort((a, b) => a - b),
+    'in id order'
+  )
 
   const db = (store as unknown as { db: Database.Database }).db
   const q = (store as unknown as { q: Record<string, Database.Statement> }).q
-  const plan = (statement: Database.Statement) => (db.prepare(`EXPLAIN QUERY PLAN ${statement.source}`)
-    .all({ afterId: 0, limit: 10, status: null, relay: null, source: 'default', conversationId: 'c1', seqFrom: 1, seqTo: 5 }) as { detail: string }[]).map(r => r.detail).join('; ')
+  const plan = (statement: Database.Statement) =>
+    (
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${statement.source}`)
+        .all({
+          afterId: 0,
+          limit: 10,
+          status: null,
+          relay: null,
+          source: 'default',
+          conversationId: 'c1',
+          seqFrom: 1,
+          seqTo: 5
+        }) as { detail: string }[]
+    )
+      .map(r => r.detail)
+      .join('; ')
   t.match(plan(q.listDead!), /USING INDEX deliveries_dead/)
   t.match(plan(q.listConversation!), /USING (COVERING )?INDEX messages_conversation/)
   t.notMatch(plan(q.listConversation!), /SCAN d\b/)

@@ -8,7 +8,9 @@ storeContract(t, 'sqlite', async t => {
   const path = join(t.testdir(), 'relay.db')
   let store: Store = new SqliteStore({ path })
   return {
-    get store() { return store },
+    get store() {
+      return store
+    },
     async reopen() {
       await store.close()
       store = new SqliteStore({ path })
