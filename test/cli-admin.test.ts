@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { freePort, runCli, startRelay, until } from './helpers/process.js'
@@ -16,7 +16,7 @@ const message = (id: string, conversation: string) =>
 
 t.test('each admin command has --help, and the main help lists them', async t => {
   const main = await runCli(['--help'])
-  t.match(main.stdout, /  dead-letters .*\n  replay .*\n.*\n  conversations /)
+  t.match(main.stdout, / {2}dead-letters .*\n {2}replay .*\n.*\n {2}conversations /)
   for (const command of ['dead-letters', 'replay', 'conversations']) {
     const help = await runCli([command, '--help'])
     t.equal(help.code, 0, command)
@@ -176,7 +176,7 @@ t.test('dead-letters, replay and conversations against a running relay', async t
   t.equal(messages.code, 0, messages.stderr)
   t.match(
     messages.stdout,
-    /^#\d+ \S+ m1 \(ANSWER\) text of m1\n    → flaky: delivered after 1 attempt\(s\) \(channel_not_found\) \[delivery \d+\]\n    → extra: delivered after 1 attempt\(s\) \[delivery \d+\]\n#\d+ \S+ m2 /
+    /^#\d+ \S+ m1 \(ANSWER\) text of m1\n {4}→ flaky: delivered after 1 attempt\(s\) \(channel_not_found\) \[delivery \d+\]\n {4}→ extra: delivered after 1 attempt\(s\) \[delivery \d+\]\n#\d+ \S+ m2 /
   )
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0)

@@ -15,7 +15,7 @@ const seedCurl = JSON.stringify({
 t.test('--help for the command and each subcommand', async t => {
   const main = await runCli(['--help'])
   t.equal(main.code, 0)
-  t.match(main.stdout, /Commands:\n  start .*\n  check-config FILE.*\n  send-test/s)
+  t.match(main.stdout, /Commands:\n {2}start .*\n {2}check-config FILE.*\n {2}send-test/s)
   for (const command of ['start', 'check-config', 'send-test', 'migrate']) {
     const help = await runCli([command, '--help'])
     t.equal(help.code, 0, command)
@@ -62,7 +62,7 @@ t.test('npm start without a config: console relay, open intake on 127.0.0.1, a w
   t.ok(await until(() => relay.stdout().includes('你好')), 'the console relay printed it')
   t.match(
     relay.stdout(),
-    /default\/657303a8a764d47094874bbe · bot · 2023-03-23T15:56:45\.000Z · 65a4ccfC7ce58e728d5897e0\n  Hi, is there anything I can help you\?\n  ↳ \[User Input · branch 1\] 你好/
+    /default\/657303a8a764d47094874bbe · bot · 2023-03-23T15:56:45\.000Z · 65a4ccfC7ce58e728d5897e0\n {2}Hi, is there anything I can help you\?\n {2}↳ \[User Input · branch 1\] 你好/
   )
   relay.child.kill('SIGTERM')
   t.equal(await relay.exited, 0, 'SIGTERM exits cleanly')

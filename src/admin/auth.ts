@@ -1,4 +1,4 @@
-import { TokenSet } from '../intake/auth.js'
+import type { TokenSet } from '../intake/auth.js'
 
 /**
  * Whether an Authorization header carries the admin token. Only `Bearer` counts: the admin token

@@ -5,7 +5,10 @@ type Node = Record<string, unknown>
 
 /** In a file, a field with a default may be left out: only fields without one stay required. */
 function relaxDefaults(node: unknown): void {
-  if (Array.isArray(node)) return node.forEach(relaxDefaults)
+  if (Array.isArray(node)) {
+    for (const item of node) relaxDefaults(item)
+    return
+  }
   if (node === null || typeof node !== 'object') return
   const n = node as Node
   const properties = n.properties as Record<string, Node> | undefined
@@ -30,6 +33,7 @@ export async function configJsonSchema(): Promise<Record<string, unknown>> {
     }
     relayRules.push({
       if: { properties: { type: { const: type } }, required: ['type'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
       then: { ...options, properties: { type: { const: type }, ...options.properties } }
     })
   }

@@ -208,7 +208,7 @@ export class PostgresStore implements Store {
       }
       return
     }
-    batch.forEach((w, i) => w.resolve(results[i]!))
+    for (const [i, w] of batch.entries()) w.resolve(results[i]!)
   }
 
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {

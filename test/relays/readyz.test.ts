@@ -6,7 +6,7 @@ import { FakeRelay } from '../helpers/fake-relay.js'
 import { testApp } from '../helpers/app.js'
 
 t.test('GET /readyz: 200 when the store and every relay are ready, 503 naming what is not', async t => {
-  let slackProblem: string | undefined =
+  const slackProblem: string | undefined =
     'relay "slack.support": channel C0123456 is archived; unarchive it or choose another'
   const slack = Object.assign(new FakeRelay(), {
     ready: async () => {

@@ -60,18 +60,16 @@ t.test("dead letters and a conversation's deliveries are listed through an index
   const q = (store as unknown as { q: Record<string, Database.Statement> }).q
   const plan = (statement: Database.Statement) =>
     (
-      db
-        .prepare(`EXPLAIN QUERY PLAN ${statement.source}`)
-        .all({
-          afterId: 0,
-          limit: 10,
-          status: null,
-          relay: null,
-          source: 'default',
-          conversationId: 'c1',
-          seqFrom: 1,
-          seqTo: 5
-        }) as { detail: string }[]
+      db.prepare(`EXPLAIN QUERY PLAN ${statement.source}`).all({
+        afterId: 0,
+        limit: 10,
+        status: null,
+        relay: null,
+        source: 'default',
+        conversationId: 'c1',
+        seqFrom: 1,
+        seqTo: 5
+      }) as { detail: string }[]
     )
       .map(r => r.detail)
       .join('; ')
