@@ -89,7 +89,8 @@ export const DispatchConfig = Type.Object(
     backoffBaseMs: Type.Integer({
       minimum: 1,
       default: 1000,
-      description: 'First retry delay; doubles per attempt, with full jitter.'
+      description:
+        'First retry delay; doubles per attempt up to backoffMaxMs, with equal jitter: each wait is between half and all of it.'
     }),
     backoffMaxMs: Type.Integer({ minimum: 1, default: 300000, description: 'Longest retry delay.' }),
     deliveryTimeoutMs: Type.Integer({
