@@ -42,6 +42,7 @@ export const plausible: Record<string, string> = {
  */
 export function onlyThese(vars: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  for (const key of Object.keys(process.env)) env[key] = undefined
+  // PORT is the tests' own choice of a free port (startRelay sets it), not the user's.
+  for (const key of Object.keys(process.env)) if (key !== 'PORT') env[key] = undefined
   return { ...env, PATH: process.env.PATH, HOME: process.env.HOME, ...vars }
 }
