@@ -34,6 +34,11 @@ RUN mkdir /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 8080
+# Asks /healthz on the address the config names (server.host, server.port, PORT), found as start finds it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "/app/container/healthcheck.mjs"]
-ENTRYPOINT ["node", "dist/src/cli.js", "start"]
+# `docker run IMAGE` starts the relay; `docker run IMAGE check-config FILE`, `IMAGE --help`,
+# `IMAGE migrate` and the admin commands run those instead. Exec form: node is PID 1 and gets
+# docker stop's SIGTERM itself.
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["start"]

@@ -2,7 +2,10 @@
 # Builds and runs the relay the way the Dockerfile does, without Docker (CI has none): the same
 # copied files, npm ci without scripts but the two rebuilds, build, prune of dev dependencies, the
 # runtime stage's layout, the image's config with the store in a data directory, an unprivileged
-# user when run as root, and the HEALTHCHECK script. Keep it in step with the Dockerfile.
+# user when run as root, the image's ENTRYPOINT and CMD (read from the Dockerfile), and the
+# HEALTHCHECK script, on the image's config and on a mounted one with another port. It also checks
+# that the compose file keeps the database password out of the URL. Keep it in step with the
+# Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -61,17 +64,36 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   say "running as uid 65534"
 fi
 
+# The image's ENTRYPOINT and CMD, as Docker would run them: `docker run IMAGE` is both,
+# `docker run IMAGE ARGS...` is the ENTRYPOINT with ARGS.
+dockerfile_array() { node -e "
+const line = require('fs').readFileSync('Dockerfile', 'utf8').split('\n').find(l => l.startsWith(process.argv[1] + ' '))
+if (!line) process.exit(1)
+for (const word of JSON.parse(line.slice(process.argv[1].length + 1))) console.log(word)" "$1"; }
+mapfile -t entrypoint < <(dockerfile_array ENTRYPOINT) || fail "no ENTRYPOINT in the Dockerfile"
+mapfile -t command < <(dockerfile_array CMD) || fail "no CMD in the Dockerfile"
+[ "${#entrypoint[@]}" -gt 0 ] && [ "${#command[@]}" -gt 0 ] || fail "the Dockerfile needs an exec-form ENTRYPOINT and CMD"
+say "ENTRYPOINT ${entrypoint[*]}, CMD ${command[*]}"
+image() { (cd "$app" && "${run_as[@]}" "${entrypoint[@]}" "$@"); }
+
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 token="smoke-$(node -e "console.log(require('crypto').randomBytes(12).toString('hex'))")"
 export NODE_ENV=production GPTBOTS_RELAY_CONFIG="$app/container/config.json" RELAY_DATA_DIR="$data" PORT="$port" GPTBOTS_API_KEY="$token"
-# The image runs from /app with `node dist/src/cli.js start`.
-(cd "$app" && exec "${run_as[@]}" node dist/src/cli.js start >"$work/relay.out" 2>"$work/relay.err") &
+
+# Other subcommands than start: `docker run IMAGE --help`, `docker run IMAGE check-config FILE`.
+help=$(image --help) || fail "docker run IMAGE --help exited $?"
+[[ "$help" == *"Commands:"* ]] || fail "docker run IMAGE --help did not print the commands: $help"
+checked=$(image check-config container/config.json) || fail "docker run IMAGE check-config exited $?"
+[[ "$checked" == *"is valid"* ]] || fail "docker run IMAGE check-config said: $checked"
+say "other subcommands run: --help, check-config"
+
+(cd "$app" && exec "${run_as[@]}" "${entrypoint[@]}" "${command[@]}" >"$work/relay.out" 2>"$work/relay.err") &
 pid=$!
 
 healthy=
 for _ in $(seq 1 300); do
   kill -0 "$pid" 2>/dev/null || fail "the relay exited during start"
-  if (cd "$app" && node container/healthcheck.mjs); then healthy=1; break; fi
+  if (cd "$app" && node container/healthcheck.mjs 2>/dev/null); then healthy=1; break; fi
   sleep 0.2
 done
 [ -n "$healthy" ] || fail "/healthz did not answer within 60 s"
@@ -102,4 +124,37 @@ pid=
 [ "$status" = 0 ] || fail "exit status $status after SIGTERM"
 grep -q '"msg":"shutting down' "$work/relay.err" || fail "no shutdown line in the log"
 if grep -q "$token" "$work/relay.err" "$work/relay.out"; then fail "the webhook token appears in the output"; fi
-say "stopped cleanly on SIGTERM; all good"
+say "stopped cleanly on SIGTERM"
+
+# A mounted config with a port of its own and no PORT: the HEALTHCHECK must ask where the relay
+# listens, not $PORT or 8080.
+port2=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+node -e "
+const config = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'))
+config.server.port = Number(process.argv[2])
+require('fs').writeFileSync(process.argv[3], JSON.stringify(config))" "$app/container/config.json" "$port2" "$work/mounted.json"
+chmod a+r "$work/mounted.json"
+unset PORT
+export GPTBOTS_RELAY_CONFIG="$work/mounted.json"
+(cd "$app" && exec "${run_as[@]}" "${entrypoint[@]}" "${command[@]}" >"$work/relay.out" 2>"$work/relay.err") &
+pid=$!
+healthy=
+for _ in $(seq 1 300); do
+  kill -0 "$pid" 2>/dev/null || fail "the relay with a mounted config exited during start"
+  if (cd "$app" && node container/healthcheck.mjs 2>/dev/null); then healthy=1; break; fi
+  sleep 0.2
+done
+[ -n "$healthy" ] || fail "the HEALTHCHECK did not find the relay listening on the config's port $port2"
+(cd "$app" && node container/healthcheck.mjs /readyz) || fail "the compose file's /readyz check failed"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" = 0 ] || fail "exit status $status after SIGTERM (mounted config)"
+say "the HEALTHCHECK follows the config's port ($port2), and /readyz too"
+
+# docker-compose.example.yml: a password in DATABASE_URL breaks on @ : / # %; it goes in PGPASSWORD.
+url_line=$(grep -E '^\s+DATABASE_URL:' docker-compose.example.yml) || fail "no DATABASE_URL in docker-compose.example.yml"
+[[ "$url_line" != *PASSWORD* && "$url_line" != *'://'*':'*'@'* ]] || fail "the compose file puts the password into DATABASE_URL: $url_line"
+grep -qE '^\s+PGPASSWORD: \$\{POSTGRES_PASSWORD' docker-compose.example.yml || fail "the compose file passes no PGPASSWORD to the relay"
+say "the compose file keeps the password out of the URL; all good"
