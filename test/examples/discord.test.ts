@@ -27,7 +27,7 @@ t.test('examples/discord.json relays GPTBots example into a new thread, as docs/
     { discord: fake.api }
   )
   t.same(await postExample(relay, key), { code: 200, msg: 'success' })
-  t.ok(await until(() => fake.messages.length === 1, 20_000), relay.stderr())
+  t.ok(await until(() => fake.messages.length === 1, 60_000), relay.stderr())
   t.equal((await fetch(`${relay.url}/readyz`)).status, 200, 'ready')
   const [thread] = fake.threadsOf(channel.id)
   t.equal(thread?.name, 'GPTBots 657303a8a764d47094874bbe')
@@ -62,7 +62,7 @@ t.test('examples/slack-and-discord.json routes the second bot to the Discord for
     { slack: slack.apiUrl, discord: discord.api }
   )
   t.same(await postExample(relay, env.SALES_BOT_API_KEY, 'sales-bot'), { code: 200, msg: 'success' })
-  t.ok(await until(() => discord.messages.length === 1 && slack.messages.length === 2, 20_000), relay.stderr())
+  t.ok(await until(() => discord.messages.length === 1 && slack.messages.length === 2, 60_000), relay.stderr())
   t.same(
     created(discord.requests, { [forum.id]: 'DISCORD_FORUM_CHANNEL_ID' }),
     documentedPayload('docs/discord.md', 'discord-forum'),
@@ -82,6 +82,6 @@ t.test('examples/slack-and-discord.json routes the second bot to the Discord for
     })
   })
   t.equal(first.status, 200)
-  t.ok(await until(() => slack.messages.length === 4, 20_000), 'Slack got its thread')
+  t.ok(await until(() => slack.messages.length === 4, 60_000), 'Slack got its thread')
   t.equal(discord.messages.length, 1, 'Discord did not')
 })

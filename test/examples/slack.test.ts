@@ -89,7 +89,7 @@ t.test(
       { slack: fake.apiUrl }
     )
     t.same(await postExample(relay, key), { code: 200, msg: 'success' })
-    t.ok(await until(() => fake.messages.length === 2, 20_000), relay.stderr())
+    t.ok(await until(() => fake.messages.length === 2, 60_000), relay.stderr())
 
     const ready = await fetch(`${relay.url}/readyz`)
     t.equal(ready.status, 200, 'ready: the token and the channel check pass with the manifest scopes')
