@@ -37,7 +37,7 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
   })
   const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
   t.teardown(() => store.close())
-  const check = readinessCheck(store, new Map([['r', relay]]), 30_000, () => time)
+  const check = readinessCheck(store, new Map([['r', relay]]), { cacheMs: 30_000, now: () => time })
   t.same(await check(), { ready: false, store: 'ok', relays: { r: 'down' } })
   broken = false
   time = 29_999
@@ -64,7 +64,7 @@ t.test(
         })
       ]
     ])
-    const check = readinessCheck(store, relays, 30_000, () => 0)
+    const check = readinessCheck(store, relays, { cacheMs: 30_000, now: () => 0 })
     t.same((await check()).relays, { r: 'old token revoked' })
     relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
     t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'the new instance answers at once')
