@@ -1,6 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import type { Config } from './config/schema.js'
+import { prettyOptions } from './log-pretty.js'
 
 export const censor = '[redacted]'
 
@@ -123,11 +124,9 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
   const usePretty = config.log.format === 'pretty' || (config.log.format === 'auto' && isTTY)
   const destination = usePretty
     ? pretty({
+        ...prettyOptions(isTTY),
         destination: options.destination ?? 2,
-        sync: options.destination !== undefined,
-        colorize: isTTY,
-        translateTime: 'SYS:HH:MM:ss.l',
-        ignore: 'pid,hostname'
+        sync: options.destination !== undefined
       })
     : (options.destination ?? pino.destination({ fd: 2, sync: false }))
   const secrets = new Set(configSecrets(config))

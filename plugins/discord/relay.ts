@@ -295,8 +295,10 @@ export class DiscordRelay implements Relay {
       context.logger.debug(trouble.reason)
     } else {
       this.reported.add(trouble.key)
-      // The relay's logger carries `relay` already: a second one would repeat the key in the JSON line.
-      this.init.logger.error({ err: error }, `${this.init.name}: ${trouble.reason}`)
+      // The reason says what to do, in one line; the SDK's error is detail. The relay's logger
+      // carries `relay` already: a second one would repeat the key in the JSON line.
+      this.init.logger.error({ problem: trouble.key }, `${this.init.name}: ${trouble.reason}`)
+      this.init.logger.debug({ err: error }, `${this.init.name}: the refusal in full`)
     }
     return failed(`${this.init.name}: ${trouble.reason}`)
   }

@@ -55,29 +55,25 @@ async function app(
   return { app: built, text: () => lines.join('') }
 }
 
-t.test(
-  '/readyz answers within its bound when a platform never answers, names the relay, and keeps the check cached',
-  async t => {
-    const hole = await blackHole(t)
-    // The bound passes at once: only a check already finished can make it.
-    const { app: relay } = await app(
-      t,
-      { 'slack.support': { type: 'slack', token: fakeToken, channel: fakeChannel, apiUrl: hole.url } },
-      { wait: () => Promise.resolve() }
-    )
-    for (let probe = 0; probe < 3; probe++) {
-      const res = await relay.inject({ method: 'GET', url: '/readyz' })
-      t.equal(res.statusCode, 503)
-      t.match(res.json(), {
-        status: 'not ready',
-        store: 'ok',
-        relays: { 'slack.support': /^relay "slack\.support" did not answer its readiness check within 5 s: check/ }
-      })
-    }
-    t.ok(await until(() => hole.connections() > 0), 'the check did reach the platform')
-    t.equal(hole.connections(), 1, 'one check for three probes: the running check is reused')
+t.test('/readyz answers within its bound when a platform never answers, and names the relay', async t => {
+  const hole = await blackHole(t)
+  // The bound passes at once: only a check already finished can make it.
+  const { app: relay } = await app(
+    t,
+    { 'slack.support': { type: 'slack', token: fakeToken, channel: fakeChannel, apiUrl: hole.url } },
+    { wait: () => Promise.resolve() }
+  )
+  for (let probe = 0; probe < 3; probe++) {
+    const res = await relay.inject({ method: 'GET', url: '/readyz' })
+    t.equal(res.statusCode, 503)
+    t.match(res.json(), {
+      status: 'not ready',
+      store: 'ok',
+      relays: { 'slack.support': /^relay "slack\.support" did not answer its readiness check within 5 s: check/ }
+    })
   }
-)
+  t.ok(await until(() => hole.connections() > 0), 'the check did reach the platform')
+})
 
 t.test('an unreachable apiUrl is one log line that names the cause and what to do', async t => {
   // Port 1 is one fetch refuses to use: the cause is "bad port", deep inside "fetch failed".
