@@ -16,7 +16,7 @@ import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
 import { compileRouter } from './router.js'
-import { readinessCheck } from './readiness.js'
+import { logNotReady, readinessCheck } from './readiness.js'
 import { startRetention, type Retention } from './retention.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
@@ -33,6 +33,10 @@ export interface BuildOptions {
   logger?: Logger
   /** `background` delivers on its own; `manual` leaves delivery to `dispatcher.drain()` (tests). */
   dispatch?: 'background' | 'manual'
+  /** How long /readyz waits for each check (default 5 s), and how it waits (tests). */
+  readiness?: { timeoutMs?: number; wait?: (ms: number) => Promise<void> }
+  /** How often a relay held for refused credentials tries again (default 60 s). */
+  holdRecheckMs?: number
   random?: () => number
 }
 
@@ -122,15 +126,23 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     throw error
   }
   const metrics = config.metrics.enabled
-    ? createMetrics({ store, relays, clock, logger: logger.child({ component: 'metrics' }) })
+    ? createMetrics({
+        store,
+        relays,
+        clock,
+        logger: logger.child({ component: 'metrics' }),
+        // Read at scrape time, when the dispatcher below exists.
+        held: (): ReadonlyMap<string, unknown> => dispatcher.heldRelays()
+      })
     : undefined
   if (metrics) useMetrics(app, metrics)
-  const dispatcher = new Dispatcher({
+  const dispatcher: Dispatcher = new Dispatcher({
     ...config.dispatch,
     store,
     relays,
     clock,
     random: options.random,
+    holdRecheckMs: options.holdRecheckMs,
     logger: childLogger({ component: 'dispatcher' }),
     onAttempt: metrics?.attempt
   })
@@ -167,7 +179,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' })
   )
-  const readiness = readinessCheck(store, relays)
+  const readiness = readinessCheck(store, relays, { ...options.readiness, held: () => dispatcher.heldRelays() })
   app.get('/readyz', async (_request, reply) => {
     const report = await readiness()
     return reply
@@ -194,14 +206,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       )
     }
     for (const [name, relay] of relays) {
-      relay
-        .ready?.()
-        .catch((error: Error) =>
-          logger.error(
-            { relay: name, err: error },
-            `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`
-          )
-        )
+      relay.ready?.().catch((error: unknown) => logNotReady(logger, name, error))
     }
     if (options.dispatch !== 'manual') {
       dispatcher.start()

@@ -1,5 +1,5 @@
 // The public API: what a relay plugin, or a program embedding the relay, may import from 'gptbots-relay'.
-export { defineRelay, delivered, retry, failed } from './relays/types.js'
+export { defineRelay, delivered, retry, failed, held } from './relays/types.js'
 export type {
   Relay,
   RelayPlugin,

@@ -1,6 +1,7 @@
-import { pino, type DestinationStream, type Logger } from 'pino'
+import { pino, type DestinationStream, type LogFn, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import type { Config } from './config/schema.js'
+import { prettyOptions } from './log-pretty.js'
 
 export const censor = '[redacted]'
 
@@ -123,11 +124,9 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
   const usePretty = config.log.format === 'pretty' || (config.log.format === 'auto' && isTTY)
   const destination = usePretty
     ? pretty({
+        ...prettyOptions(isTTY),
         destination: options.destination ?? 2,
-        sync: options.destination !== undefined,
-        colorize: isTTY,
-        translateTime: 'SYS:HH:MM:ss.l',
-        ignore: 'pid,hostname'
+        sync: options.destination !== undefined
       })
     : (options.destination ?? pino.destination({ fd: 2, sync: false }))
   const secrets = new Set(configSecrets(config))
@@ -136,12 +135,38 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
     {
       level: config.log.level,
       // Child loggers (the dispatcher's, each relay's) write through their root, so through this too.
-      hooks: { streamWrite: line => scrubber.scrub(line) }
+      hooks: { streamWrite: line => scrubber.scrub(line), logMethod: withoutBoundKeys }
     },
     destination
   )
   scrubbers.set(logger, scrubber)
   return logger
+}
+
+/** Each logger's bound keys (its bindings and its parents'), looked up once per logger. */
+const boundKeys = new WeakMap<Logger, Set<string>>()
+
+/**
+ * Drops from a logged object the keys its logger is bound to already: pino would write both, and
+ * a JSON line with `relay` twice is read differently by different tools. A relay plugin, built in
+ * or not, logs through a logger bound to `relay` (and, in a delivery, to the conversation and
+ * message), so it cannot be expected to know.
+ */
+function withoutBoundKeys(this: Logger, args: Parameters<LogFn>, method: LogFn): void {
+  const [first] = args
+  if (first !== null && typeof first === 'object' && !(first instanceof Error)) {
+    let keys = boundKeys.get(this)
+    if (!keys) {
+      keys = new Set(Object.keys(this.bindings()))
+      boundKeys.set(this, keys)
+    }
+    if (keys.size > 0 && Object.keys(first).some(key => keys.has(key))) {
+      const own = { ...(first as Record<string, unknown>) }
+      for (const key of keys) delete own[key]
+      args[0] = own
+    }
+  }
+  method.apply(this, args)
 }
 
 /**

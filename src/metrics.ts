@@ -32,6 +32,8 @@ export interface MetricsOptions {
   relays: ReadonlyMap<string, unknown>
   clock: Clock
   logger: RelayLogger
+  /** The relays holding their deliveries because the platform refused their credentials. */
+  held?: () => ReadonlyMap<string, unknown>
 }
 
 /**
@@ -216,6 +218,18 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
     (gauge, stats) =>
       gauge.set(stats.oldestPendingAt === undefined ? 0 : Math.max(0, clock.now() - stats.oldestPendingAt) / 1000)
   )
+
+  new Gauge({
+    name: `${prefix}relay_held`,
+    help: 'Whether a relay holds its deliveries because the platform refused its credentials (1) or not (0), by relay.',
+    labelNames: ['relay'] as const,
+    registers,
+    collect() {
+      const held = options.held?.()
+      this.reset()
+      for (const relay of relays.keys()) this.set({ relay }, held?.has(relay) ? 1 : 0)
+    }
+  })
 
   return {
     registry,

@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js'
 import type { Dispatcher } from './dispatch/dispatcher.js'
 import { prepareRelay } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
+import { logNotReady } from './readiness.js'
 import { compileRouter, type Router } from './router.js'
 import type { Store } from './store/types.js'
 
@@ -165,14 +166,7 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
 
     // Checked as at start: a relay that is not ready yet is logged, and its messages wait for it.
     for (const [name, relay] of created) {
-      relay
-        .ready?.()
-        .catch((error: Error) =>
-          logger.error(
-            { relay: name, err: error },
-            `relay "${name}" is not ready: ${error.message}; its messages are kept until it is`
-          )
-        )
+      relay.ready?.().catch((error: unknown) => logNotReady(logger, name, error))
     }
 
     // Nothing below can fail for a bad config: from here on the new config is put in force.

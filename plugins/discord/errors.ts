@@ -1,9 +1,13 @@
+import { rootCause } from '../../src/relays/cause.js'
 import { DiscordAPIError, HTTPError, RateLimitError } from './rest.js'
 
 /** What went wrong with a call to Discord, as the relay must treat it. */
 export type Trouble =
   /** Trying again will not help until an admin acts; `key` tells distinct problems apart for logging. */
-  { kind: 'permanent'; reason: string; key: string } | { kind: 'transient'; reason: string; retryAfterMs?: number }
+  | { kind: 'permanent'; reason: string; key: string }
+  /** Discord refused the token (of the bot or of webhookUrl): nothing can go until it is fixed. */
+  | { kind: 'credentials'; reason: string }
+  | { kind: 'transient'; reason: string; retryAfterMs?: number }
 
 // Discord's JSON error codes the relay tells apart.
 export const Code = {
@@ -66,6 +70,7 @@ export function judge(error: unknown, where: string): Trouble {
   if (error instanceof DiscordAPIError) {
     // A 4xx is an answer about the request itself: the same request would get the same answer.
     if (error.status === 408) return { kind: 'transient', reason: `Discord timed out: ${error.message}` }
+    if (error.status === 401) return { kind: 'credentials', reason: refusal(error, where) }
     return { kind: 'permanent', reason: refusal(error, where), key: `${error.status}:${error.code}:${where}` }
   }
   if (error instanceof HTTPError)
@@ -75,6 +80,6 @@ export function judge(error: unknown, where: string): Trouble {
     return { kind: 'transient', reason: 'the request to Discord was aborted or timed out' }
   return {
     kind: 'transient',
-    reason: `could not reach Discord: ${error instanceof Error ? error.message : String(error)}`
+    reason: `could not reach Discord: ${rootCause(error)}; check "apiUrl" (when set) and that this host can reach Discord`
   }
 }

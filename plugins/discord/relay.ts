@@ -2,6 +2,7 @@ import type { MessageType, RelayMessage } from '../../src/message.js'
 import {
   delivered,
   failed,
+  held,
   retry,
   type DeliveryContext,
   type DeliveryOutcome,
@@ -275,7 +276,7 @@ export class DiscordRelay implements Relay {
       return orphanOf(threads, pending, channelId, botId)
     } catch (error) {
       // Not knowing could mean a second thread: only a permanent refusal of the lookup lets us go on without it.
-      if (judge(error, `channel ${channelId}`).kind === 'transient') throw error
+      if (judge(error, `channel ${channelId}`).kind !== 'permanent') throw error
       context.logger.warn({ err: error }, 'could not look for a thread from an earlier attempt; making a new one')
       return undefined
     }
@@ -287,11 +288,17 @@ export class DiscordRelay implements Relay {
       context.logger.debug({ err: error }, trouble.reason)
       return retry(trouble.reason, trouble.retryAfterMs)
     }
+    // The core holds every delivery of this relay and says so, once.
+    if (trouble.kind === 'credentials') return held(`${this.init.name}: ${trouble.reason}`)
     if (this.reported.has(trouble.key)) {
-      context.logger.warn(trouble.reason)
+      // The dispatcher logs each dead letter already.
+      context.logger.debug(trouble.reason)
     } else {
       this.reported.add(trouble.key)
-      this.init.logger.error({ relay: this.init.name, err: error }, `${this.init.name}: ${trouble.reason}`)
+      // The reason says what to do, in one line; the SDK's error is detail. The relay's logger
+      // carries `relay` already: a second one would repeat the key in the JSON line.
+      this.init.logger.error({ problem: trouble.key }, `${this.init.name}: ${trouble.reason}`)
+      this.init.logger.debug({ err: error }, `${this.init.name}: the refusal in full`)
     }
     return failed(`${this.init.name}: ${trouble.reason}`)
   }

@@ -1,3 +1,4 @@
+import { rootCause } from '../../src/relays/cause.js'
 import type { RelayLogger } from '../../src/relays/types.js'
 import { SdkErrorCode } from './client.js'
 import { ChannelHeld } from './pace.js'
@@ -10,6 +11,8 @@ export type SlackFailure =
   | { kind: 'held'; retryAfterMs: number; reason: string }
   /** Retrying cannot help until an admin acts; `reason` says what to do. */
   | { kind: 'permanent'; code: string; reason: string }
+  /** Slack refused the token itself: no message can go until it is fixed, so all of them wait. */
+  | { kind: 'credentials'; code: string; reason: string }
   /** The conversation's thread is gone on Slack: start a new one. */
   | { kind: 'thread-gone'; code: string; reason: string }
   /** Worth another try later: 5xx, network errors, timeouts, Slack's own hiccups. */
@@ -62,6 +65,9 @@ const rejectedContent = new Set([
 
 const threadGone = new Set(['thread_not_found', 'invalid_thread_ts'])
 
+// The token itself is refused: every call fails alike until an admin fixes it.
+const credentials = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired'])
+
 /** Reads a thrown SDK (or pacer) error; undefined when it is none of theirs, such as a bug. */
 export function slackFailure(error: unknown, where: Where): SlackFailure | undefined {
   if (error instanceof ChannelHeld) return { kind: 'held', retryAfterMs: error.remainingMs, reason: error.message }
@@ -84,10 +90,11 @@ export function slackFailure(error: unknown, where: Where): SlackFailure | undef
       )
     case SdkErrorCode.HTTPError:
       return { kind: 'transient', reason: `Slack answered HTTP ${String(sdk.statusCode)} at ${where.apiUrl}` }
-    case SdkErrorCode.RequestError: {
-      const original = sdk.original instanceof Error ? sdk.original.message : String(sdk.original)
-      return { kind: 'transient', reason: `could not reach Slack at ${where.apiUrl}: ${original}` }
-    }
+    case SdkErrorCode.RequestError:
+      return {
+        kind: 'transient',
+        reason: `could not reach Slack at ${where.apiUrl}: ${rootCause(sdk.original)}; check "apiUrl" and that this host can reach it`
+      }
     default:
       return undefined
   }
@@ -99,7 +106,10 @@ function platformFailure(
 ): SlackFailure {
   const code = data.error ?? 'unknown_error'
   const advice = needsAdmin[code]
-  if (advice) return { kind: 'permanent', code, reason: `${advice(where, data.needed)} (Slack error ${code})` }
+  if (advice) {
+    const reason = `${advice(where, data.needed)} (Slack error ${code})`
+    return credentials.has(code) ? { kind: 'credentials', code, reason } : { kind: 'permanent', code, reason }
+  }
   if (threadGone.has(code))
     return { kind: 'thread-gone', code, reason: `the conversation's Slack thread is gone (${code})` }
   if (rejectedContent.has(code)) {
@@ -133,7 +143,8 @@ export class AdminAlerts {
   report(code: string, reason: string): void {
     if (this.#told.has(code)) return
     this.#told.add(code)
-    this.logger.error({ relay: this.relay, slackError: code }, `Slack relay ${this.relay}: ${reason}`)
+    // The relay's logger carries `relay` already: a second one would repeat the key in the JSON line.
+    this.logger.error({ slackError: code }, `Slack relay ${this.relay}: ${reason}`)
   }
 
   recovered(): void {

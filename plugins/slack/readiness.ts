@@ -24,7 +24,7 @@ export async function checkReadiness(client: SlackClient, settings: SlackSetting
     // not need: without it the channel goes unchecked rather than the relay refusing to start.
     if (platformError(error) === 'missing_scope') {
       init.logger.warn(
-        { relay: init.name, channel },
+        { channel },
         `Slack relay ${init.name}: cannot check channel ${channel} without channels:read or groups:read; posting may still work`
       )
       return
@@ -38,11 +38,11 @@ export async function checkReadiness(client: SlackClient, settings: SlackSetting
   }
   if (info.channel?.is_member === false) {
     init.logger.warn(
-      { relay: init.name, channel },
+      { channel },
       `Slack relay ${init.name}: the app is not a member of channel ${channel}: posting needs chat:write.public or an /invite`
     )
   }
-  init.logger.info({ relay: init.name, channel, team: auth.team, bot: auth.user }, `Slack relay ${init.name} is ready`)
+  init.logger.info({ channel, team: auth.team, bot: auth.user }, `Slack relay ${init.name} is ready`)
 }
 
 function platformError(error: unknown): string | undefined {

@@ -2,6 +2,7 @@ import type { RelayMessage } from '../../src/message.js'
 import {
   delivered,
   failed,
+  held,
   retry,
   type DeliveryContext,
   type DeliveryOutcome,
@@ -96,9 +97,13 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       case 'permanent':
         alerts.report(failure.code, failure.reason)
         return failed(failure.reason)
+      case 'credentials':
+        // The core holds every delivery of this relay and says so, once.
+        return held(failure.reason)
       case 'thread-gone':
       case 'transient':
-        context.logger.warn({ relay: init.name, channel }, `Slack relay ${init.name}: ${failure.reason}`)
+        // The dispatcher logs the retry with this reason; a warning here would say it twice.
+        context.logger.debug({ channel }, `Slack relay ${init.name}: ${failure.reason}`)
         return retry(failure.reason)
     }
   }
@@ -113,7 +118,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       } catch (error) {
         if (slackFailure(error, settings)?.kind !== 'thread-gone') return outcomeOf(error, context)
         // The parent was deleted: start a new thread and post the whole message there, once.
-        context.logger.warn({ relay: init.name, channel }, `Slack relay ${init.name}: thread gone, starting a new one`)
+        context.logger.warn({ channel }, `Slack relay ${init.name}: thread gone, starting a new one`)
         await forgetThread(context.state)
         try {
           return await postParts(message, parts, context)

@@ -3,6 +3,7 @@ import type { DeliveryOutcome, Relay, RelayLogger } from '../relays/types.js'
 import type { Lane, PendingDelivery, Store } from '../store/types.js'
 import { backoffDelay } from './backoff.js'
 import { systemClock, type Clock } from './clock.js'
+import { RelayHolds, type HeldRelay } from './holds.js'
 import { conversationState } from './state.js'
 
 export interface DispatchPolicy {
@@ -31,6 +32,8 @@ export interface DispatcherOptions extends DispatchPolicy {
   /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
   leaseMs?: number
   owner?: string
+  /** How often a relay held for refused credentials lets one delivery try again; default 60 s. */
+  holdRecheckMs?: number
   onAttempt?(event: AttemptEvent): void
 }
 
@@ -65,6 +68,7 @@ export class Dispatcher {
   private woken = false
   private claiming = false
   private renewTimer?: NodeJS.Timeout
+  private readonly holds: RelayHolds
 
   constructor(private options: DispatcherOptions) {
     this.store = options.store
@@ -73,14 +77,21 @@ export class Dispatcher {
     this.random = options.random ?? Math.random
     this.leaseMs = Dispatcher.leaseFor(options)
     this.owner = options.owner ?? randomUUID()
+    this.holds = new RelayHolds(options.logger, options.holdRecheckMs ?? 60_000)
   }
 
   private static leaseFor(options: DispatcherOptions): number {
     return options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
   }
 
+  /** The relays whose lanes may be claimed now: a held relay's wait, but for its re-check. */
   private get relayNames(): string[] {
-    return [...this.relays.keys()]
+    return this.holds.claimable([...this.relays.keys()], this.clock.now())
+  }
+
+  /** The relays holding their deliveries because the platform refused their credentials. */
+  heldRelays(): Map<string, HeldRelay> {
+    return this.holds.current()
   }
 
   /** Starts delivering in the background until stop(). */
@@ -109,6 +120,8 @@ export class Dispatcher {
    */
   async useRelays(relays: ReadonlyMap<string, Relay>): Promise<void> {
     this.relays = relays
+    // The reload may have fixed a held relay's credentials: each lets a delivery try now.
+    this.holds.recheck(new Set(relays.keys()), this.clock.now())
     const current = new Set(relays.values())
     const leftover = [...this.attempting].filter(([, relay]) => !current.has(relay)).map(([attempt]) => attempt)
     // A relay that returned may have messages waiting for it.
@@ -178,6 +191,8 @@ export class Dispatcher {
           const now = this.clock.now()
           const due = await this.store.nextDueAt(this.relayNames, now)
           if (due !== undefined) wait = Math.min(wait, Math.max(5, due - now))
+          const recheck = this.holds.nextCheckAt()
+          if (recheck !== undefined) wait = Math.min(wait, Math.max(5, recheck - now))
         }
       } catch (error) {
         this.options.logger.error({ err: error }, 'dispatcher could not read the store; trying again')
@@ -251,10 +266,15 @@ export class Dispatcher {
         // Looked up per message, with no wait between here and the attempt, which useRelays then
         // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
-        if (!relay) return
+        if (!relay || !this.holds.mayAttempt(lane.relay, lane.id, this.clock.now())) return
         const started = performance.now()
         const outcome = await this.attempt(relay, delivery)
         if (outcome === undefined) return
+        if (outcome.status === 'held') {
+          this.holdRelay(delivery, outcome.error, performance.now() - started)
+          return
+        }
+        if (this.holds.settled(lane.relay, lane.id, this.clock.now(), outcome.status)) this.notify()
         const step = await this.record(delivery, outcome, performance.now() - started)
         if (!step.next) {
           released = step.released
@@ -268,6 +288,7 @@ export class Dispatcher {
         'lane stopped by a store error; it is retried later'
       )
     } finally {
+      this.holds.abandoned(lane.relay, lane.id)
       if (!released)
         await this.store.releaseLane(lane.id, this.owner).catch(() => {
           /* the lease runs out by itself */
@@ -318,13 +339,19 @@ export class Dispatcher {
     }
   }
 
+  /** The relay refused for want of credentials: nothing is written, and its lanes wait (see RelayHolds). */
+  private holdRelay(delivery: PendingDelivery, error: string, durationMs: number): void {
+    this.holds.hold(delivery.relay, error, this.clock.now())
+    this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome: { status: 'held', error }, durationMs })
+  }
+
   /**
    * Writes an outcome down. After a final one, `next` is the lane's next message to deliver now;
    * without one, the lane is done for now, and `released` tells whether the store gave it back already.
    */
   private async record(
     delivery: PendingDelivery,
-    outcome: DeliveryOutcome,
+    outcome: Exclude<DeliveryOutcome, { status: 'held' }>,
     durationMs: number
   ): Promise<{ next?: PendingDelivery; released: boolean }> {
     const now = this.clock.now()

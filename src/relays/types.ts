@@ -38,13 +38,21 @@ export type DeliveryOutcome =
   | { status: 'delivered'; posted?: Posted }
   /** Worth trying again later; `retryAfterMs` when the platform said how long to wait. */
   | { status: 'retry'; error: string; retryAfterMs?: number }
-  /** Trying again will not help (bad channel, revoked token): the message is dead-lettered. */
+  /** Trying again will not help this message (bad channel, content refused): it is dead-lettered. */
   | { status: 'failed'; error: string }
+  /**
+   * The platform refused the relay's own credentials (a bad or revoked token): no message can go
+   * until an admin fixes them, and none is to blame. The dispatcher holds every delivery of this
+   * relay: nothing is dead-lettered, the attempt is not counted, and the relay's lanes pause until
+   * a config reload or a periodic re-check lets a delivery through. `error` says what to fix.
+   */
+  | { status: 'held'; error: string }
 
 export const delivered = (posted?: Posted): DeliveryOutcome => ({ status: 'delivered', posted })
 export const retry = (error: string, retryAfterMs?: number): DeliveryOutcome =>
   retryAfterMs === undefined ? { status: 'retry', error } : { status: 'retry', error, retryAfterMs }
 export const failed = (error: string): DeliveryOutcome => ({ status: 'failed', error })
+export const held = (error: string): DeliveryOutcome => ({ status: 'held', error })
 
 /** A running relay instance. A thrown error counts as a retryable failure. */
 export interface Relay {

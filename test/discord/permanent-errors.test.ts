@@ -24,11 +24,6 @@ const cases = [
       /the bot lacks a permission in channel \d+; allow it View Channel, Send Messages, Send Messages in Threads, Create Public Threads/
   },
   {
-    name: 'invalid token',
-    setup: () => ({ channel: fake.addChannel(ChannelType.Text).id, token: 'revoked' }),
-    error: /Discord rejected the bot token; reset it in the Discord Developer Portal/
-  },
-  {
     name: 'forum channel in channel mode',
     setup: () => ({ channel: fake.addChannel(ChannelType.Forum).id, mode: 'channel' as const }),
     error: /does not take messages directly; use mode "forum"/
@@ -58,6 +53,24 @@ for (const { name, setup, error } of cases) {
     t.match(errors[0]!.msg, error)
   })
 }
+
+t.test('a refused token holds the delivery, with what to do, and leaves the saying to the core', async t => {
+  const logger = recordingLogger()
+  const relay = await plugin.create(
+    { token: 'revoked', apiUrl: fake.api, channel: fake.addChannel(ChannelType.Text).id },
+    { name: 'discord.broken', logger, configDir: '.' }
+  )
+  const outcome = await relay.deliver(relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
+  t.match(outcome, {
+    status: 'held',
+    error: /^discord\.broken: Discord rejected the bot token; reset it in the Discord Developer Portal/
+  })
+  t.same(
+    logger.lines.filter(l => l.level === 'error'),
+    [],
+    'the dispatcher logs the hold, once for the relay'
+  )
+})
 
 t.test('a distinct problem is logged loudly again', async t => {
   const logger = recordingLogger()

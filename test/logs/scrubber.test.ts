@@ -165,7 +165,7 @@ t.test('format pretty writes readable lines, still scrubbed; auto follows the te
   await new Promise(resolve => setTimeout(resolve, 50))
   const text = pretty.lines.join('\n')
   t.match(text, /INFO.*message accepted with \[redacted\]/)
-  t.match(text, /conversationId: "c-1"/)
+  t.match(text, /message accepted with \[redacted\] · c-1/, 'the conversation is folded into the line')
   t.throws(() => JSON.parse(pretty.lines[0]!), 'not JSON')
   t.notMatch(text, /webhook-token-sales/)
 

@@ -37,7 +37,7 @@ t.test('relay checks are cached, and the store is asked every time', async t => 
   })
   const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
   t.teardown(() => store.close())
-  const check = readinessCheck(store, new Map([['r', relay]]), 30_000, () => time)
+  const check = readinessCheck(store, new Map([['r', relay]]), { cacheMs: 30_000, now: () => time })
   t.same(await check(), { ready: false, store: 'ok', relays: { r: 'down' } })
   broken = false
   time = 29_999
@@ -64,9 +64,73 @@ t.test(
         })
       ]
     ])
-    const check = readinessCheck(store, relays, 30_000, () => 0)
+    const check = readinessCheck(store, relays, { cacheMs: 30_000, now: () => 0 })
     t.same((await check()).relays, { r: 'old token revoked' })
     relays.set('r', Object.assign(new FakeRelay(), { ready: async () => {} }))
     t.same(await check(), { ready: true, store: 'ok', relays: { r: 'ok' } }, 'the new instance answers at once')
   }
 )
+
+t.test(
+  'a check that does not answer is waited for at most timeoutMs, and the running check serves the next probes',
+  async t => {
+    let calls = 0
+    let answer: (() => void) | undefined
+    const relay = Object.assign(new FakeRelay(), {
+      ready: () => {
+        calls++
+        return new Promise<void>(resolve => {
+          answer = resolve
+        })
+      }
+    })
+    const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
+    t.teardown(() => store.close())
+    const waits: number[] = []
+    const check = readinessCheck(store, new Map([['slack.support', relay]]), {
+      timeoutMs: 5000,
+      // The bound passes at once: only a check already finished can make it.
+      wait: async ms => {
+        waits.push(ms)
+      }
+    })
+    for (let probe = 0; probe < 3; probe++)
+      t.same(await check(), {
+        ready: false,
+        store: 'ok',
+        relays: {
+          'slack.support':
+            'relay "slack.support" did not answer its readiness check within 5 s: check that its platform (apiUrl) is reachable from here'
+        }
+      })
+    t.equal(calls, 1, 'one check for three probes')
+    t.ok(waits.every(ms => ms === 5000))
+    answer?.()
+    await new Promise(resolve => setImmediate(resolve))
+    t.same(
+      await check(),
+      { ready: true, store: 'ok', relays: { 'slack.support': 'ok' } },
+      'its answer serves the next probe'
+    )
+  }
+)
+
+t.test('a held relay is not ready, with the reason, and its platform is not asked', async t => {
+  let calls = 0
+  const relay = Object.assign(new FakeRelay(), {
+    ready: async () => {
+      calls++
+    }
+  })
+  const store = new SqliteStore({ path: `${t.testdir()}/relay.db` })
+  t.teardown(() => store.close())
+  const check = readinessCheck(store, new Map([['slack.support', relay]]), {
+    held: () => new Map([['slack.support', { reason: 'Slack rejected the token', since: Date.UTC(2026, 0, 1) }]])
+  })
+  t.same(await check(), {
+    ready: false,
+    store: 'ok',
+    relays: { 'slack.support': 'held since 2026-01-01T00:00:00.000Z: Slack rejected the token' }
+  })
+  t.equal(calls, 0)
+})

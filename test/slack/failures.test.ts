@@ -100,19 +100,6 @@ const permanent: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] = [
     {},
     /channel C0123456 is archived: unarchive it/
   ],
-  ['invalid_auth', {}, { token: 'xoxb-wrong' }, /rejected the token: check "token"/],
-  [
-    'account_inactive',
-    { tokens: { [fakeToken]: { error: 'account_inactive' } } },
-    {},
-    /deactivated user or workspace: reinstall/
-  ],
-  [
-    'token_revoked',
-    { tokens: { [fakeToken]: { error: 'token_revoked' } } },
-    {},
-    /token was revoked .*reinstall the app/
-  ],
   [
     'missing_scope',
     { tokens: { [fakeToken]: { scopes: ['channels:read'] } } },
@@ -132,7 +119,37 @@ for (const [code, fakeOptions, options, reason] of permanent) {
     }
     const errors = logger.errors()
     t.equal(errors.length, 1, 'one loud log line for three messages')
-    t.match(errors[0], { obj: { relay: 'slack.support', slackError: code }, msg: /^Slack relay slack\.support: / })
+    t.match(errors[0], { obj: { slackError: code }, msg: /^Slack relay slack\.support: / })
+    t.notOk('relay' in (errors[0]!.obj as object), 'the logger is bound to the relay already')
+  })
+}
+
+// The token itself is refused: every message would fail alike, so none is failed; the core holds them all.
+const credentials: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] = [
+  ['invalid_auth', {}, { token: 'xoxb-wrong' }, /rejected the token: check "token"/],
+  [
+    'account_inactive',
+    { tokens: { [fakeToken]: { error: 'account_inactive' } } },
+    {},
+    /deactivated user or workspace: reinstall/
+  ],
+  [
+    'token_revoked',
+    { tokens: { [fakeToken]: { error: 'token_revoked' } } },
+    {},
+    /token was revoked .*reinstall the app/
+  ],
+  ['token_expired', { tokens: { [fakeToken]: { error: 'token_expired' } } }, {}, /the Slack token expired/]
+]
+
+for (const [code, fakeOptions, options, reason] of credentials) {
+  t.test(`${code} holds the delivery with what to do, and leaves the saying to the core`, async t => {
+    const { logger, relay } = await setup(t, fakeOptions, options)
+    const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState()))
+    t.equal(outcome.status, 'held')
+    t.match(outcome.status === 'held' && outcome.error, reason)
+    t.match(outcome.status === 'held' && outcome.error, `(Slack error ${code})`)
+    t.same(logger.errors(), [], 'the dispatcher logs the hold, once for the relay')
   })
 }
 
