@@ -17,6 +17,7 @@ import type { Relay } from './relays/types.js'
 import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
 import { compileRouter } from './router.js'
 import { readinessCheck } from './readiness.js'
+import { type UiOptions, uiRoutes } from './ui/routes.js'
 import { startRetention, type Retention } from './retention.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
@@ -34,6 +35,8 @@ export interface BuildOptions {
   /** `background` delivers on its own; `manual` leaves delivery to `dispatcher.drain()` (tests). */
   dispatch?: 'background' | 'manual'
   random?: () => number
+  /** Dashboard timings and limits (tests). */
+  ui?: Omit<UiOptions, 'clock' | 'registry' | 'readiness'>
 }
 
 export interface RelayRuntime {
@@ -184,6 +187,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     observe: metrics?.intake
   })
   await app.register(adminRoutes, { prefix: '/admin', clock })
+  await app.register(uiRoutes, { prefix: '/ui', clock, registry: metrics?.registry, readiness, ...options.ui })
 
   // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
   let retention: Retention | undefined

@@ -69,7 +69,7 @@ async function deliveriesOf(
  * The conversation a page ended with, as an opaque cursor: the time alone would skip or repeat
  * conversations last active in the same millisecond.
  */
-const toCursor = (c: ConversationSummary): string =>
+export const toCursor = (c: ConversationSummary): string =>
   Buffer.from(JSON.stringify([c.lastReceivedAt, c.source, c.conversationId])).toString('base64url')
 
 function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
@@ -265,6 +265,32 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       if (replayed > 0) app.relay.dispatcher.notify()
       request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
       return { replayed }
+    }
+  )
+
+  app.post(
+    '/dead-letters/drop',
+    {
+      schema: {
+        summary: 'Deletes every dead letter of a relay (optionally of one conversation) for good',
+        tags: ['admin'],
+        security,
+        body: ReplayDeadBody,
+        response: { 200: DroppedReply, ...errors }
+      }
+    },
+    async request => {
+      const { relay, source, conversationId } = request.body
+      if (conversationId !== undefined && source === undefined) {
+        throw new RelayHttpError(
+          'REQUEST_INVALID',
+          'body/source is required with body/conversationId: a conversation id is only unique within its source'
+        )
+      }
+      // Not `configured`: dead letters of a relay taken out of the config can still be cleared.
+      const dropped = await app.relay.store.dropDead({ relay, source, conversationId }, clock.now())
+      request.log.info({ relay, source, conversationId, dropped }, 'dead letters dropped')
+      return { dropped }
     }
   )
 
