@@ -171,3 +171,6 @@ export const js = `(() => {
   start()
 })()
 `
+
+/** A tab icon, so that browsers do not ask for /favicon.ico (a 404 outside /ui). */
+export const icon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b5cad"/><path d="M3 8h7M7 4.5 10.5 8 7 11.5" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round" stroke-linejoin="round"/><circle cx="12.5" cy="8" r="1.5" fill="#fff"/></svg>`

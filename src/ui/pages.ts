@@ -41,7 +41,7 @@ export function page(layout: Layout, main: Html): string {
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="color-scheme" content="light dark" />
-    <meta name="referrer" content="no-referrer" />
+    <link rel="icon" href="/ui/assets/icon.svg" type="image/svg+xml" />
     <title>${layout.title} · gptbots-relay</title>
     <link rel="stylesheet" href="/ui/assets/app.css" />
     <script src="/ui/assets/app.js" defer></script>

@@ -6,7 +6,7 @@ import type { Clock } from '../dispatch/clock.js'
 import { Errors, RelayHttpError, type ErrorCode } from '../errors.js'
 import type { Readiness } from '../readiness.js'
 import type { ConversationSummary, DeliveryRecord } from '../store/types.js'
-import { css, js } from './assets.js'
+import { css, icon, js } from './assets.js'
 import { LiveHub, systemTimers, type Timers } from './live.js'
 import {
   confirmMain,
@@ -50,7 +50,8 @@ const securityHeaders = {
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it, browsers send `Origin: null` on form posts, and the origin check needs the real one.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin'
 }
@@ -209,6 +210,9 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   // ---- assets ----
   app.get('/assets/app.css', async (_request, reply) =>
     reply.header('cache-control', 'no-cache').type('text/css; charset=utf-8').send(css)
+  )
+  app.get('/assets/icon.svg', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml').send(icon)
   )
   app.get('/assets/app.js', async (_request, reply) =>
     reply.header('cache-control', 'no-cache').type('text/javascript; charset=utf-8').send(js)
