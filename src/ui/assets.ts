@@ -49,7 +49,9 @@ thead th { font-size: .85rem; color: var(--muted); font-weight: 600; }
 tbody tr:last-child > * { border-bottom: 0; }
 tbody th { font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
-.id, .text, .error-text, code { overflow-wrap: anywhere; word-break: break-word; }
+.id, .text, .error-text, code { overflow-wrap: break-word; }
+/* Conversation ids can be one long word: they may break anywhere; relay names stay whole. */
+.id a, .text { overflow-wrap: anywhere; }
 .id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
 .muted, .hint { color: var(--muted); }
 .hint { font-size: .85rem; }
@@ -67,7 +69,9 @@ tbody th { font-weight: 600; }
 .pairs div { display: contents; }
 .pairs dt { overflow-wrap: anywhere; }
 .pairs dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-.spark { display: block; }
+.spark-wrap { display: flex; align-items: flex-end; gap: .5rem; }
+.spark { display: block; flex: none; }
+.spark-note { font-size: .8rem; color: var(--muted); white-space: nowrap; }
 .spark .bar { fill: var(--bar); }
 .spark .bar-zero { fill: var(--bar-zero); }
 .filters { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .75rem; margin: 0 0 1rem; }
@@ -100,9 +104,21 @@ button.danger { background: transparent; color: var(--bad-fg); border-color: var
   background: var(--card); border: 1px solid var(--line); border-radius: 999px; color: var(--muted); }
 @media (max-width: 40rem) {
   main { padding: .75rem; }
-  th, td { padding: .4rem; }
-  .signout { margin-left: 0; }
-  .live { position: static; margin: 1rem; display: inline-block; }
+  header { padding: .5rem .75rem; }
+  header nav { order: 3; width: 100%; }
+  .signout button { min-height: 2.25rem; padding: .3rem .7rem; }
+  .live { position: static; margin: 1rem .75rem; display: inline-block; }
+  /* Tables become one card per row, each cell with its column's name. */
+  table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stack, table.stack tbody, table.stack tr, table.stack td, table.stack tbody th { display: block; width: 100%; }
+  table.stack tr { padding: .5rem 0; border-bottom: 1px solid var(--line); }
+  table.stack tbody tr:last-child { border-bottom: 0; }
+  table.stack td, table.stack tbody th { border: 0; padding: .2rem .75rem; text-align: left; }
+  table.stack td[data-label] { display: flex; gap: .75rem; align-items: baseline; }
+  table.stack td[data-label]::before { content: attr(data-label); flex: 0 0 7.5rem; font-size: .8rem; font-weight: 600; color: var(--muted); }
+  table.stack td[data-label] > * { min-width: 0; }
+  table.stack td:not([data-label]) { display: inline-block; width: auto; }
+  .row-actions { display: inline-flex !important; gap: .5rem; width: auto !important; }
 }
 `
 

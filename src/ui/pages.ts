@@ -135,7 +135,7 @@ function sparkline(series: number[]): Html {
     return html`<rect class="${n === 0 ? 'bar-zero' : 'bar'}" x="${i * barWidth}" y="${height - h}" width="${barWidth - 1}" height="${h}"></rect>`
   })
   const now = series.at(-1) ?? 0
-  return html`<svg class="spark" viewBox="${`0 0 ${series.length * barWidth} ${height}`}" width="${series.length * barWidth}" height="${height}" role="img" aria-label="${`Delivered per minute over the last ${series.length} minutes: at most ${Math.max(...series)}, ${now} this minute`}">${bars}</svg>`
+  return html`<span class="spark-wrap"><svg class="spark" viewBox="${`0 0 ${series.length * barWidth} ${height}`}" width="${series.length * barWidth}" height="${height}" role="img" aria-label="${`Delivered per minute over the last ${series.length} minutes: at most ${Math.max(...series)}, ${now} this minute`}">${bars}</svg><span class="spark-note" aria-hidden="true">${now} now · peak ${Math.max(...series)}</span></span>`
 }
 
 const counts = (record: Record<string, number> | undefined, empty: string) => {
@@ -156,7 +156,7 @@ export function overviewMain(data: OverviewData): Html {
         <strong>${data.oldestPendingAgeMs === undefined ? 'none waiting' : age(data.oldestPendingAgeMs)}</strong>
       </p>
       <div class="table-wrap">
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th scope="col">Relay</th>
@@ -171,11 +171,11 @@ export function overviewMain(data: OverviewData): Html {
             ${data.relays.map(
               relay => html`<tr>
                 <th scope="row" class="id">${relay.name}</th>
-                <td>${relay.ready === 'ok' ? statusBadge('delivered', 'ready') : html`${statusBadge('dead', 'not ready')} <span class="error-text">${relay.ready}</span>`}</td>
-                <td>${relay.series ? sparkline(relay.series) : off}</td>
-                <td class="num">${relay.pending}</td>
-                <td class="num">${relay.dead > 0 ? html`<a href="${`/ui/dead-letters?relay=${encodeURIComponent(relay.name)}`}">${relay.dead}</a>` : 0}</td>
-                <td class="num">${relay.rateLimited ?? off}</td>
+                <td data-label="Readiness">${relay.ready === 'ok' ? statusBadge('delivered', 'ready') : html`${statusBadge('dead', 'not ready')} <span class="error-text">${relay.ready}</span>`}</td>
+                <td data-label="Delivered / min">${relay.series ? sparkline(relay.series) : off}</td>
+                <td class="num" data-label="Backlog">${relay.pending}</td>
+                <td class="num" data-label="Dead letters">${relay.dead > 0 ? html`<a href="${`/ui/dead-letters?relay=${encodeURIComponent(relay.name)}`}">${relay.dead}</a>` : 0}</td>
+                <td class="num" data-label="429s">${relay.rateLimited ?? off}</td>
               </tr>`
             )}
           </tbody>
@@ -260,16 +260,16 @@ export function conversationsMain(data: ConversationsData): Html {
       ${
         data.conversations.length === 0
           ? html`<p class="muted">No conversation matches.</p>`
-          : html`<div class="table-wrap"><table>
+          : html`<div class="table-wrap"><table class="stack">
               <thead><tr><th scope="col">Conversation</th><th scope="col">Source</th><th scope="col" class="num">Messages</th><th scope="col">Last message</th><th scope="col">Deliveries</th></tr></thead>
               <tbody>
                 ${data.conversations.map(
                   c => html`<tr>
                     <th scope="row" class="id"><a href="${conversationHref(c.source, c.conversationId)}">${c.conversationId}</a></th>
-                    <td class="id">${c.source}</td>
-                    <td class="num">${c.messages}</td>
-                    <td>${time(c.lastReceivedAt)}</td>
-                    <td>${destinationsOf(c)}</td>
+                    <td class="id" data-label="Source">${c.source}</td>
+                    <td class="num" data-label="Messages">${c.messages}</td>
+                    <td data-label="Last message">${time(c.lastReceivedAt)}</td>
+                    <td data-label="Deliveries">${destinationsOf(c)}</td>
                   </tr>`
                 )}
               </tbody>
@@ -432,18 +432,18 @@ export function deadLettersMain(data: DeadLettersData): Html {
         ${
           data.deadLetters.length === 0
             ? html`<p class="muted">No dead letters.</p>`
-            : html`<div class="table-wrap"><table>
+            : html`<div class="table-wrap"><table class="stack">
               <thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Delivery</th><th scope="col">Relay</th><th scope="col">Conversation</th><th scope="col" class="num">Attempts</th><th scope="col">Last error</th><th scope="col">When</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
               <tbody>
                 ${data.deadLetters.map(
                   d => html`<tr>
                     <td><input type="checkbox" name="id" value="${d.id}" id="${`dl-${d.id}`}" aria-label="${`Select delivery ${d.id}`}" /></td>
-                    <td><label for="${`dl-${d.id}`}">${d.id}</label></td>
-                    <td class="id">${d.relay}</td>
-                    <td class="id"><a href="${conversationHref(d.source, d.conversationId)}">${d.conversationId}</a></td>
-                    <td class="num">${d.attempts}</td>
-                    <td><span class="error-text">${d.lastError ?? ''}</span></td>
-                    <td>${time(d.updatedAt)}</td>
+                    <td data-label="Delivery"><label for="${`dl-${d.id}`}">${d.id}</label></td>
+                    <td class="id" data-label="Relay">${d.relay}</td>
+                    <td class="id" data-label="Conversation"><a href="${conversationHref(d.source, d.conversationId)}">${d.conversationId}</a></td>
+                    <td class="num" data-label="Attempts">${d.attempts}</td>
+                    <td data-label="Last error"><span class="error-text">${d.lastError ?? ''}</span></td>
+                    <td data-label="When">${time(d.updatedAt)}</td>
                     <td class="row-actions">
                       <button type="submit" name="act" value="${`replay-one:${d.id}`}" aria-label="${`Replay delivery ${d.id}`}">Replay…</button>
                       <button type="submit" name="act" value="${`drop-one:${d.id}`}" class="danger" aria-label="${`Drop delivery ${d.id}`}">Drop…</button>
