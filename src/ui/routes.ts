@@ -109,7 +109,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
       return JSON.stringify([backlog, latest, ready])
     }
   })
-  
+  sessions.onEnd(id => live.endSession(id))
   const sampler = options.registry
     ? timers.setInterval(() => void rates.sample().catch(() => undefined), options.sampleIntervalMs ?? 10_000)
     : undefined
