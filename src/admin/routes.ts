@@ -66,6 +66,40 @@ async function deliveriesOf(
 }
 
 /**
+ * One page of a conversation's messages in arrival order, each with its deliveries: what
+ * GET /admin/conversations/:source/:conversationId/messages answers, also read by the dashboard
+ * (which cannot put every conversation id into a URL path: ".." would be resolved away).
+ */
+export async function conversationPage(
+  store: Store,
+  source: string,
+  conversationId: string,
+  query: { afterSeq?: number; limit?: number }
+) {
+  const limit = query.limit ?? DEFAULT_LIMIT
+  const stored = await store.listMessages(source, conversationId, { afterSeq: query.afterSeq, limit })
+  if (stored.length === 0 && query.afterSeq === undefined) {
+    throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+  }
+  const bySeq = new Map<number, DeliveryRecord[]>()
+  // Only the deliveries of this page's messages: a long conversation is not read whole per page.
+  for (const delivery of stored.length > 0
+    ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
+    : []) {
+    const list = bySeq.get(delivery.seq) ?? []
+    list.push(delivery)
+    bySeq.set(delivery.seq, list)
+  }
+  const messages = stored.map(({ seq, message }) => ({
+    seq,
+    message,
+    // The reply schema (MessageDelivery) leaves out what the message already says.
+    deliveries: bySeq.get(seq) ?? []
+  }))
+  return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+}
+
+/**
  * The conversation a page ended with, as an opaque cursor: the time alone would skip or repeat
  * conversations last active in the same millisecond.
  */
@@ -159,28 +193,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { source, conversationId } = request.params
-      const limit = request.query.limit ?? DEFAULT_LIMIT
-      const store = app.relay.store
-      const stored = await store.listMessages(source, conversationId, { afterSeq: request.query.afterSeq, limit })
-      if (stored.length === 0 && request.query.afterSeq === undefined) {
-        throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-      }
-      const bySeq = new Map<number, DeliveryRecord[]>()
-      // Only the deliveries of this page's messages: a long conversation is not read whole per page.
-      for (const delivery of stored.length > 0
-        ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
-        : []) {
-        const list = bySeq.get(delivery.seq) ?? []
-        list.push(delivery)
-        bySeq.set(delivery.seq, list)
-      }
-      const messages = stored.map(({ seq, message }) => ({
-        seq,
-        message,
-        // The reply schema (MessageDelivery) leaves out what the message already says.
-        deliveries: bySeq.get(seq) ?? []
-      }))
-      return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+      return conversationPage(app.relay.store, source, conversationId, request.query)
     }
   )
 

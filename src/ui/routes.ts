@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { toCursor } from '../admin/routes.js'
+import { conversationPage, toCursor } from '../admin/routes.js'
 import type { Clock } from '../dispatch/clock.js'
 import { Errors, RelayHttpError, type ErrorCode } from '../errors.js'
 import type { Readiness } from '../readiness.js'
@@ -413,13 +413,13 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     const conversationId = query.id ?? ''
     const csrf = request.uiSession!.csrf
     const layout = { title: 'Conversation', tab: 'conversations' as const, csrf }
-    const params = new URLSearchParams({ limit: '100' })
-    if (query.afterSeq && /^\d{1,15}$/.test(query.afterSeq)) params.set('afterSeq', query.afterSeq)
+    const afterSeq = query.afterSeq && /^\d{1,15}$/.test(query.afterSeq) ? Number(query.afterSeq) : undefined
     let listing: { messages: MessageEntry[]; next?: number }
     try {
-      listing = await admin('GET', `/conversations/${enc(source)}/${enc(conversationId)}/messages?${params}`)
+      // Read as the admin API reads it, but not through its URL: an id such as ".." cannot be a path segment.
+      listing = await conversationPage(app.relay.store, source, conversationId, { afterSeq, limit: 100 })
     } catch (error) {
-      if (error instanceof AdminCallError)
+      if (error instanceof RelayHttpError)
         return html(reply, page(layout, errorMain(error.message, '/ui/conversations')), error.status)
       throw error
     }

@@ -262,3 +262,21 @@ t.test('the overview reads intake and 429 counts from the metrics registry, and 
   t.match(bare.body, /Metrics are off\./)
   t.match(bare.body, /n\/a/)
 })
+
+t.test('conversation ids that look like paths ("..", ".") open their own page', async t => {
+  const app = await dashboardApp(t)
+  const { cookie } = await signIn(app)
+  for (const id of ['..', '.', 'a/../b', '%2e%2e', 'x?y#z']) {
+    t.equal(
+      (await post(app, seed({ conversation_id: id, message_id: `m-${id}`, text: `text of ${id}` }))).statusCode,
+      200
+    )
+    const res = await app.inject({
+      method: 'GET',
+      url: `/ui/conversation?${new URLSearchParams({ source: 'default', id })}`,
+      headers: { cookie }
+    })
+    t.equal(res.statusCode, 200, id)
+    t.match(res.body, `text of ${id}`.replace(/&/g, '&amp;'), id)
+  }
+})
