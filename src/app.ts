@@ -17,6 +17,7 @@ import type { Relay } from './relays/types.js'
 import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
 import { compileRouter } from './router.js'
 import { logNotReady, readinessCheck } from './readiness.js'
+import { type UiOptions, uiRoutes } from './ui/routes.js'
 import { startRetention, type Retention } from './retention.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
@@ -38,6 +39,8 @@ export interface BuildOptions {
   /** How often a relay held for refused credentials tries again (default 60 s). */
   holdRecheckMs?: number
   random?: () => number
+  /** Dashboard timings and limits (tests). */
+  ui?: Omit<UiOptions, 'clock' | 'registry' | 'readiness'>
 }
 
 export interface RelayRuntime {
@@ -196,6 +199,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     observe: metrics?.intake
   })
   await app.register(adminRoutes, { prefix: '/admin', clock })
+  await app.register(uiRoutes, { prefix: '/ui', clock, registry: metrics?.registry, readiness, ...options.ui })
 
   // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
   let retention: Retention | undefined

@@ -29,6 +29,13 @@ export const Errors = {
   NOT_FOUND: { status: 404, message: 'not found' },
   CONFLICT: { status: 409, message: 'the request conflicts with the current state' },
   REQUEST_INVALID: { status: 400, message: "the request does not match the admin API's schema" },
+  UI_SESSION: { status: 401, message: 'not signed in to the dashboard, or the session ended: sign in at /ui/login' },
+  UI_CSRF: {
+    status: 403,
+    message: 'refused: the dashboard action did not come from its own page (cross-site request or stale form)'
+  },
+  UI_ACTION: { status: 409, message: 'the dashboard action could not be done' },
+  UI_BUSY: { status: 429, message: 'too many live dashboard pages are open; close some and reload' },
   RELOAD_FAILED: { status: 500, message: 'the config could not be reloaded; the running config is unchanged' },
   RELOAD_UNSUPPORTED: { status: 501, message: 'this relay cannot reload its config while running; restart it instead' },
   STORE_UNAVAILABLE: {

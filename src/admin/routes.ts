@@ -66,10 +66,44 @@ async function deliveriesOf(
 }
 
 /**
+ * One page of a conversation's messages in arrival order, each with its deliveries: what
+ * GET /admin/conversations/:source/:conversationId/messages answers, also read by the dashboard
+ * (which cannot put every conversation id into a URL path: ".." would be resolved away).
+ */
+export async function conversationPage(
+  store: Store,
+  source: string,
+  conversationId: string,
+  query: { afterSeq?: number; limit?: number }
+) {
+  const limit = query.limit ?? DEFAULT_LIMIT
+  const stored = await store.listMessages(source, conversationId, { afterSeq: query.afterSeq, limit })
+  if (stored.length === 0 && query.afterSeq === undefined) {
+    throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
+  }
+  const bySeq = new Map<number, DeliveryRecord[]>()
+  // Only the deliveries of this page's messages: a long conversation is not read whole per page.
+  for (const delivery of stored.length > 0
+    ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
+    : []) {
+    const list = bySeq.get(delivery.seq) ?? []
+    list.push(delivery)
+    bySeq.set(delivery.seq, list)
+  }
+  const messages = stored.map(({ seq, message }) => ({
+    seq,
+    message,
+    // The reply schema (MessageDelivery) leaves out what the message already says.
+    deliveries: bySeq.get(seq) ?? []
+  }))
+  return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+}
+
+/**
  * The conversation a page ended with, as an opaque cursor: the time alone would skip or repeat
  * conversations last active in the same millisecond.
  */
-const toCursor = (c: ConversationSummary): string =>
+export const toCursor = (c: ConversationSummary): string =>
   Buffer.from(JSON.stringify([c.lastReceivedAt, c.source, c.conversationId])).toString('base64url')
 
 function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
@@ -159,28 +193,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { source, conversationId } = request.params
-      const limit = request.query.limit ?? DEFAULT_LIMIT
-      const store = app.relay.store
-      const stored = await store.listMessages(source, conversationId, { afterSeq: request.query.afterSeq, limit })
-      if (stored.length === 0 && request.query.afterSeq === undefined) {
-        throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-      }
-      const bySeq = new Map<number, DeliveryRecord[]>()
-      // Only the deliveries of this page's messages: a long conversation is not read whole per page.
-      for (const delivery of stored.length > 0
-        ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
-        : []) {
-        const list = bySeq.get(delivery.seq) ?? []
-        list.push(delivery)
-        bySeq.set(delivery.seq, list)
-      }
-      const messages = stored.map(({ seq, message }) => ({
-        seq,
-        message,
-        // The reply schema (MessageDelivery) leaves out what the message already says.
-        deliveries: bySeq.get(seq) ?? []
-      }))
-      return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+      return conversationPage(app.relay.store, source, conversationId, request.query)
     }
   )
 
@@ -265,6 +278,32 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       if (replayed > 0) app.relay.dispatcher.notify()
       request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
       return { replayed }
+    }
+  )
+
+  app.post(
+    '/dead-letters/drop',
+    {
+      schema: {
+        summary: 'Deletes every dead letter of a relay (optionally of one conversation) for good',
+        tags: ['admin'],
+        security,
+        body: ReplayDeadBody,
+        response: { 200: DroppedReply, ...errors }
+      }
+    },
+    async request => {
+      const { relay, source, conversationId } = request.body
+      if (conversationId !== undefined && source === undefined) {
+        throw new RelayHttpError(
+          'REQUEST_INVALID',
+          'body/source is required with body/conversationId: a conversation id is only unique within its source'
+        )
+      }
+      // Not `configured`: dead letters of a relay taken out of the config can still be cleared.
+      const dropped = await app.relay.store.dropDead({ relay, source, conversationId }, clock.now())
+      request.log.info({ relay, source, conversationId, dropped }, 'dead letters dropped')
+      return { dropped }
     }
   )
 

@@ -203,7 +203,12 @@ export const AdminConfig = Type.Object(
         description:
           'Bearer token for /admin and the dead-letters/replay commands; without it /admin is disabled. Use ${ENV} or ${file:}.'
       })
-    )
+    ),
+    trustForwardedProto: Type.Boolean({
+      default: false,
+      description:
+        'Believe X-Forwarded-Proto and X-Forwarded-Host from a reverse proxy in front of the relay: the dashboard (/ui) then marks its session cookie Secure behind HTTPS and checks form origins against the forwarded host. Only set it when your proxy sets (and overwrites) those headers.'
+    })
   },
   { additionalProperties: false, default: {} }
 )

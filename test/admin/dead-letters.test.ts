@@ -210,3 +210,32 @@ t.test('drop deletes one dead letter for good; unknown is 404, not dead is 409',
     msg: `delivery ${delivered!.id} is delivered, not dead; only dead letters can be dropped`
   })
 })
+
+t.test("POST /admin/dead-letters/drop deletes a relay's dead letters, or one conversation's", async t => {
+  const { app, admin, send } = await setup(t)
+  await send('m1', 'c1')
+  await send('m2', 'c2')
+  await send('m3', 'c2')
+  await app.relay.dispatcher.drain()
+
+  const one = await admin('POST', '/admin/dead-letters/drop', {
+    relay: 'flaky',
+    source: 'default',
+    conversationId: 'c1'
+  })
+  t.equal(one.statusCode, 200, one.body)
+  t.same(one.json(), { dropped: 1 })
+  const noSource = await admin('POST', '/admin/dead-letters/drop', { relay: 'flaky', conversationId: 'c2' })
+  t.equal(noSource.statusCode, 400)
+  t.equal(noSource.headers['x-relay-error'], 'REQUEST_INVALID')
+  const rest = await admin('POST', '/admin/dead-letters/drop', { relay: 'flaky' })
+  t.same(rest.json(), { dropped: 2 })
+  t.same((await admin('GET', '/admin/dead-letters')).json().deadLetters, [])
+  const unauthorised = await app.inject({
+    method: 'POST',
+    url: '/admin/dead-letters/drop',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ relay: 'flaky' })
+  })
+  t.equal(unauthorised.statusCode, 401)
+})

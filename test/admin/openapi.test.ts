@@ -24,6 +24,7 @@ t.test('GET /openapi.json describes the webhook and admin routes, their schemas 
     '/admin/conversations/{source}/{conversationId}/replay': ['post'],
     '/admin/dead-letters': ['get'],
     '/admin/dead-letters/replay': ['post'],
+    '/admin/dead-letters/drop': ['post'],
     '/admin/dead-letters/{id}/replay': ['post'],
     '/admin/dead-letters/{id}': ['delete'],
     '/admin/reload': ['post']
