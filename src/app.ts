@@ -8,6 +8,7 @@ import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
+import { frameworkErrors, serverOptions, useHttpLimits } from './http-limits.js'
 import { intakeRoutes } from './intake/routes.js'
 import { createLogger, LoggerSet, scrubSecretsOf } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
@@ -96,9 +97,16 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // One line per accepted message and per delivery says more than a line per request.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...serverOptions({
+      headersTimeoutMs: config.server.headersTimeoutMs,
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      lingerMs: 1000
+    }),
+    frameworkErrors
   }) as unknown as FastifyInstance
 
+  useHttpLimits(app)
   useErrorEnvelope(app, config.server.bodyLimit)
   useStrictJson(app)
   await useOpenApi(app)

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
+import { trust } from '../http-limits.js'
 import { Envelope } from '../intake/schemas.js'
 import { TokenSet } from '../intake/auth.js'
 import type { ConversationFilter, ConversationSummary, DeliveryRecord, Store } from '../store/types.js'
@@ -110,6 +111,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     if (!token) throw new RelayHttpError('ADMIN_DISABLED')
     if (prepared?.token !== token) prepared = { token, set: new TokenSet([token]) }
     if (!isAdmin(request.headers.authorization, prepared.set)) throw new RelayHttpError('ADMIN_AUTH')
+    trust(request)
   })
 
   const configured = (relay: string, doing: string) => {

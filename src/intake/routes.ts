@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
+import { trust } from '../http-limits.js'
 import type { MessageType } from '../message.js'
 import type { Router } from '../router.js'
 import type { Store } from '../store/types.js'
@@ -71,9 +72,10 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
   const checkAuth = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       const needed = tokens(sourceOf(request))
-      if (!needed) return
+      // An open source (allowUnauthenticated) is one the config chose to take from anyone.
+      if (!needed) return trust(request)
       const result = authenticate(request.headers.authorization, needed)
-      if (result.ok) return
+      if (result.ok) return trust(request)
       throw new RelayHttpError(
         result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
       )
