@@ -30,6 +30,8 @@ export interface AdminOptions {
 }
 
 const DEFAULT_LIMIT = 100
+/** Path and query fields that hold whole numbers: delivery ids, seqs and page sizes. */
+const wholeNumbers = ['id', 'limit', 'afterSeq', 'afterId']
 /** The OpenAPI security requirement of every admin route. */
 const security = [{ adminToken: [] }]
 const errors = { '4xx': Envelope, '5xx': Envelope }
@@ -112,6 +114,25 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     if (prepared?.token !== token) prepared = { token, set: new TokenSet([token]) }
     if (!isAdmin(request.headers.authorization, prepared.set)) throw new RelayHttpError('ADMIN_AUTH')
     trust(request)
+  })
+
+  // Numbers in the path and query arrive as text, and the schema's coercion reads `49.9` as 49 and
+  // `0x35` as 53: a delivery id that is not plainly written must not act on another delivery.
+  app.addHook('preValidation', async request => {
+    for (const [part, values] of [
+      ['params', request.params],
+      ['query', request.query]
+    ] as const) {
+      for (const name of wholeNumbers) {
+        const value = (values as Record<string, unknown> | undefined)?.[name]
+        if (value === undefined) continue
+        if (typeof value !== 'string' || !/^[0-9]{1,15}$/.test(value))
+          throw new RelayHttpError(
+            'REQUEST_INVALID',
+            `${part}/${name} must be a whole number written in decimal digits, e.g. 42 (got ${JSON.stringify(value)})`
+          )
+      }
+    }
   })
 
   const configured = (relay: string, doing: string) => {
