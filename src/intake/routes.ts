@@ -8,6 +8,7 @@ import type { Router } from '../router.js'
 import type { Store } from '../store/types.js'
 import { checker, slashPath } from '../validation.js'
 import { authenticate, TokenSet } from './auth.js'
+import { deliverabilityProblems, withWellFormedText } from './deliverable.js'
 import { fromV1, fromV2 } from './normalise.js'
 import { protectIntake } from './protect.js'
 import { Envelope, WebhookV1, WebhookV2 } from './schemas.js'
@@ -106,6 +107,9 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
       if (problems.length > 0) throw new RelayHttpError('BODY_INVALID', problems.join('; '))
       message = fromV1(body as WebhookV1, source, receivedAt)
     }
+    const undeliverable = deliverabilityProblems(message)
+    if (undeliverable.length > 0) throw new RelayHttpError('BODY_INVALID', undeliverable.join('; '))
+    message = withWellFormedText(message)
     const destinations = router(message)
     let result
     try {
