@@ -116,6 +116,12 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     trust(request)
   })
 
+  // Delivery errors quote what relays and receivers answered, which may echo a credential; errors
+  // stored before they were scrubbed are covered too.
+  app.addHook('onSend', async (_request, _reply, payload) =>
+    typeof payload === 'string' ? app.relay.scrubber.json(payload) : payload
+  )
+
   // Numbers in the path and query arrive as text, and the schema's coercion reads `49.9` as 49 and
   // `0x35` as 53: a delivery id that is not plainly written must not act on another delivery.
   app.addHook('preValidation', async request => {
@@ -129,7 +135,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         if (typeof value !== 'string' || !/^[0-9]{1,15}$/.test(value))
           throw new RelayHttpError(
             'REQUEST_INVALID',
-            `${part}/${name} must be a whole number written in decimal digits, e.g. 42 (got ${JSON.stringify(value)})`
+            `${part}/${name} must be an integer in plain decimal digits, e.g. 42 (got ${JSON.stringify(value)})`
           )
       }
     }

@@ -228,13 +228,13 @@ t.test(
         const res = await admin(method, url)
         t.equal(res.statusCode, 400, `${method} ${url}: ${res.body}`)
         t.equal(res.headers['x-relay-error'], 'REQUEST_INVALID')
-        t.match(res.json().msg, /^params\/id must be a whole number/)
+        t.match(res.json().msg, /^params\/id must be an integer in plain decimal digits/)
       }
     }
     for (const query of ['limit=2.5', 'limit=0x2', 'afterId=1e0', 'afterId=%205']) {
       const res = await admin('GET', `/admin/dead-letters?${query}`)
       t.equal(res.statusCode, 400, query)
-      t.match(res.json().msg, new RegExp(`^query/${query.split('=')[0]} must be a whole number`))
+      t.match(res.json().msg, new RegExp(`^query/${query.split('=')[0]} must be an integer in plain decimal digits`))
     }
     const after = await admin('GET', '/admin/dead-letters')
     t.equal(after.json().deadLetters.length, deadLetters.length, 'nothing was replayed or dropped')
