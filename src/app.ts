@@ -8,8 +8,9 @@ import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
+import { frameworkErrors, serverOptions, useHttpLimits } from './http-limits.js'
 import { intakeRoutes } from './intake/routes.js'
-import { createLogger, LoggerSet, scrubSecretsOf } from './logging.js'
+import { createLogger, LoggerSet, scrubSecretsOf, TextScrubber } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
 import { useOpenApi } from './openapi.js'
 import { loadRelays } from './relays/loader.js'
@@ -48,6 +49,8 @@ export interface RelayRuntime {
   store: Store
   relays: Map<string, Relay>
   dispatcher: Dispatcher
+  /** Removes secrets from what the relay stores or shows (delivery errors, admin answers), as from log lines. */
+  scrubber: TextScrubber
   /** Set when the relay can re-read its config file while running (POST /admin/reload). */
   reload?: () => Promise<ReloadResult>
 }
@@ -103,14 +106,24 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // One line per accepted message and per delivery says more than a line per request.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    ...serverOptions({
+      headersTimeoutMs: config.server.headersTimeoutMs,
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      lingerMs: 1000
+    }),
+    frameworkErrors
   }) as unknown as FastifyInstance
 
+  useHttpLimits(app)
   useErrorEnvelope(app, config.server.bodyLimit)
   useStrictJson(app)
   await useOpenApi(app)
 
   const store = options.store ?? (await openStore(config.store))
+  // Delivery errors are stored and shown by the admin API: they are scrubbed like log lines.
+  const scrubber = new TextScrubber()
+  scrubber.learn(config)
   // Long-lived loggers, so that a reloaded log.level reaches them too.
   const loggers = new LoggerSet()
   const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
@@ -119,6 +132,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     ((entries, dir) => {
       // A reload may bring new relay secrets: the logger must know them before the relays can log.
       scrubSecretsOf(logger, { relays: entries })
+      scrubber.learn({ relays: entries })
       return loadRelays(entries, dir, childLogger)
     })
   let relays: Map<string, Relay>
@@ -147,10 +161,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     random: options.random,
     holdRecheckMs: options.holdRecheckMs,
     logger: childLogger({ component: 'dispatcher' }),
-    onAttempt: metrics?.attempt
+    onAttempt: metrics?.attempt,
+    scrub: scrubber.text
   })
   let router = compileRouter(config.routes, [...relays.keys()])
-  const runtime: RelayRuntime = { config, store, relays, dispatcher }
+  const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber }
   const reloader = createReloader({
     loaded: options.loaded,
     relays,
@@ -161,6 +176,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     loggers: () => loggers.live(),
     applied(next, nextRouter) {
       scrubSecretsOf(logger, next)
+      scrubber.learn(next)
       runtime.config = next
       router = nextRouter
     }

@@ -14,6 +14,15 @@ export const Errors = {
   AUTH_INVALID: { status: 401, message: 'wrong credentials for this webhook' },
   SOURCE_UNKNOWN: { status: 404, message: 'no webhook source of that name is configured' },
   ROUTE_NOT_FOUND: { status: 404, message: 'no such route: GPTBots posts to POST /webhook or POST /webhook/<source>' },
+  REQUEST_MALFORMED: { status: 400, message: 'the request is not valid HTTP/1.1' },
+  URL_INVALID: { status: 400, message: 'the URL is not valid: a %-escape does not decode to UTF-8 text' },
+  HOST_MISSING: { status: 400, message: 'the request has no Host header, which HTTP/1.1 requires' },
+  REQUEST_TIMEOUT: { status: 408, message: 'the request was not received in time; nothing was accepted' },
+  URL_TOO_LONG: {
+    status: 414,
+    message: 'a part of the URL is longer than 100 characters; source names have at most 64'
+  },
+  HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are larger than 16 KiB' },
   BODY_TOO_LARGE: { status: 413, message: 'the body is larger than the configured limit' },
   MEDIA_TYPE: { status: 415, message: 'unsupported content type: send Content-Type: application/json' },
   RATE_LIMITED: {

@@ -64,7 +64,9 @@ export function configSecrets(config: Partial<Pick<Config, 'auth' | 'admin' | 's
 const authorizationValue = /("(?:proxy-)?authorization"\s*:\s*)"(?:[^"\\]|\\.)*"/gi
 // Credentials written into text, such as an error message that quotes a header.
 const credentialInText = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/g
-const mayHoldCredentials = /authori[sz]ation|bearer|basic/i
+// A Discord bot token after `Bot ` (its Authorization scheme): three dot-separated base64url parts.
+const discordBotToken = /\b(Bot)(\s+)[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{10,}/g
+const mayHoldCredentials = /authori[sz]ation|bearer|basic|\bBot\s/i
 
 /**
  * Returns a function that removes the given secrets from one serialized log line. It looks for
@@ -84,11 +86,45 @@ export function secretScrubber(secrets: Iterable<string>): (line: string) => str
       if (out.includes(needle)) out = out.replaceAll(needle, censor)
     }
     if (mayHoldCredentials.test(out)) {
-      out = out.replace(authorizationValue, `$1"${censor}"`).replace(credentialInText, `$1$2${censor}`)
+      out = out
+        .replace(authorizationValue, `$1"${censor}"`)
+        .replace(credentialInText, `$1$2${censor}`)
+        .replace(discordBotToken, `$1$2${censor}`)
     }
     if (mayHoldSecretField.test(out)) out = out.replace(secretField, `$1"${censor}"`)
     return out
   }
+}
+
+/**
+ * Removes secrets from plain text (a stored delivery error, anything the admin API shows) the way
+ * log lines are scrubbed: by the config's secret values and by credential patterns. `secrets`
+ * may grow (a reload); the scrubber is rebuilt when it has.
+ */
+export class TextScrubber {
+  readonly #secrets: Set<string>
+  #scrub: (line: string) => string
+  #size: number
+
+  constructor(secrets: Iterable<string> = []) {
+    this.#secrets = new Set(secrets)
+    this.#scrub = secretScrubber(this.#secrets)
+    this.#size = this.#secrets.size
+  }
+
+  /** Adds the secrets of a (reloaded) config, or of new relay entries. Old ones stay: old errors may hold them. */
+  learn(config: Parameters<typeof configSecrets>[0]): void {
+    for (const secret of configSecrets(config)) this.#secrets.add(secret)
+    if (this.#secrets.size === this.#size) return
+    this.#size = this.#secrets.size
+    this.#scrub = secretScrubber(this.#secrets)
+  }
+
+  /** Serialized JSON with every secret replaced by `[redacted]`; it stays valid JSON. */
+  readonly json = (json: string): string => this.#scrub(json)
+
+  /** The text with every secret replaced by `[redacted]`. */
+  readonly text = (text: string): string => JSON.parse(this.#scrub(JSON.stringify(text))) as string
 }
 
 /** Each root logger's scrubber, replaceable when a reload brings new secrets. */

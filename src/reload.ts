@@ -50,7 +50,7 @@ export interface ReloaderOptions {
 function needsRestart(from: Config, to: Config): string[] {
   const differ: string[] = []
   if (!isDeepStrictEqual(from.store, to.store)) differ.push('store')
-  for (const key of ['host', 'port', 'bodyLimit'] as const) {
+  for (const key of ['host', 'port', 'bodyLimit', 'headersTimeoutMs', 'requestTimeoutMs'] as const) {
     if (from.server[key] !== to.server[key]) differ.push(`server.${key}`)
   }
   return differ

@@ -126,3 +126,22 @@ t.test('its options are validated at start, naming the relay and the field', asy
     /relays\.forward\.url is required/
   )
 })
+
+t.test('ids beyond Latin-1 are delivered: the idempotency key is %-escaped UTF-8, ASCII ids unchanged', async t => {
+  const hook = await receiver(t)
+  const app = await testApp(t, { config: forwarderConfig(hook.url) })
+  for (const id of ['消息-1', 'Ω%50 ü', 'plain-ascii_id.42'])
+    t.equal((await post(app, seed({ message_id: id, text: id }))).statusCode, 200)
+  await app.relay.dispatcher.drain()
+  t.same(
+    hook.received.map(r => r.headers['idempotency-key']),
+    ['default:ANSWER:%E6%B6%88%E6%81%AF-1', 'default:ANSWER:%CE%A9%2550%20%C3%BC', 'default:ANSWER:plain-ascii_id.42']
+  )
+  t.same(
+    hook.received.map(r => JSON.parse(r.body).messageId),
+    ['消息-1', 'Ω%50 ü', 'plain-ascii_id.42'],
+    'the body carries the id as it was'
+  )
+  const dead = await app.relay.store.listDeliveries({ status: 'dead', limit: 10 })
+  t.same(dead, [], 'nothing was dead-lettered')
+})

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import type { RelayMessage } from '../../src/message.js'
 import { defineRelay, delivered, failed, retry, type DeliveryOutcome } from '../../src/relays/types.js'
 import { sign } from './signature.js'
 
@@ -34,6 +35,26 @@ function retryAfterMs(header: string | null, now = Date.now()): number | undefin
 }
 
 /**
+ * A header value can hold only bytes up to 0xFF (fetch refuses anything else), and GPTBots ids
+ * may be any text: every byte outside printable ASCII, and `%` itself, is %-escaped (UTF-8, as in
+ * URLs). Ids of plain ASCII, the usual kind, are sent unchanged.
+ */
+export function headerSafe(text: string): string {
+  let out = ''
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte > 0x20 && byte < 0x7f && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}
+
+/** The same for every attempt at one message, and unique per source, type and message. */
+export const idempotencyKey = (message: RelayMessage) =>
+  `${headerSafe(message.source)}:${message.type}:${headerSafe(message.messageId)}`
+
+/**
  * Forwards every message to an HTTP endpoint of yours, as JSON, signed so that the receiver can
  * tell it came from this relay. Each request carries an idempotency key: the same message
  * retried has the same key, so a receiver can drop repeats.
@@ -56,7 +77,7 @@ export default defineRelay({
               'user-agent': 'gptbots-relay http-forwarder',
               'x-relay-timestamp': String(timestamp),
               'x-relay-signature': sign(options.secret, timestamp, body),
-              'idempotency-key': `${message.source}:${message.type}:${message.messageId}`,
+              'idempotency-key': idempotencyKey(message),
               'x-relay-attempt': String(context.attempt)
             },
             body,

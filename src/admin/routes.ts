@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
+import { trust } from '../http-limits.js'
 import { Envelope } from '../intake/schemas.js'
 import { TokenSet } from '../intake/auth.js'
 import type { ConversationFilter, ConversationSummary, DeliveryRecord, Store } from '../store/types.js'
@@ -29,6 +30,8 @@ export interface AdminOptions {
 }
 
 const DEFAULT_LIMIT = 100
+/** Path and query fields that hold whole numbers: delivery ids, seqs and page sizes. */
+const wholeNumbers = ['id', 'limit', 'afterSeq', 'afterId']
 /** The OpenAPI security requirement of every admin route. */
 const security = [{ adminToken: [] }]
 const errors = { '4xx': Envelope, '5xx': Envelope }
@@ -144,6 +147,32 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     if (!token) throw new RelayHttpError('ADMIN_DISABLED')
     if (prepared?.token !== token) prepared = { token, set: new TokenSet([token]) }
     if (!isAdmin(request.headers.authorization, prepared.set)) throw new RelayHttpError('ADMIN_AUTH')
+    trust(request)
+  })
+
+  // Delivery errors quote what relays and receivers answered, which may echo a credential; errors
+  // stored before they were scrubbed are covered too.
+  app.addHook('onSend', async (_request, _reply, payload) =>
+    typeof payload === 'string' ? app.relay.scrubber.json(payload) : payload
+  )
+
+  // Numbers in the path and query arrive as text, and the schema's coercion reads `49.9` as 49 and
+  // `0x35` as 53: a delivery id that is not plainly written must not act on another delivery.
+  app.addHook('preValidation', async request => {
+    for (const [part, values] of [
+      ['params', request.params],
+      ['query', request.query]
+    ] as const) {
+      for (const name of wholeNumbers) {
+        const value = (values as Record<string, unknown> | undefined)?.[name]
+        if (value === undefined) continue
+        if (typeof value !== 'string' || !/^[0-9]{1,15}$/.test(value))
+          throw new RelayHttpError(
+            'REQUEST_INVALID',
+            `${part}/${name} must be an integer in plain decimal digits, e.g. 42 (got ${JSON.stringify(value)})`
+          )
+      }
+    }
   })
 
   const configured = (relay: string, doing: string) => {

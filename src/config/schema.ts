@@ -16,6 +16,17 @@ export const ServerConfig = Type.Object(
       default: 1048576,
       description: 'Largest webhook body accepted, in bytes; larger ones get 413.'
     }),
+    headersTimeoutMs: Type.Integer({
+      minimum: 100,
+      default: 10000,
+      description: 'A request whose headers have not all arrived after this gets 408 and its connection is closed.'
+    }),
+    requestTimeoutMs: Type.Integer({
+      minimum: 100,
+      default: 30000,
+      description:
+        'A request not received whole (headers and body) after this gets 408 and its connection is closed, however slowly it trickles in.'
+    }),
     shutdownTimeoutMs: Type.Integer({
       minimum: 0,
       default: 10000,

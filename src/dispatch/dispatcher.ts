@@ -35,6 +35,8 @@ export interface DispatcherOptions extends DispatchPolicy {
   /** How often a relay held for refused credentials lets one delivery try again; default 60 s. */
   holdRecheckMs?: number
   onAttempt?(event: AttemptEvent): void
+  /** Removes secrets from an error before it is stored (a receiver or SDK may echo credentials). */
+  scrub?(text: string): string
 }
 
 /** Raised inside a delivery when the dispatcher is shutting down: the outcome is unknown, so nothing is recorded. */
@@ -374,11 +376,9 @@ export class Dispatcher {
       return { next, released: next === undefined }
     }
     const exhausted = delivery.attempts + 1 >= this.options.maxAttempts
+    const error = this.options.scrub ? this.options.scrub(outcome.error) : outcome.error
     if (outcome.status === 'failed' || exhausted) {
-      const reason =
-        outcome.status === 'failed'
-          ? outcome.error
-          : `gave up after ${delivery.attempts + 1} attempts: ${outcome.error}`
+      const reason = outcome.status === 'failed' ? error : `gave up after ${delivery.attempts + 1} attempts: ${error}`
       const next = await this.store.finishAndNext(delivery, { status: 'dead', error: reason }, this.owner, now)
       logger.error({ ...fields, error: reason }, 'dead-lettered')
       this.options.onAttempt?.({
@@ -395,7 +395,7 @@ export class Dispatcher {
       this.random
     )
     const delay = outcome.retryAfterMs === undefined ? backoff : Math.max(outcome.retryAfterMs, 0)
-    await this.store.recordRetry(delivery, outcome.error, now + delay, now)
+    await this.store.recordRetry(delivery, error, now + delay, now)
     logger.warn({ ...fields, error: outcome.error, retryInMs: delay }, 'delivery failed; will retry')
     this.options.onAttempt?.({ relay: delivery.relay, delivery, outcome, durationMs })
     return { released: false }

@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
+import { trust } from '../http-limits.js'
 import type { MessageType } from '../message.js'
 import type { Router } from '../router.js'
 import type { Store } from '../store/types.js'
 import { checker, slashPath } from '../validation.js'
 import { authenticate, TokenSet } from './auth.js'
+import { deliverabilityProblems, withWellFormedText } from './deliverable.js'
 import { fromV1, fromV2 } from './normalise.js'
 import { protectIntake } from './protect.js'
 import { Envelope, WebhookV1, WebhookV2 } from './schemas.js'
@@ -71,9 +73,10 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
   const checkAuth = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       const needed = tokens(sourceOf(request))
-      if (!needed) return
+      // An open source (allowUnauthenticated) is one the config chose to take from anyone.
+      if (!needed) return trust(request)
       const result = authenticate(request.headers.authorization, needed)
-      if (result.ok) return
+      if (result.ok) return trust(request)
       throw new RelayHttpError(
         result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
       )
@@ -104,6 +107,9 @@ export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions)
       if (problems.length > 0) throw new RelayHttpError('BODY_INVALID', problems.join('; '))
       message = fromV1(body as WebhookV1, source, receivedAt)
     }
+    const undeliverable = deliverabilityProblems(message)
+    if (undeliverable.length > 0) throw new RelayHttpError('BODY_INVALID', undeliverable.join('; '))
+    message = withWellFormedText(message)
     const destinations = router(message)
     let result
     try {

@@ -81,11 +81,19 @@ t.test('bad input is a 400 envelope that names the field, checked after the toke
   const app = await testApp(t, { config: { admin: { token: ADMIN } } })
   const cases = [
     { method: 'GET', url: '/admin/dead-letters?limit=0', msg: /^query\/limit must be at least 1$/ },
-    { method: 'GET', url: '/admin/dead-letters?limit=many', msg: /^query\/limit must be an integer$/ },
+    {
+      method: 'GET',
+      url: '/admin/dead-letters?limit=many',
+      msg: /^query\/limit must be an integer in plain decimal digits, e.g. 42 \(got "many"\)$/
+    },
     { method: 'GET', url: '/admin/dead-letters?colour=red', msg: /^query\/colour is not a known field$/ },
     { method: 'GET', url: '/admin/conversations?before=1700000000000', msg: /^query\/before is not a known field$/ },
     { method: 'GET', url: '/admin/conversations?after=', msg: /^query\/after must not be empty$/ },
-    { method: 'POST', url: '/admin/dead-letters/abc/replay', msg: /^params\/id must be an integer$/ },
+    {
+      method: 'POST',
+      url: '/admin/dead-letters/abc/replay',
+      msg: /^params\/id must be an integer in plain decimal digits, e.g. 42 \(got "abc"\)$/
+    },
     { method: 'DELETE', url: '/admin/dead-letters/0', msg: /^params\/id must be at least 1$/ },
     { method: 'POST', url: '/admin/dead-letters/replay', payload: {}, msg: /^body\/relay is required$/ },
     {

@@ -239,3 +239,34 @@ t.test("POST /admin/dead-letters/drop deletes a relay's dead letters, or one con
   })
   t.equal(unauthorised.statusCode, 401)
 })
+
+t.test(
+  'delivery ids and other numbers are read strictly: 49.9, 0x35, 1e2 or " 5" is a 400 naming the field',
+  async t => {
+    const { app, admin, send } = await setup(t)
+    for (let i = 1; i <= 3; i++) await send(`strict-${i}`, `c${i}`)
+    await app.relay.dispatcher.drain()
+    const { deadLetters } = (await admin('GET', '/admin/dead-letters')).json()
+    const id = deadLetters[0].id as number
+    t.ok(id >= 1)
+    for (const bad of [`${id}.9`, `0x${id.toString(16)}`, '1e2', ` ${id}`, `${id} `, `+${id}`, '-1', '']) {
+      for (const [method, url] of [
+        ['POST', `/admin/dead-letters/${encodeURIComponent(bad)}/replay`],
+        ['DELETE', `/admin/dead-letters/${encodeURIComponent(bad)}`]
+      ] as const) {
+        const res = await admin(method, url)
+        t.equal(res.statusCode, 400, `${method} ${url}: ${res.body}`)
+        t.equal(res.headers['x-relay-error'], 'REQUEST_INVALID')
+        t.match(res.json().msg, /^params\/id must be an integer in plain decimal digits/)
+      }
+    }
+    for (const query of ['limit=2.5', 'limit=0x2', 'afterId=1e0', 'afterId=%205']) {
+      const res = await admin('GET', `/admin/dead-letters?${query}`)
+      t.equal(res.statusCode, 400, query)
+      t.match(res.json().msg, new RegExp(`^query/${query.split('=')[0]} must be an integer in plain decimal digits`))
+    }
+    const after = await admin('GET', '/admin/dead-letters')
+    t.equal(after.json().deadLetters.length, deadLetters.length, 'nothing was replayed or dropped')
+    t.equal((await admin('POST', `/admin/dead-letters/${id}/replay`)).statusCode, 200, 'a plain id still works')
+  }
+)
