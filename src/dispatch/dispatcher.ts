@@ -65,6 +65,11 @@ export class Dispatcher {
   private woken = false
   private claiming = false
   private renewTimer?: NodeJS.Timeout
+  /**
+   * Lanes still leased to us that we could not give back (the store was away): given back as soon
+   * as it answers again, so that they do not wait for their lease to run out.
+   */
+  private readonly unreleased = new Set<number>()
 
   constructor(private options: DispatcherOptions) {
     this.store = options.store
@@ -172,6 +177,7 @@ export class Dispatcher {
       this.woken = false
       let wait = this.options.pollIntervalMs
       try {
+        await this.releaseLeftovers()
         const claimed = await this.claim()
         if (claimed > 0 && this.active.size < this.options.concurrency) continue
         if (this.active.size < this.options.concurrency) {
@@ -216,10 +222,15 @@ export class Dispatcher {
         relays: this.relayNames
       })
       for (const lane of lanes) {
-        const run = this.runLane(lane).finally(() => {
+        this.unreleased.delete(lane.id)
+        const run: Promise<void> = this.runLane(lane).then(leftOver => {
           // A lane released with its last outcome may have been claimed again, by a claim that
           // resolved before this: that run's entry is not ours to remove.
-          if (this.active.get(lane.id) === run) this.active.delete(lane.id)
+          if (this.active.get(lane.id) === run) {
+            this.active.delete(lane.id)
+            // The store was away: the loop gives the lane back once it answers, rather than letting it wait out its lease.
+            if (leftOver) this.unreleased.add(lane.id)
+          }
           this.notify()
         })
         this.active.set(lane.id, run)
@@ -227,6 +238,14 @@ export class Dispatcher {
       return lanes.length
     } finally {
       this.claiming = false
+    }
+  }
+
+  /** Gives back lanes a store outage left leased to us; stops at the first failure (the store is still away). */
+  private async releaseLeftovers(): Promise<void> {
+    for (const id of this.unreleased) {
+      await this.store.releaseLane(id, this.owner)
+      this.unreleased.delete(id)
     }
   }
 
@@ -239,27 +258,32 @@ export class Dispatcher {
     }
   }
 
-  private async runLane(lane: Lane): Promise<void> {
-    /** The store released the lane along with its last outcome: nothing left to give back. */
-    let released = false
+  /** Delivers a lane's messages while they are due; true when the lane could not be given back (the store was away). */
+  private async runLane(lane: Lane): Promise<boolean> {
+    if (await this.deliverLane(lane)) return false
+    return this.store.releaseLane(lane.id, this.owner).then(
+      () => false,
+      () => true
+    )
+  }
+
+  /** The lane's deliveries, in order; true when the store released the lane along with its last outcome. */
+  private async deliverLane(lane: Lane): Promise<boolean> {
     try {
       // After the first, each message comes back with the outcome of the one before it.
       let delivery: PendingDelivery | undefined
       while (!this.stopping) {
         delivery ??= await this.store.head(lane.id)
-        if (!delivery) return
+        if (!delivery) return false
         // Looked up per message, with no wait between here and the attempt, which useRelays then
         // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
-        if (!relay) return
+        if (!relay) return false
         const started = performance.now()
         const outcome = await this.attempt(relay, delivery)
-        if (outcome === undefined) return
+        if (outcome === undefined) return false
         const step = await this.record(delivery, outcome, performance.now() - started)
-        if (!step.next) {
-          released = step.released
-          return
-        }
+        if (!step.next) return step.released
         delivery = step.next
       }
     } catch (error) {
@@ -267,12 +291,8 @@ export class Dispatcher {
         { err: error, relay: lane.relay, conversationId: lane.conversationId },
         'lane stopped by a store error; it is retried later'
       )
-    } finally {
-      if (!released)
-        await this.store.releaseLane(lane.id, this.owner).catch(() => {
-          /* the lease runs out by itself */
-        })
     }
+    return false
   }
 
   /** One try of one delivery, bounded in time; undefined when shutdown cut it short. */
