@@ -12,7 +12,12 @@ export interface DispatchPolicy {
   backoffMaxMs: number
   deliveryTimeoutMs: number
   pollIntervalMs: number
+  /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
+  leaseMs?: number
 }
+
+/** The lease when none is configured: a dead replica's lanes move on within seconds. */
+export const defaultLeaseMs = 5000
 
 /** What happened to one delivery attempt, for logs and metrics. */
 export interface AttemptEvent {
@@ -28,8 +33,6 @@ export interface DispatcherOptions extends DispatchPolicy {
   logger: RelayLogger & { child?(bindings: object): RelayLogger }
   clock?: Clock
   random?: () => number
-  /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
-  leaseMs?: number
   owner?: string
   onAttempt?(event: AttemptEvent): void
 }
@@ -81,7 +84,9 @@ export class Dispatcher {
   }
 
   private static leaseFor(options: DispatcherOptions): number {
-    return options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
+    // Short, because a heartbeat renews it while a delivery runs (however long that takes): it
+    // only has to outlast a few missed renewals, not a delivery.
+    return options.leaseMs ?? defaultLeaseMs
   }
 
   private get relayNames(): string[] {
@@ -102,7 +107,8 @@ export class Dispatcher {
       () => {
         void this.renewLeases()
       },
-      Math.max(1000, this.leaseMs / 3)
+      // Three renewals per lease: one slow or failed renewal does not lose a lane.
+      Math.max(100, this.leaseMs / 3)
     )
     this.renewTimer.unref()
   }
@@ -223,16 +229,22 @@ export class Dispatcher {
       })
       for (const lane of lanes) {
         this.unreleased.delete(lane.id)
-        const run: Promise<void> = this.runLane(lane).then(leftOver => {
-          // A lane released with its last outcome may have been claimed again, by a claim that
-          // resolved before this: that run's entry is not ours to remove.
-          if (this.active.get(lane.id) === run) {
-            this.active.delete(lane.id)
-            // The store was away: the loop gives the lane back once it answers, rather than letting it wait out its lease.
-            if (leftOver) this.unreleased.add(lane.id)
+        // A lane already running here came back because its lease ran out under it (renewals
+        // failed or came late), or because its run has just released it: one run at a time per
+        // lane, so the new one starts after the old, which may still be delivering.
+        const previous = this.active.get(lane.id)
+        const run: Promise<void> = (previous ? previous.then(() => this.runLane(lane)) : this.runLane(lane)).then(
+          leftOver => {
+            // A lane released with its last outcome may have been claimed again, by a claim that
+            // resolved before this: that run's entry is not ours to remove.
+            if (this.active.get(lane.id) === run) {
+              this.active.delete(lane.id)
+              // The store was away: the loop gives the lane back once it answers, rather than letting it wait out its lease.
+              if (leftOver) this.unreleased.add(lane.id)
+            }
+            this.notify()
           }
-          this.notify()
-        })
+        )
         this.active.set(lane.id, run)
       }
       return lanes.length
