@@ -68,6 +68,7 @@ export class Dispatcher {
   private woken = false
   private claiming = false
   private renewTimer?: NodeJS.Timeout
+  private unwatch?: () => void
   /**
    * Lanes still leased to us that we could not give back (the store was away): given back as soon
    * as it answers again, so that they do not wait for their lease to run out.
@@ -97,6 +98,8 @@ export class Dispatcher {
   start(): void {
     if (this.running) return
     this.stopping = false
+    // Replicas sharing the store wake each other when they take a message.
+    this.unwatch = this.store.watch?.(() => this.notify())
     this.startRenewing()
     this.running = this.loop()
   }
@@ -156,6 +159,8 @@ export class Dispatcher {
     this.stopping = true
     this.wake?.()
     clearInterval(this.renewTimer)
+    this.unwatch?.()
+    this.unwatch = undefined
     const settled = Promise.all(this.active.values())
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
