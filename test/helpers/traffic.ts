@@ -147,10 +147,17 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
   }
 }
 
-/** A config file for replicas of one relay on `url`/`schema`, forwarding to `hookUrl`. */
+/** A config file for replicas of one relay on PostgreSQL at `url`/`schema` (or `store`), forwarding to `hookUrl`. */
 export function relayConfig(
   t: Test,
-  options: { url: string; schema: string; hookUrl: string; dispatch?: Record<string, unknown> }
+  options: {
+    url?: string
+    schema?: string
+    hookUrl: string
+    dispatch?: Record<string, unknown>
+    /** Another store than PostgreSQL at url/schema. */
+    store?: Record<string, unknown>
+  }
 ): string {
   const file = join(t.testdir({}), 'relay.json')
   writeFileSync(
@@ -159,7 +166,7 @@ export function relayConfig(
       auth: { tokens: [TRAFFIC_TOKEN] },
       // The load is meant to press the store, not the per-source budget.
       intake: { rateLimit: { max: 0 } },
-      store: { driver: 'postgres', url: options.url, schema: options.schema },
+      store: options.store ?? { driver: 'postgres', url: options.url, schema: options.schema },
       dispatch: { backoffBaseMs: 50, backoffMaxMs: 500, ...options.dispatch },
       relays: {
         forward: {
