@@ -34,6 +34,11 @@ export interface DispatcherOptions extends DispatchPolicy {
   clock?: Clock
   random?: () => number
   owner?: string
+  /**
+   * A delivery running longer than this stops holding its slot (default: the lesser of 5 s and
+   * half of deliveryTimeoutMs), so that hung conversations cannot keep all the others waiting.
+   */
+  stallMs?: number
   onAttempt?(event: AttemptEvent): void
 }
 
@@ -74,6 +79,13 @@ export class Dispatcher {
    * as it answers again, so that they do not wait for their lease to run out.
    */
   private readonly unreleased = new Set<number>()
+  /**
+   * Lanes whose attempt has run longer than stallMs. They no longer count against `concurrency`,
+   * so hung conversations cannot make all the others wait out the delivery timeout; at most as
+   * many again may stall (2 × concurrency lanes in all), so a platform that hangs on every
+   * request does not pull ever more lanes in.
+   */
+  private readonly stalled = new Set<number>()
 
   constructor(private options: DispatcherOptions) {
     this.store = options.store
@@ -190,8 +202,8 @@ export class Dispatcher {
       try {
         await this.releaseLeftovers()
         const claimed = await this.claim()
-        if (claimed > 0 && this.active.size < this.options.concurrency) continue
-        if (this.active.size < this.options.concurrency) {
+        if (claimed > 0 && this.room() > 0) continue
+        if (this.room() > 0) {
           const now = this.clock.now()
           const due = await this.store.nextDueAt(this.relayNames, now)
           if (due !== undefined) wait = Math.min(wait, Math.max(5, due - now))
@@ -218,10 +230,16 @@ export class Dispatcher {
     })
   }
 
+  /** How many more lanes may start: slots not held by a running (and not stalled) delivery, within the hard bound. */
+  private room(): number {
+    const { concurrency } = this.options
+    return Math.min(concurrency - (this.active.size - this.stalled.size), 2 * concurrency - this.active.size)
+  }
+
   /** Claims as many due lanes as there is room for and starts each; returns how many. */
   private async claim(): Promise<number> {
     if (this.claiming || this.stopping) return 0
-    const room = this.options.concurrency - this.active.size
+    const room = this.room()
     if (room <= 0) return 0
     this.claiming = true
     try {
@@ -324,6 +342,12 @@ export class Dispatcher {
         messageId: message.messageId
       }) ?? this.options.logger
     let timer: NodeJS.Timeout | undefined
+    const stallMs = this.options.stallMs ?? Math.min(5000, this.options.deliveryTimeoutMs / 2)
+    const stall = setTimeout(() => {
+      this.stalled.add(delivery.laneId)
+      // Its slot is free for another conversation.
+      this.notify()
+    }, stallMs)
     const timeout = new Promise<DeliveryOutcome>(resolve => {
       timer = setTimeout(() => {
         // Settle before aborting, so that the race below sees the timeout rather than the abort.
@@ -351,6 +375,8 @@ export class Dispatcher {
       return outcome
     } finally {
       clearTimeout(timer)
+      clearTimeout(stall)
+      this.stalled.delete(delivery.laneId)
       this.inFlight.delete(controller)
     }
   }
