@@ -62,6 +62,12 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
     const id = `${conversation}-${String(n).padStart(5, '0')}`
     for (let attempt = 0; !abandon; attempt++) {
       const targets = urls()
+      if (targets.length === 0) {
+        // Every replica is down for a moment: GPTBots would retry later too.
+        refusals['no replica'] = (refusals['no replica'] ?? 0) + 1
+        await new Promise(r => setTimeout(r, 200))
+        continue
+      }
       const url = targets[(n + attempt + conversation.length) % targets.length]!
       let status: string
       try {
