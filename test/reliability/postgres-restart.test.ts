@@ -15,7 +15,7 @@ if (cluster) {
   t.test('PostgreSQL stopped and crashed under load, four times: the relay lives on and catches up', async t => {
     const load = await traffic(t, { conversations: 10, pauseMs: 10 })
     const config = relayConfig(t, { url: cluster.url, schema: 'relay', hookUrl: load.hookUrl })
-    const relay = await startRelay(t, ['start', '--config', config])
+    const relay = await startRelay(t, ['start', '--config', config], { healthyWithinMs: 120_000 })
     const running = load.run(() => [relay.url])
 
     const recoveries: string[] = []
