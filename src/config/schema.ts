@@ -113,6 +113,12 @@ export const DispatchConfig = Type.Object(
       minimum: 10,
       default: 1000,
       description: 'How often the store is checked for due work when nothing wakes the dispatcher.'
+    }),
+    leaseMs: Type.Integer({
+      minimum: 1000,
+      default: 5000,
+      description:
+        'How long a conversation stays with the replica delivering it without a heartbeat (renewed every third of it while a delivery runs): after a replica dies, another takes its conversations over within about this long. See docs/replicas.md.'
     })
   },
   { additionalProperties: false, default: {} }

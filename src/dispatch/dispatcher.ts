@@ -13,7 +13,12 @@ export interface DispatchPolicy {
   backoffMaxMs: number
   deliveryTimeoutMs: number
   pollIntervalMs: number
+  /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
+  leaseMs?: number
 }
+
+/** The lease when none is configured: a dead replica's lanes move on within seconds. */
+export const defaultLeaseMs = 5000
 
 /** What happened to one delivery attempt, for logs and metrics. */
 export interface AttemptEvent {
@@ -29,11 +34,14 @@ export interface DispatcherOptions extends DispatchPolicy {
   logger: RelayLogger & { child?(bindings: object): RelayLogger }
   clock?: Clock
   random?: () => number
-  /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
-  leaseMs?: number
   owner?: string
   /** How often a relay held for refused credentials lets one delivery try again; default 60 s. */
   holdRecheckMs?: number
+  /**
+   * A delivery running longer than this stops holding its slot (default: the lesser of 5 s and
+   * half of deliveryTimeoutMs), so that hung conversations cannot keep all the others waiting.
+   */
+  stallMs?: number
   onAttempt?(event: AttemptEvent): void
   /** Removes secrets from an error before it is stored (a receiver or SDK may echo credentials). */
   scrub?(text: string): string
@@ -71,6 +79,19 @@ export class Dispatcher {
   private claiming = false
   private renewTimer?: NodeJS.Timeout
   private readonly holds: RelayHolds
+  private unwatch?: () => void
+  /**
+   * Lanes still leased to us that we could not give back (the store was away): given back as soon
+   * as it answers again, so that they do not wait for their lease to run out.
+   */
+  private readonly unreleased = new Set<number>()
+  /**
+   * Lanes whose attempt has run longer than stallMs. They no longer count against `concurrency`,
+   * so hung conversations cannot make all the others wait out the delivery timeout; at most as
+   * many again may stall (2 × concurrency lanes in all), so a platform that hangs on every
+   * request does not pull ever more lanes in.
+   */
+  private readonly stalled = new Set<number>()
 
   constructor(private options: DispatcherOptions) {
     this.store = options.store
@@ -83,7 +104,9 @@ export class Dispatcher {
   }
 
   private static leaseFor(options: DispatcherOptions): number {
-    return options.leaseMs ?? Math.max(30_000, options.deliveryTimeoutMs * 2)
+    // Short, because a heartbeat renews it while a delivery runs (however long that takes): it
+    // only has to outlast a few missed renewals, not a delivery.
+    return options.leaseMs ?? defaultLeaseMs
   }
 
   /** The relays whose lanes may be claimed now: a held relay's wait, but for its re-check. */
@@ -100,6 +123,8 @@ export class Dispatcher {
   start(): void {
     if (this.running) return
     this.stopping = false
+    // Replicas sharing the store wake each other when they take a message.
+    this.unwatch = this.store.watch?.(() => this.notify())
     this.startRenewing()
     this.running = this.loop()
   }
@@ -110,7 +135,8 @@ export class Dispatcher {
       () => {
         void this.renewLeases()
       },
-      Math.max(1000, this.leaseMs / 3)
+      // Three renewals per lease: one slow or failed renewal does not lose a lane.
+      Math.max(100, this.leaseMs / 3)
     )
     this.renewTimer.unref()
   }
@@ -160,6 +186,8 @@ export class Dispatcher {
     this.stopping = true
     this.wake?.()
     clearInterval(this.renewTimer)
+    this.unwatch?.()
+    this.unwatch = undefined
     const settled = Promise.all(this.active.values())
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
@@ -187,9 +215,10 @@ export class Dispatcher {
       this.woken = false
       let wait = this.options.pollIntervalMs
       try {
+        await this.releaseLeftovers()
         const claimed = await this.claim()
-        if (claimed > 0 && this.active.size < this.options.concurrency) continue
-        if (this.active.size < this.options.concurrency) {
+        if (claimed > 0 && this.room() > 0) continue
+        if (this.room() > 0) {
           const now = this.clock.now()
           const due = await this.store.nextDueAt(this.relayNames, now)
           if (due !== undefined) wait = Math.min(wait, Math.max(5, due - now))
@@ -218,10 +247,16 @@ export class Dispatcher {
     })
   }
 
+  /** How many more lanes may start: slots not held by a running (and not stalled) delivery, within the hard bound. */
+  private room(): number {
+    const { concurrency } = this.options
+    return Math.min(concurrency - (this.active.size - this.stalled.size), 2 * concurrency - this.active.size)
+  }
+
   /** Claims as many due lanes as there is room for and starts each; returns how many. */
   private async claim(): Promise<number> {
     if (this.claiming || this.stopping) return 0
-    const room = this.options.concurrency - this.active.size
+    const room = this.room()
     if (room <= 0) return 0
     this.claiming = true
     try {
@@ -233,17 +268,36 @@ export class Dispatcher {
         relays: this.relayNames
       })
       for (const lane of lanes) {
-        const run = this.runLane(lane).finally(() => {
-          // A lane released with its last outcome may have been claimed again, by a claim that
-          // resolved before this: that run's entry is not ours to remove.
-          if (this.active.get(lane.id) === run) this.active.delete(lane.id)
-          this.notify()
-        })
+        this.unreleased.delete(lane.id)
+        // A lane already running here came back because its lease ran out under it (renewals
+        // failed or came late), or because its run has just released it: one run at a time per
+        // lane, so the new one starts after the old, which may still be delivering.
+        const previous = this.active.get(lane.id)
+        const run: Promise<void> = (previous ? previous.then(() => this.runLane(lane)) : this.runLane(lane)).then(
+          leftOver => {
+            // A lane released with its last outcome may have been claimed again, by a claim that
+            // resolved before this: that run's entry is not ours to remove.
+            if (this.active.get(lane.id) === run) {
+              this.active.delete(lane.id)
+              // The store was away: the loop gives the lane back once it answers, rather than letting it wait out its lease.
+              if (leftOver) this.unreleased.add(lane.id)
+            }
+            this.notify()
+          }
+        )
         this.active.set(lane.id, run)
       }
       return lanes.length
     } finally {
       this.claiming = false
+    }
+  }
+
+  /** Gives back lanes a store outage left leased to us; stops at the first failure (the store is still away). */
+  private async releaseLeftovers(): Promise<void> {
+    for (const id of this.unreleased) {
+      await this.store.releaseLane(id, this.owner)
+      this.unreleased.delete(id)
     }
   }
 
@@ -256,32 +310,43 @@ export class Dispatcher {
     }
   }
 
-  private async runLane(lane: Lane): Promise<void> {
-    /** The store released the lane along with its last outcome: nothing left to give back. */
-    let released = false
+  /** Delivers a lane's messages while they are due; true when the lane could not be given back (the store was away). */
+  private async runLane(lane: Lane): Promise<boolean> {
+    let released: boolean
+    try {
+      released = await this.deliverLane(lane)
+    } finally {
+      this.holds.abandoned(lane.relay, lane.id)
+    }
+    if (released) return false
+    return this.store.releaseLane(lane.id, this.owner).then(
+      () => false,
+      () => true
+    )
+  }
+
+  /** The lane's deliveries, in order; true when the store released the lane along with its last outcome. */
+  private async deliverLane(lane: Lane): Promise<boolean> {
     try {
       // After the first, each message comes back with the outcome of the one before it.
       let delivery: PendingDelivery | undefined
       while (!this.stopping) {
         delivery ??= await this.store.head(lane.id)
-        if (!delivery) return
+        if (!delivery) return false
         // Looked up per message, with no wait between here and the attempt, which useRelays then
         // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
-        if (!relay || !this.holds.mayAttempt(lane.relay, lane.id, this.clock.now())) return
+        if (!relay || !this.holds.mayAttempt(lane.relay, lane.id, this.clock.now())) return false
         const started = performance.now()
         const outcome = await this.attempt(relay, delivery)
-        if (outcome === undefined) return
+        if (outcome === undefined) return false
         if (outcome.status === 'held') {
           this.holdRelay(delivery, outcome.error, performance.now() - started)
-          return
+          return false
         }
         if (this.holds.settled(lane.relay, lane.id, this.clock.now(), outcome.status)) this.notify()
         const step = await this.record(delivery, outcome, performance.now() - started)
-        if (!step.next) {
-          released = step.released
-          return
-        }
+        if (!step.next) return step.released
         delivery = step.next
       }
     } catch (error) {
@@ -289,13 +354,8 @@ export class Dispatcher {
         { err: error, relay: lane.relay, conversationId: lane.conversationId },
         'lane stopped by a store error; it is retried later'
       )
-    } finally {
-      this.holds.abandoned(lane.relay, lane.id)
-      if (!released)
-        await this.store.releaseLane(lane.id, this.owner).catch(() => {
-          /* the lease runs out by itself */
-        })
     }
+    return false
   }
 
   /** One try of one delivery, bounded in time; undefined when shutdown cut it short. */
@@ -310,6 +370,12 @@ export class Dispatcher {
         messageId: message.messageId
       }) ?? this.options.logger
     let timer: NodeJS.Timeout | undefined
+    const stallMs = this.options.stallMs ?? Math.min(5000, this.options.deliveryTimeoutMs / 2)
+    const stall = setTimeout(() => {
+      this.stalled.add(delivery.laneId)
+      // Its slot is free for another conversation.
+      this.notify()
+    }, stallMs)
     const timeout = new Promise<DeliveryOutcome>(resolve => {
       timer = setTimeout(() => {
         // Settle before aborting, so that the race below sees the timeout rather than the abort.
@@ -337,6 +403,8 @@ export class Dispatcher {
       return outcome
     } finally {
       clearTimeout(timer)
+      clearTimeout(stall)
+      this.stalled.delete(delivery.laneId)
       this.inFlight.delete(controller)
     }
   }

@@ -14,8 +14,9 @@ export interface Accepting {
  * batch's order (WITH ORDINALITY / ORDER BY ord), so identities are handed out in the order the
  * messages were accepted. Deliveries come as (message ordinal, relay) pairs.
  */
-export function acceptStatements(s: string) {
+export function acceptStatements(s: string, notify: { channel: string; self: string }) {
   return {
+    notify,
     // Prepared once per connection (named), so the server plans it once.
     name: `gptbots-relay-accept ${s}`,
     batch: `WITH incoming AS (
@@ -56,7 +57,9 @@ export function acceptStatements(s: string) {
         FROM wanted w JOIN lanes l ON l.relay = w.relay AND l.source = w.source AND l.conversation_id = w.conversation_id
         ORDER BY w.ord
       )
-      SELECT seq, source, message_id, type FROM stored`
+      -- Wakes the other replicas' dispatchers (LISTEN, postgres-listen.ts) when the statement
+      -- commits: once per batch that stored anything (an uncorrelated subquery runs once).
+      SELECT seq, source, message_id, type, (SELECT pg_notify($9, $10)) IS NULL AS notified FROM stored`
   }
 }
 
@@ -101,7 +104,9 @@ export async function acceptBatch(
     fresh.map(f => JSON.stringify(f.message)),
     fresh.map(f => f.message.receivedAt),
     deliveryMessage,
-    deliveryRelay
+    deliveryRelay,
+    sql.notify.channel,
+    sql.notify.self
   ]
   let rows: { seq: number; source: string; message_id: string; type: string }[]
   for (let attempt = 1; ; attempt++) {

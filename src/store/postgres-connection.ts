@@ -67,6 +67,11 @@ export function createPool(url: string, options: PostgresPoolOptions = {}): pg.P
   // pg emits 'error' for an idle connection the server closed. Unhandled, that would crash the
   // relay; the pool already drops the connection and the next query reports any lasting problem.
   pool.on('error', () => {})
+  // A connection checked out of the pool has no 'error' listener of the pool's: when the server
+  // goes away (57P01 at a restart, a cut socket at a crash or failover) between two of its
+  // queries, or just after the one running failed, pg emits 'error' on it with nobody listening,
+  // which ends the process. The query in flight, or the next one, fails and drops the connection.
+  pool.on('connect', client => client.on('error', () => {}))
   return pool
 }
 

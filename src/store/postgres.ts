@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import type { RelayMessage } from '../message.js'
 import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
 import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
+import { channelFor, NotificationListener } from './postgres-listen.js'
 import { migrate } from './postgres-schema.js'
 import type {
   AcceptResult,
@@ -69,6 +71,11 @@ export class PostgresStore implements Store {
   private waiting: Waiting[] = []
   private committing?: Promise<void>
   private closing?: Promise<void>
+  /** Who this store is in notifications, so that it does not wake itself. */
+  private readonly self = randomUUID()
+  private readonly channel: string
+  private readonly watchers = new Set<() => void>()
+  private listener?: NotificationListener
 
   constructor(options: PostgresStoreOptions) {
     this.url = options.url
@@ -76,7 +83,8 @@ export class PostgresStore implements Store {
     this.pool = createPool(options.url, options)
     this.acceptPool = createPool(options.url, { ...options, poolSize: 1 })
     const s = pg.escapeIdentifier(options.schema)
-    this.insert = acceptStatements(s)
+    this.channel = channelFor(options.schema)
+    this.insert = acceptStatements(s, { channel: this.channel, self: this.self })
     this.admin = new PostgresOutboxAdmin(
       {
         query: (text, values) => this.query(text, values),
@@ -364,6 +372,20 @@ export class PostgresStore implements Store {
     await this.query(this.q.stateDelete, [relay, source, conversationId, key])
   }
 
+  /** Wakes `wake` when another replica stores a message: a LISTEN connection, opened for the first watcher. */
+  watch(wake: () => void): () => void {
+    this.watchers.add(wake)
+    this.listener ??= new NotificationListener(this.url, this.channel, this.self, () => {
+      for (const watcher of this.watchers) watcher()
+    })
+    return () => {
+      this.watchers.delete(wake)
+      if (this.watchers.size > 0 || !this.listener) return
+      void this.listener.close()
+      this.listener = undefined
+    }
+  }
+
   async ping(): Promise<void> {
     const { rows } = await this.query<{ standby: boolean }>(this.q.ping, [])
     if (rows[0]?.standby)
@@ -376,7 +398,7 @@ export class PostgresStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.committing
-      await Promise.all([this.pool.end(), this.acceptPool.end()])
+      await Promise.all([this.pool.end(), this.acceptPool.end(), this.listener?.close()])
     })()
     return this.closing
   }

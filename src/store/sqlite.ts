@@ -108,6 +108,10 @@ const listDeliveries = (db: Database.Database, where: string, index = '') =>
       AND (@seqFrom IS NULL OR m.seq >= @seqFrom) AND (@seqTo IS NULL OR m.seq <= @seqTo)
     ORDER BY d.id LIMIT @limit`)
 
+/** Errors that say the file cannot be written now (full, read-only, failing), rather than that one write was wrong. */
+const cannotWrite = (error: unknown) =>
+  /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test((error as { code?: string }).code ?? '')
+
 const pendingFrom = (row: HeadRow): PendingDelivery => ({
   id: row.id,
   laneId: row.lane_id,
@@ -136,6 +140,8 @@ export class SqliteStore implements Store {
   private flushedTo = 0
   /** A failed flush: the OS may have dropped what it held, so nothing more is acknowledged. */
   private broken?: Error
+  /** Why the last commit could not write (disk full, read-only file system); cleared by the next that could. */
+  private writeFailure?: Error
   /** Runs a write inside the shared transaction as a savepoint. */
   private readonly savepoint: (work: () => unknown) => unknown
   private readonly q
@@ -288,9 +294,12 @@ export class SqliteStore implements Store {
         }
       })()
     } catch (error) {
+      this.writeFailure = error as Error
       for (const w of batch) w.reject(error)
       return
     }
+    const failed = outcomes.find(o => !o.ok && cannotWrite(o.error))
+    this.writeFailure = failed && !failed.ok ? (failed.error as Error) : undefined
     const commit = ++this.commits
     if (batch.some(w => w.durable)) this.acceptedIn = commit
     // Every write is answered once the last accept it could see is on disk: what the dispatcher
@@ -498,9 +507,21 @@ export class SqliteStore implements Store {
     await this.write(() => this.q.stateDelete.run(relay, source, conversationId, key), false)
   }
 
+  /**
+   * Ready means able to take a message: a write goes through the queue like an accept (a row of
+   * relay state, written and removed in one savepoint), so a full disk or a read-only file
+   * system fails the check, and the check itself notices when they are gone (a check that only
+   * remembered failed accepts would stay failed with no traffic to clear it, and a load balancer
+   * sends none to a replica that is not ready). A write committed with the probe that failed for
+   * want of space fails it too.
+   */
   async ping(): Promise<void> {
     if (this.broken) throw this.broken
-    this.db.prepare('SELECT 1').get()
+    await this.write(() => {
+      this.q.stateSet.run('', '', '', 'readiness-probe', JSON.stringify('x'.repeat(4096)))
+      this.q.stateDelete.run('', '', '', 'readiness-probe')
+    }, false)
+    if (this.writeFailure) throw new Error(`the store cannot take writes: ${this.writeFailure.message}`)
   }
 
   async close(): Promise<void> {

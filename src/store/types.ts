@@ -201,6 +201,13 @@ export interface Store {
   stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>
   stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
 
+  /**
+   * Calls `wake` when another process sharing the store (a replica) may have stored new work, so
+   * that its dispatcher need not wait for a poll. Returns a function that stops it. Optional: a
+   * store owned by one process has nothing to learn.
+   */
+  watch?(wake: () => void): () => void
+
   /** Answers when the store can be read and written, for readiness checks. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -1,0 +1,72 @@
+import t from 'tap'
+import { Dispatcher } from '../../src/dispatch/dispatcher.js'
+import { openPostgresStore } from '../../src/store/postgres.js'
+import { FakeRelay } from '../helpers/fake-relay.js'
+import { postgresOrSkip } from '../helpers/postgres.js'
+import { until } from '../helpers/process.js'
+import { message } from './fixtures/store.js'
+
+// Two replicas on one schema: a message taken by one wakes the other's dispatcher through
+// LISTEN/NOTIFY, so neither waits for its poll, whichever replica GPTBots happened to reach.
+
+const db = await postgresOrSkip(t)
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} }
+
+if (db) {
+  t.test('a message stored by one replica is delivered by another at once, not at its next poll', async t => {
+    const schema = await db.schema(t, { create: false })
+    const intake = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    const delivering = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    t.teardown(async () => {
+      await intake.close()
+      await delivering.close()
+    })
+    const relay = new FakeRelay()
+    const dispatcher = new Dispatcher({
+      store: delivering,
+      relays: new Map([['slack', relay]]),
+      logger: silent,
+      concurrency: 4,
+      maxAttempts: 3,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1000,
+      deliveryTimeoutMs: 5000,
+      // Far longer than the test may take: only a notification can deliver in time.
+      pollIntervalMs: 600_000
+    })
+    dispatcher.start()
+    t.teardown(() => dispatcher.stop(1000))
+    for (let n = 0; n < 3; n++) {
+      await intake.accept(message({ messageId: `m${n}`, receivedAt: Date.now() }), ['slack'])
+      t.ok(
+        await until(() => relay.delivered.length === n + 1, 10_000),
+        `message ${n}, stored by the other replica, was delivered`
+      )
+    }
+  })
+
+  t.test('a replica is not woken by its own messages, and stops listening when it closes', async t => {
+    const schema = await db.schema(t, { create: false })
+    const a = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    const b = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    t.teardown(async () => {
+      await a.close()
+      await b.close()
+    })
+    let wokenA = 0
+    let wokenB = 0
+    const stopA = a.watch(() => wokenA++)
+    b.watch(() => wokenB++)
+    // Each wakes once when its listener connects (notifications may have been missed before).
+    t.ok(await until(() => wokenA >= 1 && wokenB >= 1), 'both listen')
+    const [beforeA, beforeB] = [wokenA, wokenB]
+    await a.accept(message({ messageId: 'from-a', receivedAt: Date.now() }), ['slack'])
+    t.ok(await until(() => wokenB > beforeB), 'b heard of a’s message')
+    t.equal(wokenA, beforeA, 'a was not woken by its own message')
+    stopA()
+    await b.accept(message({ messageId: 'from-b', receivedAt: Date.now() }), ['slack'])
+    t.ok(await until(() => wokenB > beforeB), 'b goes on')
+    t.equal(wokenA, beforeA, 'a no longer listens')
+  })
+}
