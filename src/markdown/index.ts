@@ -5,6 +5,7 @@ export { splitFlow, type Post, type PostLimits, type Segment } from './split.js'
 export { MarkdownWriter, type Container } from './writer.js'
 export {
   graphemes,
+  graphemeCut,
   shorten,
   linkDestination,
   displayWidth,

@@ -1,6 +1,6 @@
 import type { Fence, Flow, Gap, Unit } from './flow.js'
 import { Rank } from './flow.js'
-import { graphemes } from './text.js'
+import { graphemeCut } from './text.js'
 
 /** What one post may hold. */
 export interface PostLimits {
@@ -22,9 +22,9 @@ export interface Post {
 }
 
 /**
- * Splits a rendered flow into posts within the limits. A post ends at the best gap in its second
- * half (between blocks, then list items, code lines, line breaks, words), else at the last gap
- * that fits. A code block cut in two is closed and opened again with its language. A unit longer
+ * Splits a rendered flow into posts within the limits. A post ends between two messages of a
+ * combined post where it can, else at the best gap in its second half (between blocks, then list
+ * items, code lines, line breaks, words), else at the last gap that fits. A code block cut in two is closed and opened again with its language. A unit longer
  * than a whole post (a giant word, a code line) is cut between graphemes. Nothing is dropped but
  * the joins at the cuts.
  */
@@ -53,6 +53,7 @@ function chooseEnd(units: Unit[], gaps: Gap[], start: number, limit: number, max
   let bestHalf = -1
   let bestHalfRank = -1
   let lastPositive = -1
+  let lastMessage = -1
   let last = start
   for (let i = start; i < units.length; i++) {
     builder.add(i)
@@ -60,6 +61,7 @@ function chooseEnd(units: Unit[], gaps: Gap[], start: number, limit: number, max
     last = i
     if (i === units.length - 1 || units[i]?.endsPost) return i
     const rank = (gaps[i] as Gap).rank
+    if (rank >= Rank.message) lastMessage = i
     if (rank > Rank.never) {
       lastPositive = i
       if (builder.length >= limit / 2 && rank >= bestHalfRank) {
@@ -68,6 +70,8 @@ function chooseEnd(units: Unit[], gaps: Gap[], start: number, limit: number, max
       }
     }
   }
+  // In a combined post, a message is never cut when the post can end between messages.
+  if (lastMessage !== -1) return lastMessage
   if (bestHalf !== -1) return bestHalf
   if (lastPositive !== -1) return lastPositive
   return last
@@ -90,7 +94,7 @@ class PostBuilder {
 
   /** Characters of text the post holds, with the fence that would close it here. */
   get length(): number {
-    return this.done + this.text.length + (this.last?.fence ? 1 + this.last.fence.close.length : 0)
+    return this.done + this.text.length + (this.last?.fence ? 1 + this.close(this.last.fence).length : 0)
   }
 
   add(i: number): void {
@@ -109,7 +113,7 @@ class PostBuilder {
       this.plain = unit.plain.trimStart()
     } else {
       const gap = this.gaps[i - 1] as Gap
-      if (last.fence && last.fence !== unit.fence) this.text += `\n${last.fence.close}`
+      if (last.fence && last.fence !== unit.fence) this.text += `\n${this.close(last.fence)}`
       this.text += gap.join
       if (unit.fence && unit.fence !== last.fence) this.text += `${unit.fence.open}\n`
       this.text += this.line(unit)
@@ -121,13 +125,20 @@ class PostBuilder {
   /** A code line of a block reopened at the start of the post loses the container prefix it had. */
   private line(unit: Unit): string {
     const fence = unit.fence
-    if (fence && fence === this.reopened && unit.text.startsWith(fence.indent)) return unit.text.slice(fence.indent.length)
+    if (fence && fence === this.reopened && unit.text.startsWith(fence.indent))
+      return unit.text.slice(fence.indent.length)
     return unit.text
+  }
+
+  private close(fence: Fence): string {
+    return fence === this.reopened && fence.close.startsWith(fence.indent)
+      ? fence.close.slice(fence.indent.length)
+      : fence.close
   }
 
   private flush(): void {
     if (!this.last) return
-    if (this.last.fence) this.text += `\n${this.last.fence.close}`
+    if (this.last.fence) this.text += `\n${this.close(this.last.fence)}`
     const text = this.text.trimEnd()
     if (text) this.segments.push({ text, plain: this.plain.trim() })
     this.done += text.length
@@ -175,17 +186,13 @@ function fitUnits(flow: Flow, limit: number): Flow {
 
 function cutText(text: string, max: number): string[] {
   const pieces: string[] = []
-  let piece = ''
-  for (const g of graphemes(text)) {
-    // A grapheme longer than a post (thousands of combining marks) is cut between code points.
-    for (const part of g.length > max ? Array.from(g) : [g]) {
-      if (piece.length + part.length > max) {
-        pieces.push(piece)
-        piece = ''
-      }
-      piece += part
-    }
+  let from = 0
+  while (text.length - from > max) {
+    let cut = graphemeCut(text, from + max)
+    if (cut <= from) cut = from + max
+    pieces.push(text.slice(from, cut))
+    from = cut
   }
-  if (piece) pieces.push(piece)
+  pieces.push(text.slice(from))
   return pieces
 }

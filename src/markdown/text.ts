@@ -9,17 +9,26 @@ export function graphemes(text: string): string[] {
 }
 
 /**
+ * The last place at or before `index` where a text may be cut without splitting a character (a
+ * grapheme cluster or a surrogate pair). Only the segment around the index is looked at.
+ */
+export function graphemeCut(text: string, index: number): number {
+  if (index <= 0) return 0
+  if (index >= text.length) return text.length
+  const around = graphemeSegmenter.segment(text).containing(index)
+  if (around && around.index > 0) return around.index
+  // A single grapheme longer than the room: at least keep surrogate pairs whole.
+  const code = text.charCodeAt(index - 1)
+  return code >= 0xd800 && code <= 0xdbff ? index - 1 : index
+}
+
+/**
  * Cuts a text to at most `max` UTF-16 units, never inside a character (grapheme cluster or
  * surrogate pair), marking the cut with an ellipsis. Every relay's one helper for this.
  */
 export function shorten(text: string, max: number, mark = '…'): string {
   if (text.length <= max) return text
-  let out = ''
-  for (const g of graphemes(text)) {
-    if (out.length + g.length + mark.length > max) break
-    out += g
-  }
-  return out + mark
+  return text.slice(0, graphemeCut(text, max - mark.length)) + mark
 }
 
 /** A URL as a Markdown link destination: what would end it early or start something else is percent-encoded. */
@@ -29,7 +38,8 @@ export function linkDestination(url: string): string {
 
 /** Columns a text takes in a monospace font: East Asian wide characters and emoji count two. */
 export function displayWidth(text: string): number {
-  return stringWidth(text, { countAnsiEscapeCodes: false })
+  // Printable ASCII, the common case, is one column a character: no need to segment it.
+  return /^[\x20-\x7e]*$/.test(text) ? text.length : stringWidth(text, { countAnsiEscapeCodes: false })
 }
 
 /** An inline tree as plain text: the words without Markdown; a link keeps its URL when its label differs. */
@@ -72,27 +82,34 @@ export type Align = 'left' | 'right' | 'center' | null
  */
 export function monospaceTable(header: string[], rows: string[][], align: Align[]): string[] {
   const columns = Math.max(header.length, ...rows.map(r => r.length))
-  const widths = Array.from({ length: columns }, (_, c) =>
-    Math.max(1, displayWidth(header[c] ?? ''), ...rows.map(r => displayWidth(r[c] ?? '')))
+  const measured = [header, ...rows].map(row =>
+    Array.from({ length: columns }, (_, c) => {
+      const text = row[c] ?? ''
+      return { text, width: displayWidth(text) }
+    })
   )
-  const line = (cells: string[]) =>
-    widths
-      .map((width, c) => pad(cells[c] ?? '', width, align[c] ?? null))
+  const widths = Array.from({ length: columns }, (_, c) => Math.max(1, ...measured.map(row => row[c]?.width ?? 0)))
+  const line = (cells: { text: string; width: number }[]) =>
+    cells
+      .map((cell, c) => pad(cell, widths[c] ?? 0, align[c] ?? null))
       .join(' │ ')
       .trimEnd()
   const rule = widths.map(width => '─'.repeat(width)).join('─┼─')
-  return [line(header), rule, ...rows.map(line)]
+  const [head, ...body] = measured
+  return [line(head ?? []), rule, ...body.map(line)]
 }
 
-function pad(text: string, width: number, align: Align): string {
-  const room = width - displayWidth(text)
-  if (room <= 0) return text
-  if (align === 'right') return ' '.repeat(room) + text
-  if (align === 'center') return ' '.repeat(room >> 1) + text + ' '.repeat(room - (room >> 1))
-  return text + ' '.repeat(room)
+function pad(cell: { text: string; width: number }, width: number, align: Align): string {
+  const room = width - cell.width
+  if (room <= 0) return cell.text
+  if (align === 'right') return ' '.repeat(room) + cell.text
+  if (align === 'center') return ' '.repeat(room >> 1) + cell.text + ' '.repeat(room - (room >> 1))
+  return cell.text + ' '.repeat(room)
 }
 
 /** A table cell as one line of plain text. */
 export function cellText(tokens: Token[] | undefined): string {
-  return plainInline(tokens).replace(/\s*\n\s*/g, ' ').trim()
+  return plainInline(tokens)
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
 }

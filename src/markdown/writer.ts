@@ -73,8 +73,8 @@ export abstract class MarkdownWriter {
       }
       if (token.type === 'def' || token.type === 'checkbox') continue
       if (previous) {
-        // The author's single line break after a paragraph is kept: it is what they wrote.
-        const tight = !loose || (previous.type === 'paragraph' && !blank && !previous.raw.endsWith('\n\n'))
+        // Where the author put no blank line between two blocks, none is added.
+        const tight = !loose || (!blank && !previous.raw.endsWith('\n\n'))
         const rank = container.depth === 0 ? Rank.block : Rank.nested
         const join = tight ? '\n' : `\n${container.rest.trimEnd()}\n`
         this.out.gap(join, rank, tight ? '\n' : '\n\n')
@@ -185,7 +185,8 @@ export abstract class MarkdownWriter {
       }
       this.blocks(item.tokens, inner, list.loose)
       // An empty item still shows its marker.
-      if (inner.first === begin.md + marker + task) this.out.unit({ text: inner.first.trimEnd(), plain: inner.plainFirst })
+      if (inner.first === begin.md + marker + task)
+        this.out.unit({ text: inner.first.trimEnd(), plain: inner.plainFirst })
     })
   }
 
