@@ -5,6 +5,7 @@ import { type Container, MarkdownWriter } from './writer.js'
 
 // C0 controls but tab and line feed, DEL, C1 controls (CSI and OSC among them), and the
 // bidirectional overrides that make a line read other than it is.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const unsafe = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
 
 /**

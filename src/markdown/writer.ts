@@ -242,6 +242,8 @@ export abstract class MarkdownWriter {
         newLine()
         return
       }
+      // A task item's box, inside the paragraph of a loose item: the item's marker shows it.
+      if (token.type === 'checkbox') return
       word += this.inlineToken(token, lastChar(tokens[k - 1]), firstChar(tokens[k + 1]))
       plain += plainInline([token])
       filled = true

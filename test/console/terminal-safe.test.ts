@@ -17,6 +17,7 @@ const message = (overrides: Partial<RelayMessage>): RelayMessage => ({
 
 // Whatever an end user sends, no byte that a terminal acts on may reach it: ESC starts CSI/OSC
 // sequences (clear, retitle), BEL ends OSC, CR rewrites the line, C1 CSI is ESC [ in one byte.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 
 t.test('an end user cannot clear or retitle the terminal', async t => {
@@ -52,6 +53,7 @@ t.test('every printed field is safe: source, message id, flow labels, audio', as
     true
   )
   // Colour on: the relay's own SGR sequences are the only escapes left.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   t.notMatch(out.replace(/\u001b\[\d+m/g, ''), control)
 })
 

@@ -69,8 +69,7 @@ t.test(
       .flatMap(p => p.embeds!.map(e => e.description))
       .join(' ')
       .replace(/\s+/g, ' ')
-    for (const entry of flowOutput)
-      t.equal(text.split(entry.content.trim()).length, 2, `${entry.componentName} once`)
+    for (const entry of flowOutput) t.equal(text.split(entry.content.trim()).length, 2, `${entry.componentName} once`)
   }
 )
 
