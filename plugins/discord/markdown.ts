@@ -17,7 +17,8 @@ const divider = '─'.repeat(24)
  */
 export class DiscordWriter extends MarkdownWriter {
   protected text(text: string): string {
-    return escapeMarkdown(text)
+    // Most words hold nothing escapeMarkdown would touch, and it runs a dozen patterns a call.
+    return /[\\*_~`|]/.test(text) ? escapeMarkdown(text) : text
   }
   protected escape(token: Tokens.Escape): string {
     return /[\\*_~`|>#\-[\]()<:]/.test(token.text) ? `\\${token.text}` : token.text
