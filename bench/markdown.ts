@@ -12,11 +12,20 @@ export function answer(): string {
   const paragraph = (i: number) =>
     `Paragraph ${i} explains **step ${i}** with a [reference](https://docs.example.com/guide_(v${i})) and ` +
     '以下是**重要**信息，请仔细阅读。 enough words to make it a realistic paragraph of an answer. '.repeat(2).trim()
-  const table = '| Plan | 价格 | Users |\n|:--|--:|:-:|\n' + Array.from({ length: 8 }, (_, k) => `| Plan ${k} | ¥${k * 99} | ${k} |`).join('\n')
-  const code = '```python\n' + Array.from({ length: 25 }, (_, k) => `result_${k} = compute(${k}, "value ${k}")`).join('\n') + '\n```'
-  const list = Array.from({ length: 6 }, (_, k) => `- [${k % 2 ? 'x' : ' '}] item ${k} with \`code\`\n  - nested ${k}`).join('\n')
+  const table =
+    '| Plan | 价格 | Users |\n|:--|--:|:-:|\n' +
+    Array.from({ length: 8 }, (_, k) => `| Plan ${k} | ¥${k * 99} | ${k} |`).join('\n')
+  const code =
+    '```python\n' +
+    Array.from({ length: 25 }, (_, k) => `result_${k} = compute(${k}, "value ${k}")`).join('\n') +
+    '\n```'
+  const list = Array.from(
+    { length: 6 },
+    (_, k) => `- [${k % 2 ? 'x' : ' '}] item ${k} with \`code\`\n  - nested ${k}`
+  ).join('\n')
   const blocks = ['# A long answer']
-  for (let i = 0; blocks.join('\n\n').length < 20_000; i++) blocks.push(`## Section ${i}`, paragraph(i), table, code, list)
+  for (let i = 0; blocks.join('\n\n').length < 20_000; i++)
+    blocks.push(`## Section ${i}`, paragraph(i), table, code, list)
   return blocks.join('\n\n').slice(0, 20_000)
 }
 
