@@ -1,5 +1,6 @@
 import type { FlowOutput } from '../../src/message.js'
-import { splitText } from './split.js'
+import { linkDestination, shorten } from '../../src/markdown/text.js'
+import { discordTexts } from './markdown.js'
 
 /** Discord's embed limits (platforms.md); every embed the relay builds stays within them. */
 export const EmbedLimit = {
@@ -34,27 +35,16 @@ export function embedChars(embed: Embed): number {
   return chars
 }
 
-/** Cuts to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with an ellipsis. */
-export function shorten(text: string, max: number): string {
-  if (text.length <= max) return text
-  let end = max - 1
-  const code = text.charCodeAt(end - 1)
-  if (code >= 0xd800 && code <= 0xdbff) end--
-  return text.slice(0, end) + '…'
-}
+export { shorten }
 
 // Labels are this short so the words they carry always fit as title and footer.
 const SHORT_LABEL = 200
-
-/** Keeps a link a link even when the URL has parentheses or spaces in it. */
-const linkTarget = (url: string) =>
-  url.replace(/[()\s<>]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
 
 function audioLines(audio: FlowOutput['audio']): string[] {
   return audio.map((clip, i) => {
     const label = audio.length === 1 ? 'Audio' : `Audio ${i + 1}`
     const link = /^https?:\/\//i.test(clip.url)
-      ? `🔊 [${label}](${linkTarget(clip.url)})`
+      ? `🔊 [${label}](${linkDestination(clip.url)})`
       : `🔊 ${label}: \`${clip.url.replace(/`/g, '')}\``
     const transcript = clip.transcript?.trim()
     return transcript
@@ -86,7 +76,7 @@ export function flowEmbeds(entry: FlowOutput, color: number): Embed[] {
     blocks.push(`-# ${footer}`)
     footer = undefined
   }
-  const descriptions = splitText(blocks.join('\n\n'), EmbedLimit.description)
+  const descriptions = discordTexts(blocks.join('\n\n'), EmbedLimit.description)
   return descriptions.map((description, i) => {
     const embed: Embed = { description, color }
     if (i === 0 && title) embed.title = title

@@ -1,6 +1,8 @@
+import { escapeMarkdown } from 'discord.js'
 import type { MessageType, RelayMessage } from '../../src/message.js'
-import { flowEmbeds, packEmbeds, shorten, type Embed } from './embeds.js'
-import { splitText } from './split.js'
+import { shorten } from '../../src/markdown/text.js'
+import { flowEmbeds, packEmbeds, type Embed } from './embeds.js'
+import { discordTexts } from './markdown.js'
 
 export const CONTENT_LIMIT = 2000
 
@@ -8,7 +10,12 @@ export const CONTENT_LIMIT = 2000
 export interface Part {
   content?: string
   embeds?: Embed[]
+  /** SUPPRESS_EMBEDS, when the relay turns link previews off. */
+  flags?: number
 }
+
+/** Discord's message flag that hides link previews (embeds made from URLs). */
+export const SUPPRESS_EMBEDS = 1 << 2
 
 /** How messages should look where they land. */
 export interface Look {
@@ -18,11 +25,11 @@ export interface Look {
   markConversation: boolean
   names: Record<MessageType, string>
   colors: Record<MessageType, number>
+  /** False: posts carry SUPPRESS_EMBEDS, so links show no preview. */
+  linkPreviews?: boolean
 }
 
 const ROLE_ICON: Record<MessageType, string> = { ANSWER: '🤖', QUESTION: '👤' }
-
-const escapeMarkdown = (text: string) => text.replace(/[\\*_~`|]/g, '\\$&')
 
 function headers(message: RelayMessage, look: Look): { first: string; next: string } {
   const label = look.labelRole ? `**${ROLE_ICON[message.type]} ${escapeMarkdown(look.names[message.type])}**` : ''
@@ -41,8 +48,8 @@ const withHeader = (header: string, body: string) => (header ? `${header}\n${bod
  */
 export function partsOf(message: RelayMessage, look: Look): Part[] {
   const { first, next } = headers(message, look)
-  const room = CONTENT_LIMIT - (first ? first.length + 1 : 0)
-  const texts = message.text?.trim() ? splitText(message.text, room) : []
+  const room = (i: number) => CONTENT_LIMIT - (i === 0 ? first.length + 1 : next ? next.length + 1 : 0)
+  const texts = message.text?.trim() ? discordTexts(message.text, room) : []
   const parts: Part[] = texts.map((text, i) => ({ content: withHeader(i === 0 ? first : next, text) }))
   const embeds = message.flowOutput.flatMap(entry => flowEmbeds(entry, look.colors[message.type]))
   for (const batch of packEmbeds(embeds)) {
@@ -54,5 +61,6 @@ export function partsOf(message: RelayMessage, look: Look): Part[] {
     const header = parts.length === 0 ? first : next
     parts.push(header ? { content: header, embeds: batch } : { embeds: batch })
   }
+  if (look.linkPreviews === false) for (const part of parts) part.flags = SUPPRESS_EMBEDS
   return parts
 }

@@ -80,6 +80,12 @@ export const DiscordOptions = Type.Object(
     userColor: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 0xffffff, default: 0x99aab5, description: 'Embed colour of questions.' })
     ),
+    linkPreviews: Type.Optional(
+      Type.Boolean({
+        description:
+          'False: posts carry the SUPPRESS_EMBEDS flag, so links in relayed answers show no preview. Default true.'
+      })
+    ),
     maxRateLimitWaitMs: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -113,6 +119,7 @@ export interface Settings {
   names: { ANSWER: string; QUESTION: string }
   avatars: { ANSWER?: string; QUESTION?: string }
   colors: { ANSWER: number; QUESTION: number }
+  linkPreviews: boolean
   maxRateLimitWaitMs: number
   requestTimeoutMs: number
 }
@@ -156,6 +163,7 @@ export function settingsFrom(options: DiscordOptions, name: string): Settings {
     names: { ANSWER: o.botName ?? 'GPTBots', QUESTION: o.userName ?? 'User' },
     avatars: { ANSWER: o.botAvatarUrl, QUESTION: o.userAvatarUrl },
     colors: { ANSWER: o.botColor ?? 0x5865f2, QUESTION: o.userColor ?? 0x99aab5 },
+    linkPreviews: o.linkPreviews ?? true,
     maxRateLimitWaitMs: o.maxRateLimitWaitMs ?? 5000,
     requestTimeoutMs: o.requestTimeoutMs ?? 15000
   }

@@ -83,7 +83,8 @@ export class DiscordRelay implements Relay {
       labelRole: !settings.webhook,
       markConversation: settings.mode === 'channel',
       names: settings.names,
-      colors: settings.colors
+      colors: settings.colors,
+      linkPreviews: settings.linkPreviews
     }
   }
 

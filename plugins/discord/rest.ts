@@ -24,6 +24,7 @@ export const NO_PINGS = { parse: [] as never[] }
 export interface MessageBody {
   content?: string
   embeds?: Embed[]
+  flags?: number
   allowed_mentions: typeof NO_PINGS
 }
 

@@ -1,14 +1,16 @@
 import type { Audio, FlowOutput, RelayMessage } from '../../src/message.js'
-import { scanLines } from './fences.js'
+import { type Flow, joinFlows, Rank } from '../../src/markdown/flow.js'
+import { splitFlow } from '../../src/markdown/split.js'
+import { linkDestination, shorten } from '../../src/markdown/text.js'
+import { slackFlow } from './markdown.js'
 import type { SlackSettings } from './options.js'
 
 /*
  * Why Slack's `markdown` block rather than converting to mrkdwn: LLM answers are standard
  * Markdown, and the markdown block lets Slack itself render headings, nested lists, emphasis,
- * links and fenced code with its language, where a hand-written Markdown-to-mrkdwn converter
- * would lose structure (nested lists, headings, tables) and get emphasis rules wrong. The price
- * is 12,000 characters per message, which the splitter pays. `markdown_text` is not used because
- * it can't be combined with `text` (the fallback always sent) or with blocks (the prefix).
+ * links and fenced code with its language. The Markdown is written again from the parsed tree
+ * (plugins/slack/markdown.ts), which turns tables into `table` blocks and rules into dividers.
+ * `markdown_text` is not used because it can't be combined with `text` or with blocks.
  */
 
 const wordJoiner = '\u2060'
@@ -37,108 +39,51 @@ export function escapeInline(text: string): string {
   return neutraliseMentions(text).replace(/[\\`*_[\]<>~|#&]/g, '\\$&')
 }
 
-const paragraphBreak = /\n[ \t]*\n/g
-const autolink = /<(?:https?|mailto):[^\s<>]*>/iy
-const entity = /&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});/iy
-
 /**
  * Makes relayed Markdown safe to post in a markdown block: mentions neutralised, and outside code
  * a `<` or an entity-looking `&` escaped with a backslash so that `a <b> c` or `&amp;` show as
  * written instead of vanishing as HTML or turning into other characters. Autolinks stay links.
- * Indented code blocks are not recognised (nested list items look the same); fenced code is.
+ * Written from the parsed tree, so code (fenced or indented) is known exactly.
  */
 export function safeMarkdown(markdown: string): string {
-  const text = neutraliseMentions(markdown)
-  let out = ''
-  let from = 0
-  let inCode = false
-  for (const line of scanLines(text)) {
-    const code = Boolean(line.inside || line.opens)
-    if (code !== inCode) {
-      out += inCode ? text.slice(from, line.start) : escapeProse(text.slice(from, line.start))
-      from = line.start
-      inCode = code
-    }
-  }
-  return out + (inCode ? text.slice(from) : escapeProse(text.slice(from)))
+  return joinPosts(slackFlow(neutraliseMentions(markdown)))
 }
 
-function escapeProse(prose: string): string {
-  let out = ''
-  let i = 0
-  while (i < prose.length) {
-    const c = prose[i] as string
-    if (c === '\\') {
-      out += prose.slice(i, i + 2)
-      i += 2
-    } else if (c === '`') {
-      const span = codeSpanEnd(prose, i)
-      out += prose.slice(i, span)
-      i = span
-    } else if (c === '<' && matchesAt(autolink, prose, i)) {
-      out += prose.slice(i, autolink.lastIndex)
-      i = autolink.lastIndex
-    } else if (c === '<' || (c === '&' && matchesAt(entity, prose, i))) {
-      out += '\\' + c
-      i++
-    } else {
-      out += c
-      i++
-    }
-  }
-  return out
+function joinPosts(flow: Flow): string {
+  return splitFlow(flow, { chars: Number.POSITIVE_INFINITY })
+    .map(post => post.text)
+    .join('\n\n')
 }
 
-/** Where a code span opened by the backticks at `start` ends; just past the run if it is not one. */
-function codeSpanEnd(prose: string, start: number): number {
-  let run = start
-  while (prose[run] === '`') run++
-  const length = run - start
-  // A code span ends at the next run of exactly as many backticks, within its paragraph.
-  paragraphBreak.lastIndex = run
-  const limit = paragraphBreak.exec(prose)?.index ?? prose.length
-  let i = run
-  while (i < limit) {
-    if (prose[i] !== '`') {
-      i++
-      continue
-    }
-    let end = i
-    while (prose[end] === '`') end++
-    if (end - i === length && end <= limit) return end
-    i = end
-  }
-  return run
-}
-
-function matchesAt(pattern: RegExp, text: string, index: number): boolean {
-  pattern.lastIndex = index
-  return pattern.test(text)
-}
-
-/** The whole of a relayed message as one Markdown document, before it is split into parts. */
-export function messageMarkdown(message: RelayMessage, flowOutput: SlackSettings['flowOutput']): string {
+/**
+ * A relayed message as one flow, ready to split into posts: its text, then each flow output.
+ * Each section is parsed alone, so a code block left open in the text cannot swallow the rest.
+ */
+export function messageFlow(message: RelayMessage, flowOutput: SlackSettings['flowOutput']): Flow {
   const text = message.text?.replace(/^\s*\n/, '').trimEnd()
-  const sections: string[] = []
-  if (text) sections.push(safeMarkdown(text))
+  const sections: Flow[] = []
+  if (text) sections.push(slackFlow(neutraliseMentions(text)))
   if (flowOutput === 'shown' || (flowOutput === 'whenNoText' && !text)) {
-    for (const entry of message.flowOutput) {
-      const section = flowSection(entry)
-      if (section) sections.push(section)
-    }
+    for (const entry of message.flowOutput) sections.push(...flowSection(entry))
   }
-  return sections.join('\n\n')
+  return joinFlows(sections, '\n\n', Rank.block)
+}
+
+/** The whole of a relayed message as Markdown, unsplit. */
+export function messageMarkdown(message: RelayMessage, flowOutput: SlackSettings['flowOutput']): string {
+  return joinPosts(messageFlow(message, flowOutput))
 }
 
 /** One flow component's output: a compact label line, then its text and audio. */
-function flowSection(entry: FlowOutput): string | undefined {
+function flowSection(entry: FlowOutput): Flow[] {
   const content = entry.content?.replace(/^\s*\n/, '').trimEnd()
-  const body = [content ? safeMarkdown(content) : undefined, ...entry.audio.map(audioMarkdown)].filter(
-    (piece): piece is string => Boolean(piece)
-  )
-  if (body.length === 0) return undefined
+  const body = [
+    ...(content ? [slackFlow(neutraliseMentions(content))] : []),
+    ...entry.audio.map(audio => slackFlow(audioMarkdown(audio)))
+  ]
+  if (body.length === 0) return []
   const label = flowLabel(entry)
-  return (label ? [label, ...body] : body).join('\n\n')
+  return label ? [slackFlow(label), ...body] : body
 }
 
 function flowLabel(entry: FlowOutput): string | undefined {
@@ -164,26 +109,16 @@ function audioMarkdown(audio: Audio): string {
   )
 }
 
-// Characters that would end a Markdown link destination early or start something else.
-function linkDestination(url: string): string {
-  return url.replace(/[()<>\\\s"'`]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
-}
-
-/** The `text` fallback of one part: its words as escaped mrkdwn, short enough for notifications. */
-export function fallbackText(markdown: string, limit: number): string {
-  const plain = markdown.replace(/\\([\\`*_{}[\]()#+\-.!|<>~&])/g, '$1')
+/** The `text` of one post: its plain text as escaped mrkdwn, short enough for notifications. */
+export function fallbackText(plain: string, limit: number): string {
   return truncate(escapeMrkdwn(plain), limit)
 }
 
-/** Cuts escaped mrkdwn to `limit` characters without breaking an entity or a surrogate pair. */
+/** Cuts escaped mrkdwn to `limit` characters without breaking an entity or a character. */
 export function truncate(text: string, limit: number): string {
   if (text.length <= limit) return text
-  let cut = limit - 1
-  const amp = text.lastIndexOf('&', cut)
-  if (amp !== -1 && amp > cut - 5 && !text.slice(amp, cut).includes(';')) cut = amp
-  const code = text.charCodeAt(cut - 1)
-  if (code >= 0xd800 && code <= 0xdbff) cut--
-  return text.slice(0, cut) + '…'
+  // A cut inside `&amp;` would leave a broken entity: cut before it instead.
+  return shorten(text, limit).replace(/&[#a-z0-9]{0,8}…$/i, '…')
 }
 
 /** The parent message's text in "title" mode: the template with the conversation filled in. */

@@ -1,3 +1,4 @@
+import type { Post } from '../../src/markdown/split.js'
 import type { RelayMessage } from '../../src/message.js'
 import { escapeMrkdwn, fallbackText, threadTitle } from './format.js'
 import type { SlackSettings, Speaker } from './options.js'
@@ -16,7 +17,10 @@ export interface PostArguments {
   metadata?: { event_type: string; event_payload: Record<string, string> }
 }
 
-type Block = { type: 'markdown'; text: string } | { type: 'context'; elements: ContextElement[] }
+type Block =
+  | { type: 'markdown'; text: string }
+  | { type: 'context'; elements: ContextElement[] }
+  | { type: 'table' | 'divider' }
 
 type ContextElement = { type: 'mrkdwn'; text: string } | { type: 'image'; image_url: string; alt_text: string }
 
@@ -36,24 +40,30 @@ export function titleArguments(settings: SlackSettings, message: RelayMessage, r
 /**
  * One part of a relayed message. With `customize`, every part carries the speaker's name and
  * icon; otherwise the first part opens with a small context line naming the speaker, and every
- * part's notification text starts with the name.
+ * part's notification text (its plain text) starts with the name.
  */
 export function partArguments(
   settings: SlackSettings,
   message: RelayMessage,
-  markdown: string,
+  post: Post,
   index: number
 ): PostArguments {
   const speaker = settings.speakers[message.type]
-  const blocks: Block[] = [{ type: 'markdown', text: markdown }]
+  const blocks: Block[] = post.segments.map(segment =>
+    'block' in segment ? (segment.block as Block) : { type: 'markdown', text: segment.text }
+  )
+  const plain = post.plain || 'table'
   if (settings.customize) {
     const icon = speaker.iconUrl ? { icon_url: speaker.iconUrl } : { icon_emoji: speaker.iconEmoji }
-    return { text: fallbackText(markdown, fallbackLimit), blocks, username: speaker.name, ...icon }
+    return { text: fallbackText(plain, fallbackLimit), blocks, username: speaker.name, ...icon }
   }
   const name = escapeMrkdwn(speaker.name)
   if (index === 0) blocks.unshift(speakerContext(speaker))
-  return { text: `${name}: ${fallbackText(markdown, fallbackLimit - name.length - 2)}`, blocks }
+  return { text: `${name}: ${fallbackText(plain, fallbackLimit - name.length - 2)}`, blocks }
 }
+
+/** Blocks a post may hold besides the speaker's context block. */
+export const postBlocks = 49
 
 function speakerContext(speaker: Speaker): Block {
   const name = `*${escapeMrkdwn(speaker.name)}*`

@@ -11,12 +11,12 @@ import {
 } from '../../src/relays/types.js'
 import { slackClient } from './client.js'
 import { AdminAlerts, slackFailure } from './errors.js'
-import { messageMarkdown } from './format.js'
+import { splitFlow, type Post } from '../../src/markdown/split.js'
+import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
 import { ChannelPacer, systemClock, type Clock } from './pace.js'
-import { conversationMetadata, partArguments, titleArguments, type PostArguments } from './payload.js'
+import { conversationMetadata, partArguments, postBlocks, titleArguments, type PostArguments } from './payload.js'
 import { checkReadiness } from './readiness.js'
-import { splitMarkdown } from './split.js'
 import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
 
 /** Thrown out of a delivery when its signal fired between two Slack calls. */
@@ -60,7 +60,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
    * Posts the parts not yet posted, in order, into the conversation's thread (starting it when
    * there is none), and records each posted part before the next so that a retry resumes after it.
    */
-  async function postParts(message: RelayMessage, parts: string[], context: DeliveryContext): Promise<DeliveryOutcome> {
+  async function postParts(message: RelayMessage, parts: Post[], context: DeliveryContext): Promise<DeliveryOutcome> {
     const { state, signal } = context
     let thread = await threadFor(state, channel)
     const posted = postedParts(thread, message.messageId)
@@ -69,7 +69,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       await rememberThread(state, thread)
     }
     for (let index = posted.length; index < parts.length; index++) {
-      const args = partArguments(settings, message, parts[index] as string, index)
+      const args = partArguments(settings, message, parts[index] as Post, index)
       const ts = await post(thread ? { ...args, thread_ts: thread.ts } : withMetadata(args, message), signal)
       posted.push(ts)
       // In "message" mode the first part posted becomes the parent.
@@ -111,7 +111,10 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
   return {
     async deliver(message, context) {
       if (closed) return retry(`Slack relay ${init.name} is closed`)
-      const parts = splitMarkdown(messageMarkdown(message, settings.flowOutput), settings.maxPartLength)
+      const parts = splitFlow(messageFlow(message, settings.flowOutput), {
+        chars: settings.maxPartLength,
+        blocks: postBlocks
+      })
       if (parts.length === 0) return delivered({ channel, parts: 0 })
       try {
         return await postParts(message, parts, context)

@@ -50,5 +50,6 @@ t.test('every part of a long message carries the mark, since conversations inter
   const parts = fake.messagesIn(channel.id)
   t.ok(parts.length >= 3)
   t.ok(parts.every(m => m.content!.startsWith('**🤖 GPTBots** · conversation `long`\n') && m.content!.length <= 2000))
-  t.equal(parts.map(m => m.content!.replace(/^.*\n/, '')).join(''), text, 'the parts join back into the text')
+  // Since #14 a cut drops its line break (the parts are written from the tree): join them with one.
+  t.equal(parts.map(m => m.content!.replace(/^.*\n/, '')).join('\n'), text, 'the parts join back into the text')
 })

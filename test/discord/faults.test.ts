@@ -89,7 +89,9 @@ t.test('a split message that fails midway resumes without reposting accepted par
   t.ok(unique(contents), 'no part twice')
   const resent = fake.requests.filter(r => r.route === MESSAGES && r.path.includes(channel.id)).length - sentBefore
   t.equal(resent, contents.length - accepted, 'the retry sent only the parts not yet accepted')
-  t.equal(contents.map(c => c!.replace(/^.*\n/, '')).join(''), message.text, 'all parts, in order')
+  // Since #14 a cut drops the space or line break it falls on: compare the words.
+  const words = (text: string) => text.split(/\s+/).filter(Boolean)
+  t.same(words(contents.map(c => c!.replace(/^.*\n/, '')).join(' ')), words(message.text!), 'all parts, in order')
 })
 
 t.test('redelivering a message already posted in full posts nothing', async t => {

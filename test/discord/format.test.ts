@@ -64,8 +64,12 @@ t.test(
       titles,
       flowOutput.map(f => f.componentName)
     )
-    const text = parts.flatMap(p => p.embeds!.map(e => e.description)).join('')
-    for (const entry of flowOutput) t.equal(text.split(entry.content).length, 2, `${entry.componentName} once`)
+    // Since #14 the text is written again from its tree, so trailing spaces are gone: compare the words.
+    const text = parts
+      .flatMap(p => p.embeds!.map(e => e.description))
+      .join(' ')
+      .replace(/\s+/g, ' ')
+    for (const entry of flowOutput) t.equal(text.split(entry.content.trim()).length, 2, `${entry.componentName} once`)
   }
 )
 

@@ -58,6 +58,7 @@ export interface CreatedMessage {
   embeds: Embed[]
   allowed_mentions?: AllowedMentions
   nonce?: string | number
+  flags?: number
   username?: string
   avatar_url?: string
   webhook_id?: string
@@ -449,6 +450,9 @@ export class FakeDiscord {
       else if (total > 6000)
         errors.embeds = fieldError('MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000')
     }
+    // On create, Discord takes only SUPPRESS_EMBEDS (1 << 2) and SUPPRESS_NOTIFICATIONS (1 << 12).
+    if (body.flags !== undefined && (!Number.isInteger(body.flags) || (body.flags & ~(4 | 4096)) !== 0))
+      errors.flags = fieldError('MESSAGE_FLAGS_INVALID', 'Invalid flags.')
     if (!webhook && body.nonce !== undefined) {
       const ok = (typeof body.nonce === 'string' && body.nonce.length <= 25) || Number.isInteger(body.nonce)
       if (!ok) errors.nonce = fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.')
@@ -567,6 +571,7 @@ export class FakeDiscord {
       embeds: body.embeds ?? [],
       allowed_mentions: body.allowed_mentions,
       nonce: body.nonce,
+      flags: body.flags,
       pinged: this.pings(body.content, body.allowed_mentions),
       createdAt: Date.now(),
       ...extra

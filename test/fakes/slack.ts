@@ -21,7 +21,11 @@ export const slackLimits = {
   markdownTotal: 12_000,
   markdownText: 12_000,
   text: 40_000,
-  blockId: 255
+  blockId: 255,
+  tableRows: 100,
+  tableCells: 20,
+  tableColumnSettings: 20,
+  tablesPerMessage: 1
 } as const
 
 export const fakeToken = 'xoxb-fake-token'
@@ -84,6 +88,8 @@ export interface Block {
   elements?: unknown[]
   fields?: unknown[]
   block_id?: unknown
+  rows?: unknown
+  column_settings?: unknown
 }
 
 export interface FakeCall {
@@ -331,6 +337,7 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
   if (!Array.isArray(blocks)) return slackError('invalid_blocks_format')
   if (blocks.length > slackLimits.blocks) return invalidBlocks(`no more than ${slackLimits.blocks} items allowed`, '')
   let markdown = 0
+  let tables = 0
   for (const [index, value] of blocks.entries()) {
     const at = `/${index}`
     if (typeof value !== 'object' || value === null) return invalidBlocks('must be an object', at)
@@ -361,15 +368,62 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
       case 'rich_text':
         if (!Array.isArray(block.elements)) problem = 'elements must be an array'
         break
+      case 'table':
+        tables++
+        problem = checkTable(block)
+        break
       default:
         problem = `unsupported type: ${String(block.type)}`
     }
     if (problem) return invalidBlocks(problem, at)
   }
+  // Slack: "only_one_table_allowed", answered as invalid_attachments.
+  if (tables > slackLimits.tablesPerMessage) return slackError('invalid_attachments', {}, ['only_one_table_allowed'])
   if (markdown > slackLimits.markdownTotal) {
     return slackError('msg_blocks_too_long', {}, [
       `markdown blocks hold ${markdown} characters, more than ${slackLimits.markdownTotal}`
     ])
+  }
+  return undefined
+}
+
+/**
+ * The table block as Slack's block reference documents it: 1 to 100 rows, each of 1 to 20 cells
+ * of raw_text (a non-empty text) or rich_text; at most 20 column settings, each with an align of
+ * left, center or right and a boolean is_wrapped, and nothing else.
+ */
+function checkTable(block: Block): string | undefined {
+  const rows = block.rows
+  if (!Array.isArray(rows) || rows.length === 0 || rows.length > slackLimits.tableRows)
+    return `rows: between 1 and ${slackLimits.tableRows} items`
+  for (const [r, row] of rows.entries()) {
+    if (!Array.isArray(row) || row.length === 0 || row.length > slackLimits.tableCells)
+      return `rows/${r}: between 1 and ${slackLimits.tableCells} cells`
+    for (const [c, value] of row.entries()) {
+      const cell = value as { type?: unknown; text?: unknown; elements?: unknown } | null
+      const at = `rows/${r}/${c}`
+      if (typeof cell !== 'object' || cell === null) return `${at}: must be an object`
+      if (cell.type === 'raw_text') {
+        if (typeof cell.text !== 'string' || cell.text.length === 0) return `${at}: text must be a non-empty string`
+        if (Object.keys(cell).some(key => key !== 'type' && key !== 'text')) return `${at}: unknown field`
+      } else if (cell.type === 'rich_text') {
+        if (!Array.isArray(cell.elements)) return `${at}: elements must be an array`
+      } else return `${at}: type must be raw_text or rich_text`
+    }
+  }
+  const settings = block.column_settings
+  if (settings === undefined) return undefined
+  if (!Array.isArray(settings) || settings.length > slackLimits.tableColumnSettings)
+    return `column_settings: at most ${slackLimits.tableColumnSettings} items`
+  for (const [i, value] of settings.entries()) {
+    const setting = value as { align?: unknown; is_wrapped?: unknown } | null
+    if (typeof setting !== 'object' || setting === null) return `column_settings/${i}: must be an object`
+    if (setting.align !== undefined && !['left', 'center', 'right'].includes(String(setting.align)))
+      return `column_settings/${i}/align: must be left, center or right`
+    if (setting.is_wrapped !== undefined && typeof setting.is_wrapped !== 'boolean')
+      return `column_settings/${i}/is_wrapped: must be a boolean`
+    if (Object.keys(setting).some(key => key !== 'align' && key !== 'is_wrapped'))
+      return `column_settings/${i}: unknown field`
   }
   return undefined
 }
