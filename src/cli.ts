@@ -6,6 +6,7 @@ import { isAdminCommand, runAdminCommand } from './admin/cli.js'
 import { defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 import { seedExample } from './seed.js'
+import { StartupError } from './startup.js'
 
 const usage = {
   main: `gptbots-relay: relay GPTBots webhook messages to Slack, Discord and your own destinations
@@ -61,7 +62,8 @@ Options:
 }
 
 function loadFor(file: string | undefined): LoadedConfig {
-  const chosen = file ?? process.env.GPTBOTS_RELAY_CONFIG ?? (existsSync('config.json') ? 'config.json' : undefined)
+  // An empty variable counts as unset, as a shell's `GPTBOTS_RELAY_CONFIG= npm start` means.
+  const chosen = file || process.env.GPTBOTS_RELAY_CONFIG || (existsSync('config.json') ? 'config.json' : undefined)
   return chosen ? loadConfigFile(chosen) : defaultConfig()
 }
 
@@ -151,8 +153,10 @@ export async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(`config error: ${error.message}`)
+  else if (error instanceof StartupError) console.error(`cannot start: ${error.message}`)
   else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
     console.error(`${error.message}\n\n${usage.main}`)
   else console.error(error instanceof Error ? error.message : error)
-  process.exitCode = 1
+  // Whatever a failed start had begun (a relay's connection, a timer) must not keep a half-alive process.
+  process.exit(1)
 })

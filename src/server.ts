@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import type { LoadedConfig } from './config/load.js'
+import type { Config } from './config/schema.js'
 import { createLogger } from './app.js'
 import { listenProblem, probeListen, StartupError, type ListenTarget } from './startup.js'
 
@@ -56,6 +57,27 @@ export async function startServer(loaded: LoadedConfig): Promise<void> {
   }
   logger.info(
     { address, store: store.driver, relays: Object.keys(loaded.config.relays) },
-    `gptbots-relay listening on ${address}: point GPTBots' webhook at ${address}/webhook`
+    `gptbots-relay listening on ${address}`
   )
+  logger.info(webhookAdvice(loaded.config, address))
+}
+
+const allInterfaces = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0', '[::]'])
+const loopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host)
+
+/**
+ * The URL to paste into GPTBots, which calls the relay from the internet over HTTPS. An address the
+ * relay listens on is only that when it is a specific one: 0.0.0.0 and 127.0.0.1 are not reachable
+ * from GPTBots, so then the line says what to use instead.
+ */
+export function webhookAdvice(config: Pick<Config, 'server' | 'auth'>, address: string): string {
+  const sources = Object.keys(config.auth.sources)
+  const paths = sources.length > 0 ? ` (or /webhook/${sources.length === 1 ? sources[0] : '<source>'} per source)` : ''
+  const { host, publicUrl, port } = config.server
+  if (publicUrl) return `GPTBots webhook URL: ${publicUrl.replace(/\/+$/, '')}/webhook${paths}`
+  if (allInterfaces.has(host))
+    return `GPTBots webhook URL: https://<this host's public address>/webhook${paths}, with HTTPS (a reverse proxy or tunnel) in front of port ${port}; set server.publicUrl to have the exact URL printed here`
+  if (loopback(host))
+    return `only this machine can reach ${address}: GPTBots calls the relay from the internet over HTTPS, so put a reverse proxy or tunnel in front, and set server.publicUrl to have its URL printed here`
+  return `GPTBots webhook URL: ${address}/webhook${paths}, if GPTBots can reach that address; it calls over HTTPS from the internet, so set server.publicUrl to the public URL when a proxy or tunnel is in front`
 }

@@ -93,7 +93,7 @@ t.test('a config without tokens refuses to start, saying what to do', async t =>
   const dir = t.testdir({ 'open.json': JSON.stringify({ relays: { c: { type: 'console' } } }) })
   const result = await runCli(['start', '--config', join(dir, 'open.json')])
   t.equal(result.code, 1)
-  t.match(result.stderr, /config error: .*open\.json:\nauth\.tokens is empty: .*allowUnauthenticated/s)
+  t.match(result.stderr, /config error: .*open\.json: auth\.tokens is empty: .*allowUnauthenticated/s)
 })
 
 t.test('a custom relay in TypeScript loads by path into the built relay', async t => {
