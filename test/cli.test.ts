@@ -15,7 +15,7 @@ const seedCurl = JSON.stringify({
 t.test('--help for the command and each subcommand', async t => {
   const main = await runCli(['--help'])
   t.equal(main.code, 0)
-  t.match(main.stdout, /Commands:\n {2}start .*\n {2}check-config FILE.*\n {2}send-test/s)
+  t.match(main.stdout, /Commands:\n {2}start .*\n {2}check-config \[FILE\].*\n {2}send-test/s)
   for (const command of ['start', 'check-config', 'send-test', 'migrate']) {
     const help = await runCli([command, '--help'])
     t.equal(help.code, 0, command)
