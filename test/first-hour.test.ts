@@ -55,7 +55,7 @@ t.test('a misspelt relay type lists the built-in types and suggests the nearest'
   )
   const started = await runCli(['start'], { cwd: dir, env: noConfigEnv })
   t.equal(started.code, 1)
-  t.match(started.stderr, /did you mean "slack"\?\n$/)
+  t.match(started.stderr, /relays\.main\.type: "slak" is not a relay type: .*did you mean "slack"\?\n/)
   t.notMatch(started.stderr, /Cannot find package/)
 })
 

@@ -119,7 +119,7 @@ t.test('a port the user may not bind: says why and how to choose another', async
     ...(root ? { uid: 65534, gid: 65534 } : {})
   })
   t.equal(result.code, 1, result.stderr)
-  t.equal(result.said.length, 1, result.stderr)
+  // Under tap, its coverage hook may add a complaint of its own after ours: it cannot write .tap/ as nobody.
   t.match(
     result.said[0],
     /^cannot start: no permission to listen on port 80 on 127\.0\.0\.1: ports below 1024 need root .* PORT environment variable or server\.port in /
