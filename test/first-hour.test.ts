@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { runCli, startRelay, until } from './helpers/process.js'
+import { freePort, runCli, startRelay, until } from './helpers/process.js'
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
 const noConfigEnv = { GPTBOTS_RELAY_CONFIG: '', PORT: '' }
@@ -53,7 +53,7 @@ t.test('a misspelt relay type lists the built-in types and suggests the nearest'
     result.stderr,
     `config error: ${join(dir, 'config.json')}: relays.main.type: "slak" is not a relay type: use a built-in type (console, slack, discord), a path to a plugin (such as ./plugins/http-forwarder), or the name of an installed npm package: did you mean "slack"?\n`
   )
-  const started = await runCli(['start'], { cwd: dir, env: noConfigEnv })
+  const started = await runCli(['start'], { cwd: dir, env: { ...noConfigEnv, PORT: String(await freePort()) } })
   t.equal(started.code, 1)
   t.match(started.stderr, /relays\.main\.type: "slak" is not a relay type: .*did you mean "slack"\?\n/)
   t.notMatch(started.stderr, /Cannot find package/)
