@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { isAdminCommand, runAdminCommand } from './admin/cli.js'
 import { defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 import { seedExample } from './seed.js'
+import { StartupError } from './startup.js'
 
 const usage = {
   main: `gptbots-relay: relay GPTBots webhook messages to Slack, Discord and your own destinations
@@ -14,8 +17,8 @@ Usage: gptbots-relay <command> [options]
 
 Commands:
   start [--config FILE]        run the relay (default command)
-  check-config FILE            validate a config file and the options of every relay
-  send-test [--url URL] [--token TOKEN]
+  check-config [FILE]          validate a config file and the options of every relay
+  send-test [--url URL] [--token TOKEN] [--conversation ID]
                                post GPTBots' example message to a running relay
   migrate [--config FILE]      create or upgrade the store's tables, then exit
   dead-letters [--relay R]     list dead letters of a running relay (admin API)
@@ -24,7 +27,7 @@ Commands:
   conversations [--conversation C]
                                list conversations, or one conversation's messages
 
-Run "gptbots-relay <command> --help" for a command's options.`,
+Run "gptbots-relay <command> --help" for a command's options, "gptbots-relay --version" for the version.`,
   start: `Usage: gptbots-relay start [--config FILE]
 
 Runs the relay. The config comes from --config, else $GPTBOTS_RELAY_CONFIG, else ./config.json
@@ -33,10 +36,11 @@ when it exists, else a built-in default: the console relay with an open intake o
 Options:
   -c, --config FILE   the JSON config file
   -h, --help          show this help`,
-  'check-config': `Usage: gptbots-relay check-config FILE
+  'check-config': `Usage: gptbots-relay check-config [FILE]
 
 Validates FILE: its JSON, environment placeholders, every field, routes, and each relay's options
-against its plugin's schema. Prints what is wrong, with paths, and exits 1; or exits 0.
+against its plugin's schema. Prints what is wrong, with paths, and exits 1; or exits 0. Without
+FILE it checks the config start would use: $GPTBOTS_RELAY_CONFIG, else ./config.json.
 
 Options:
   -h, --help   show this help`,
@@ -48,20 +52,26 @@ ahead of a deploy. Safe while other replicas start or run: PostgreSQL migrations
 Options:
   -c, --config FILE   the JSON config file (found as for start)
   -h, --help          show this help`,
-  'send-test': `Usage: gptbots-relay send-test [--url URL] [--token TOKEN]
+  'send-test': `Usage: gptbots-relay send-test [--url URL] [--token TOKEN] [--conversation ID]
 
 Posts the example message from GPTBots' webhook documentation (with a fresh message_id, so that
 repeated tests are not deduplicated) and prints the relay's answer.
 
 Options:
-  --url URL        the webhook URL (default http://127.0.0.1:$PORT/webhook, PORT defaulting to 8080)
-  --token TOKEN    sent as Authorization: Bearer TOKEN (default $GPTBOTS_API_KEY, else none)
+  --url URL          the webhook URL (default http://127.0.0.1:$PORT/webhook, PORT defaulting to 8080)
+  --token TOKEN      sent as Authorization: Bearer TOKEN (default $GPTBOTS_API_KEY, else none)
   --conversation ID  the conversation id (default the example's)
-  -h, --help       show this help`
+  -h, --help         show this help`
+}
+
+/** The config file start uses: --config, else $GPTBOTS_RELAY_CONFIG, else ./config.json when it exists. */
+function configFileFor(file: string | undefined): string | undefined {
+  // An empty variable counts as unset, as a shell's `GPTBOTS_RELAY_CONFIG= npm start` means.
+  return file || process.env.GPTBOTS_RELAY_CONFIG || (existsSync('config.json') ? 'config.json' : undefined)
 }
 
 function loadFor(file: string | undefined): LoadedConfig {
-  const chosen = file ?? process.env.GPTBOTS_RELAY_CONFIG ?? (existsSync('config.json') ? 'config.json' : undefined)
+  const chosen = configFileFor(file)
   return chosen ? loadConfigFile(chosen) : defaultConfig()
 }
 
@@ -72,7 +82,8 @@ async function checkConfig(file: string): Promise<void> {
   for (const [name, entry] of Object.entries(loaded.config.relays)) {
     await prepareRelay(name, entry, loaded.configDir).catch((error: Error) => problems.push(error.message))
   }
-  if (problems.length > 0) throw new ConfigError(`${loaded.file}:\n${problems.join('\n')}`)
+  if (problems.length === 1) throw new ConfigError(`${loaded.file}: ${problems[0]}`)
+  if (problems.length > 1) throw new ConfigError(`${loaded.file}:\n${problems.join('\n')}`)
   const routes = loaded.config.routes?.length
   console.log(
     `${loaded.file} is valid: ${Object.keys(loaded.config.relays).length} relay(s), ${routes === undefined ? 'no routes (every relay gets every message)' : `${routes} route(s)`}, store ${loaded.config.store.driver}`
@@ -85,15 +96,42 @@ async function sendTest(url: string, token: string | undefined, conversation: st
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body)
+  }).catch((error: Error) => {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED and the like) is its cause.
+    const cause = (error.cause as Error | undefined)?.message ?? error.message
+    throw new Error(`cannot reach the relay at ${url}: ${cause} (is it running? --url sets another address)`)
   })
   const text = await response.text()
   console.log(`POST ${url} → HTTP ${response.status} ${text}`)
+  if (response.status === 401) {
+    console.log(
+      token
+        ? 'the relay refused this token: pass one of the tokens in its config (auth.tokens, or auth.sources for /webhook/<source>) with --token TOKEN or the GPTBOTS_API_KEY environment variable'
+        : 'the relay wants a token: pass --token TOKEN, or set the GPTBOTS_API_KEY environment variable, to one of the tokens in its config (auth.tokens)'
+    )
+  }
   if (!response.ok) process.exitCode = 1
+}
+
+/** This package's version, from its package.json, found upwards from here (src/ or dist/src/). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'gptbots-relay') return pkg.version ?? 'unknown'
+    }
+    if (dirname(dir) === dir) return 'unknown'
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     console.log(usage.main)
+    return
+  }
+  if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') {
+    console.log(`gptbots-relay ${version()}`)
     return
   }
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'start'
@@ -124,8 +162,11 @@ export async function main(argv: string[]): Promise<void> {
       // Loaded here, not at the top: the admin commands and --help start in a tenth of the time without the server.
       return (await import('./server.js')).startServer(loadFor(values.config ?? positionals[0]))
     case 'check-config': {
-      const file = positionals[0] ?? values.config
-      if (!file) throw new ConfigError(`check-config needs a FILE\n\n${usage['check-config']}`)
+      const file = configFileFor(positionals[0] ?? values.config)
+      if (!file)
+        throw new ConfigError(
+          'no config file to check: pass one (check-config FILE), set GPTBOTS_RELAY_CONFIG, or create ./config.json (start would run the built-in default: the console relay on 127.0.0.1)'
+        )
       return checkConfig(file)
     }
     case 'migrate': {
@@ -151,8 +192,10 @@ export async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(`config error: ${error.message}`)
+  else if (error instanceof StartupError) console.error(`cannot start: ${error.message}`)
   else if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
     console.error(`${error.message}\n\n${usage.main}`)
   else console.error(error instanceof Error ? error.message : error)
-  process.exitCode = 1
+  // Whatever a failed start had begun (a relay's connection, a timer) must not keep a half-alive process.
+  process.exit(1)
 })

@@ -24,12 +24,16 @@ const secretField = new RegExp(
 )
 const mayHoldSecretField = new RegExp(`"(?:${secretFields.join('|')})"`)
 
-/** The credentials inside a URL (`https://user:password@host`), if the string is one. */
+/**
+ * The password inside a URL (`https://user:password@host`), if the string is one. The user name is
+ * not a secret: hiding it (`postgres` in `postgres://postgres@db/relay`) would also blank out every
+ * other use of that word, such as the store driver's name in the start-up line.
+ */
 function urlCredentials(value: string): string[] {
   if (!value.includes('@') || !value.includes('://')) return []
   try {
     const url = new URL(value)
-    const found = [url.password, url.password ? '' : url.username].filter(Boolean)
+    const found = [url.password].filter(Boolean)
     return found.flatMap(part => [part, decodeURIComponent(part)])
   } catch {
     return []

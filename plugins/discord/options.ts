@@ -17,6 +17,8 @@ export const DiscordOptions = Type.Object(
     channel: Type.Optional(
       Type.String({
         pattern: '^[0-9]{15,21}$',
+        patternErrorMessage:
+          'must be a channel id, a long number such as 1234567890123456789, not a channel name such as "#general": in Discord, turn on Developer Mode (User Settings, Advanced), then right-click the channel and choose Copy Channel ID',
         description:
           "Channel id: a text or announcement channel (modes thread, channel) or a forum channel (mode forum). With webhookUrl it defaults to the webhook's channel."
       })
@@ -38,6 +40,8 @@ export const DiscordOptions = Type.Object(
     webhookUrl: Type.Optional(
       Type.String({
         pattern: '/webhooks/[0-9]+/[^/?#]+',
+        patternErrorMessage:
+          "must be a Discord webhook URL such as https://discord.com/api/webhooks/<id>/<token>: copy it from the channel's Integrations, Webhooks settings",
         description:
           'Post through this webhook instead of the bot: per-message names and avatars. Requests still go to apiUrl.'
       })

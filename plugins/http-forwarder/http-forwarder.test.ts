@@ -119,7 +119,7 @@ t.test('its options are validated at start, naming the relay and the field', asy
     testApp(t, {
       config: { relays: { forward: { type: './plugins/http-forwarder', url: 'ftp://x', secret: 'short' } } }
     }),
-    /relays\.forward\.url must match the pattern .*\nrelays\.forward\.secret must be at least 16 characters/
+    /relays\.forward\.url must be a URL starting with https:\/\/ \(or http:\/\/\)\nrelays\.forward\.secret must be at least 16 characters/
   )
   await t.rejects(
     testApp(t, { config: { relays: { forward: { type: './plugins/http-forwarder', secret: SECRET } } } }),

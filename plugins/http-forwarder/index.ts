@@ -5,7 +5,11 @@ import { sign } from './signature.js'
 
 const Options = Type.Object(
   {
-    url: Type.String({ pattern: '^https?://', description: 'Where each message is POSTed as JSON.' }),
+    url: Type.String({
+      pattern: '^https?://',
+      patternErrorMessage: 'must be a URL starting with https:// (or http://)',
+      description: 'Where each message is POSTed as JSON.'
+    }),
     secret: Type.String({
       minLength: 16,
       description: 'Shared secret for the HMAC-SHA256 signature; use ${ENV} or ${file:...}.'

@@ -3,8 +3,20 @@ import Type, { type Static } from 'typebox'
 /** How one side of the conversation (the user's questions or the bot's answers) is shown. */
 export const SpeakerOptions = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
-  iconEmoji: Type.Optional(Type.String({ pattern: "^:[a-z0-9_+'-]+:$", description: 'Such as :robot_face:' })),
-  iconUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'Wins over iconEmoji' }))
+  iconEmoji: Type.Optional(
+    Type.String({
+      pattern: "^:[a-z0-9_+'-]+:$",
+      patternErrorMessage: 'must be an emoji code between colons, such as :robot_face:',
+      description: 'Such as :robot_face:'
+    })
+  ),
+  iconUrl: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      patternErrorMessage: 'must be a URL starting with https:// (or http://)',
+      description: 'Wins over iconEmoji'
+    })
+  )
 })
 export type SpeakerOptions = Static<typeof SpeakerOptions>
 
@@ -25,11 +37,22 @@ export const slackDefaults = {
 
 export const SlackOptions = Type.Object(
   {
-    token: Type.String({ pattern: '^xox[a-z]-', description: 'Bot token (xoxb-...) with chat:write' }),
-    channel: Type.String({ pattern: '^[CGD][A-Z0-9]+$', description: 'Channel ID such as C0123456 (not a #name)' }),
+    token: Type.String({
+      pattern: '^xox[a-z]-',
+      patternErrorMessage:
+        "must be a Slack bot token starting with xoxb-: copy the Bot User OAuth Token from your app's OAuth & Permissions page at https://api.slack.com/apps",
+      description: 'Bot token (xoxb-...) with chat:write'
+    }),
+    channel: Type.String({
+      pattern: '^[CGD][A-Z0-9]+$',
+      patternErrorMessage:
+        'must be a channel ID such as C0123ABCD, not a channel name such as "#general": in Slack, open the channel, click its name at the top, and copy the Channel ID at the bottom of the About tab',
+      description: 'Channel ID such as C0123456 (not a #name)'
+    }),
     apiUrl: Type.Optional(
       Type.String({
         pattern: '^https?://',
+        patternErrorMessage: 'must be a URL starting with https:// (or http://)',
         default: slackDefaults.apiUrl,
         description: 'Slack Web API base URL, for proxies, GovSlack (https://slack-gov.com/api/) and tests'
       })

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { type ParseError, ParseErrorCode, parseTree } from 'jsonc-parser'
 import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
 import { checker, dotPath } from '../validation.js'
@@ -18,9 +19,17 @@ const placeholder = /\$\$\{|\$\{([^}]*)\}/g
 
 /**
  * Replaces `${VAR}`, `${VAR:-fallback}` and `${file:path}` in one string; `$${` stays a literal `${`.
- * Secrets therefore live in the environment or in files, never in the config itself.
+ * Secrets therefore live in the environment or in files, never in the config itself. A placeholder
+ * that cannot be filled adds a problem and leaves the string empty, so that every missing variable
+ * is reported in one run.
  */
-function interpolate(value: string, where: string, env: NodeJS.ProcessEnv, configDir: string): string {
+function interpolate(
+  value: string,
+  where: string,
+  env: NodeJS.ProcessEnv,
+  configDir: string,
+  problems: string[]
+): string {
   return value.replace(placeholder, (whole, inner: string | undefined) => {
     if (inner === undefined) return '${'
     if (inner.startsWith('file:')) {
@@ -28,30 +37,37 @@ function interpolate(value: string, where: string, env: NodeJS.ProcessEnv, confi
       try {
         return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
       } catch (error) {
-        throw new ConfigError(`${where}: cannot read secret file ${file}: ${(error as Error).message}`, {
-          cause: error
-        })
+        problems.push(`${where}: cannot read secret file ${file}: ${(error as Error).message}`)
+        return ''
       }
     }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner)
-    if (!m)
-      throw new ConfigError(
-        `${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`
-      )
+    if (!m) {
+      problems.push(`${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`)
+      return ''
+    }
     const found = env[m[1]!]
     if (found !== undefined && found !== '') return found
     if (m[2] !== undefined) return m[2]
-    throw new ConfigError(`${where}: environment variable ${m[1]} is not set`)
+    problems.push(`${where}: environment variable ${m[1]} is not set`)
+    return ''
   })
 }
 
-function interpolateAll(value: unknown, path: string[], env: NodeJS.ProcessEnv, configDir: string): unknown {
-  if (typeof value === 'string') return interpolate(value, dotPath('')(path), env, configDir)
-  if (Array.isArray(value)) return value.map((v, i) => interpolateAll(v, [...path, String(i)], env, configDir))
+function interpolateAll(
+  value: unknown,
+  path: string[],
+  env: NodeJS.ProcessEnv,
+  configDir: string,
+  problems: string[]
+): unknown {
+  if (typeof value === 'string') return interpolate(value, dotPath('')(path), env, configDir, problems)
+  if (Array.isArray(value))
+    return value.map((v, i) => interpolateAll(v, [...path, String(i)], env, configDir, problems))
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value))
-      out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir)
+      out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir, problems)
     return out
   }
   return value
@@ -108,7 +124,10 @@ export function resolveConfig(
   const env = options.env ?? process.env
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError('the config must be a JSON object')
-  const value = Value.Default(Config, interpolateAll(raw, [], env, options.configDir)) as Record<string, unknown>
+  const unfilled: string[] = []
+  const interpolated = interpolateAll(raw, [], env, options.configDir, unfilled)
+  if (unfilled.length > 0) throw new ConfigError(unfilled.join('\n'))
+  const value = Value.Default(Config, interpolated) as Record<string, unknown>
   const problems = configChecker.problems(value, dotPath(''))
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   const config = value as Config
@@ -123,6 +142,42 @@ export function resolveConfig(
   return { config: deepFreeze(config), configDir: options.configDir, file: options.file }
 }
 
+/** jsonc-parser's error codes that say more than V8's "Unexpected token", in the relay's words. */
+const jsonMistakes: Partial<Record<ParseErrorCode, string>> = {
+  [ParseErrorCode.InvalidCommentToken]: 'JSON has no comments; remove the comment',
+  [ParseErrorCode.InvalidSymbol]:
+    'this is not a JSON value: strings need double quotes, and true, false and null are lower-case',
+  [ParseErrorCode.PropertyNameExpected]: 'a field name must be in double quotes',
+  [ParseErrorCode.ValueExpected]: 'a value is missing here'
+}
+
+/**
+ * Where a config file stops being JSON, as `file:line:column`, which editors jump to, and why.
+ * JSON.parse gives at most a character position, and for an unexpected character none at all, so
+ * the place comes from jsonc-parser, which reads the same grammar and reports every error's offset.
+ */
+function jsonProblem(path: string, text: string, error: Error): string {
+  const found: ParseError[] = []
+  parseTree(text, found, { disallowComments: true, allowTrailingComma: false })
+  const first = found[0]
+  const at = /at position (\d+)/.exec(error.message)
+  const position = first?.offset ?? (at ? Number(at[1]) : text.length)
+  const before = text.slice(0, position)
+  const line = before.split('\n').length
+  const column = position - before.lastIndexOf('\n')
+  const trailingComma = /,\s*$/.test(before) && /^\s*[}\]]/.test(text.slice(position))
+  const v8 = error.message.replace(/ in JSON at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '')
+  const why = trailingComma
+    ? 'a comma before } or ] is not allowed in JSON'
+    : ((first && jsonMistakes[first.error]) ?? v8)
+  return `${path}:${line}:${column}: not valid JSON: ${why}`
+}
+
+/** One problem on the file's line; several each on a line of their own under it. */
+function inFile(path: string, message: string): string {
+  return message.includes('\n') ? `${path}:\n${message}` : `${path}: ${message}`
+}
+
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = resolve(file)
   let text: string
@@ -133,14 +188,15 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   let raw: unknown
   try {
-    raw = JSON.parse(text)
+    // Some Windows editors start UTF-8 files with a byte-order mark, which JSON does not allow.
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''))
   } catch (error) {
-    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`, { cause: error })
+    throw new ConfigError(jsonProblem(path, text.replace(/^\uFEFF/, ''), error as Error), { cause: error })
   }
   try {
     return resolveConfig(raw, { configDir: dirname(path), env, file: path })
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`${path}:\n${error.message}`, { cause: error.cause })
+    if (error instanceof ConfigError) throw new ConfigError(inFile(path, error.message), { cause: error.cause })
     throw error
   }
 }

@@ -5,6 +5,15 @@ const StringOrList = Type.Union([Type.String(), Type.Array(Type.String(), { minI
 export const ServerConfig = Type.Object(
   {
     host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
+    publicUrl: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        patternErrorMessage:
+          'must be the URL at which GPTBots reaches this relay, starting with https://, such as https://relay.example.com',
+        description:
+          'The URL at which GPTBots reaches this relay from the internet (your reverse proxy or tunnel), such as https://relay.example.com. Printed at start as the webhook URL to paste into GPTBots.'
+      })
+    ),
     port: Type.Integer({
       minimum: 0,
       maximum: 65535,
@@ -62,7 +71,8 @@ export const AuthConfig = Type.Object(
 
 export const SqliteStoreConfig = Type.Object(
   {
-    driver: Type.Literal('sqlite'),
+    // The default driver: a store block with only a path is a SQLite store, as the README says.
+    driver: Type.Literal('sqlite', { default: 'sqlite' }),
     path: Type.String({
       minLength: 1,
       default: './data/relay.db',
@@ -81,7 +91,12 @@ export const PostgresStoreConfig = Type.Object(
   {
     driver: Type.Literal('postgres'),
     url: Type.String({ minLength: 1, description: 'postgres://user:password@host:5432/database' }),
-    schema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gptbots_relay' })
+    schema: Type.String({
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+      patternErrorMessage:
+        'must be a PostgreSQL schema name of lower-case letters, digits and _, not starting with a digit, at most 63 characters',
+      default: 'gptbots_relay'
+    })
   },
   { additionalProperties: false }
 )

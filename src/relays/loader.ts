@@ -4,6 +4,7 @@ import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
+import { nearest } from '../suggest.js'
 import { checker, dotPath } from '../validation.js'
 import type { Relay, RelayLogger, RelayPlugin } from './types.js'
 
@@ -74,12 +75,31 @@ export interface PreparedRelay {
   options: unknown
 }
 
+/** Whether importing `type` failed because no package of that name is installed (not because of its own imports). */
+function isMissingPackage(error: unknown, type: string): boolean {
+  const { code, message } = error as { code?: string; message?: string }
+  // Loaders in front of Node's (tsx in development) may drop the code but keep Node's wording.
+  const notFound =
+    code === 'ERR_MODULE_NOT_FOUND' ||
+    code === 'MODULE_NOT_FOUND' ||
+    /Cannot find (package|module) '/.test(message ?? '')
+  return !isPath(type) && notFound && (message?.includes(`'${type}'`) ?? false)
+}
+
+/** A `type` that is neither built in, nor a path, nor an installed package: most often a typo. */
+function unknownType(type: string): string {
+  const meant = nearest(type, builtInRelays)
+  const hint = meant === undefined ? '' : `: did you mean "${meant}"?`
+  return `"${type}" is not a relay type: use a built-in type (${builtInRelays.join(', ')}), a path to a plugin (such as ./plugins/http-forwarder), or the name of an installed npm package${hint}`
+}
+
 /** Imports a relay plugin by its config `type`; `where` names the config entry in errors. */
 export async function loadPlugin(type: string, configDir: string, where = `relays.${type}`): Promise<RelayPlugin> {
   let module: unknown
   try {
     module = await importPlugin(type, configDir)
   } catch (error) {
+    if (isMissingPackage(error, type)) throw new ConfigError(`${where}.type: ${unknownType(type)}`, { cause: error })
     throw new ConfigError(`${where}.type: cannot load relay plugin "${type}": ${(error as Error).message}`, {
       cause: error
     })

@@ -191,3 +191,25 @@ t.test("a reload adds the new config's secrets and keeps scrubbing the old ones"
   child.info('posting with xoxb-added-by-reload, admin-token-after-reload and admin-token-0123456789')
   t.equal(JSON.parse(lines[0]!).msg, 'posting with [redacted], [redacted] and [redacted]')
 })
+
+t.test('a store URL: its password is hidden, its user name and the driver are not', async t => {
+  const withoutPassword = config(
+    {},
+    { store: { driver: 'postgres', url: 'postgres://postgres@db.example:5432/relay' } }
+  )
+  const plain = capture(withoutPassword)
+  plain.logger.info({ store: 'postgres', url: 'postgres://postgres@db.example:5432/relay' }, 'store postgres opened')
+  plain.logger.flush()
+  t.same(JSON.parse(plain.lines[0]!).store, 'postgres', 'the driver name stays')
+  t.match(plain.lines[0], /"url":"postgres:\/\/postgres@db\.example:5432\/relay"/, 'the user name stays')
+  t.match(plain.lines[0], /"msg":"store postgres opened"/)
+  t.notMatch(plain.lines[0], /redacted/)
+
+  const withPassword = config({}, { store: { driver: 'postgres', url: 'postgres://u:pw-secret-1@db.example/relay' } })
+  const hidden = capture(withPassword)
+  hidden.logger.info({ store: 'postgres', url: 'postgres://u:pw-secret-1@db.example/relay' }, 'connecting')
+  hidden.logger.flush()
+  t.match(hidden.lines[0], /"url":"postgres:\/\/u:\[redacted\]@db\.example\/relay"/, 'the password is hidden, u stays')
+  t.notMatch(hidden.lines[0], /pw-secret-1/)
+  t.same(JSON.parse(hidden.lines[0]!).store, 'postgres')
+})

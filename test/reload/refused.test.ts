@@ -15,7 +15,7 @@ const bad: [string, (h: Awaited<ReturnType<typeof reloadable>>) => void, RegExp]
   [
     'an unknown relay type',
     h => h.write({ relays: { chat: { type: 'console' }, extra: { type: 'no-such-relay-plugin' } } }),
-    /relays\.extra\.type: cannot load relay plugin "no-such-relay-plugin"/
+    /relays\.extra\.type: "no-such-relay-plugin" is not a relay type/
   ],
   [
     'invalid relay options',

@@ -43,7 +43,7 @@ t.test(
     writeFileSync(file, '{ "auth": ')
     process.kill(relay.child.pid!, 'SIGHUP')
     t.ok(await until(() => relay.stderr().includes('config reload refused'), 10000), 'the refusal is logged')
-    t.match(relay.stderr(), /relay\.json is not valid JSON/, 'saying what is wrong')
+    t.match(relay.stderr(), /relay\.json:1:11: not valid JSON: a value is missing here/, 'saying what is wrong')
     t.equal(relay.child.exitCode, null, 'the process did not exit')
     t.equal(await send(NEW, 'm4'), 200, 'it serves on with the config it had')
     t.ok(await until(() => relay.stdout().includes('text of m4'), 10000), 'and delivers')
