@@ -57,12 +57,15 @@ async function app(
 
 t.test('/readyz answers within its bound when a platform never answers, and names the relay', async t => {
   const hole = await blackHole(t)
-  // The bound passes at once: only a check already finished can make it.
+  // The bound passes as soon as the store has answered its ping (a real write): only a relay check
+  // already finished can make it.
+  let storePing: () => Promise<void> = () => Promise.resolve()
   const { app: relay } = await app(
     t,
     { 'slack.support': { type: 'slack', token: fakeToken, channel: fakeChannel, apiUrl: hole.url } },
-    { wait: () => Promise.resolve() }
+    { wait: () => storePing() }
   )
+  storePing = () => relay.relay.store.ping()
   for (let probe = 0; probe < 3; probe++) {
     const res = await relay.inject({ method: 'GET', url: '/readyz' })
     t.equal(res.statusCode, 503)
