@@ -54,9 +54,39 @@ export const retry = (error: string, retryAfterMs?: number): DeliveryOutcome =>
 export const failed = (error: string): DeliveryOutcome => ({ status: 'failed', error })
 export const held = (error: string): DeliveryOutcome => ({ status: 'held', error })
 
+/**
+ * What a relay did with several consecutive messages of one lane, offered together by
+ * `deliverBatch`. `delivered` lists what was posted for each of the first messages, in order: it is
+ * always a prefix, possibly empty. `next` is the outcome of the first message not delivered (retry,
+ * failed or held), when the relay tried it and it did not go; without it, the messages after the
+ * prefix stay pending and are offered again at once.
+ */
+export interface BatchOutcome {
+  delivered: (Posted | undefined)[]
+  next?: Exclude<DeliveryOutcome, { status: 'delivered' }>
+}
+
+/** How much a relay takes in one `deliverBatch` call. */
+export interface BatchLimits {
+  /** At most this many messages per call (2 or more). */
+  maxMessages: number
+  /** At most this many characters of message text in all; the lane's head is always offered. */
+  maxChars?: number
+}
+
 /** A running relay instance. A thrown error counts as a retryable failure. */
 export interface Relay {
   deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome>
+  /**
+   * Optional: when a lane has several messages pending for this relay, the dispatcher offers its
+   * head and the consecutive pending messages behind it (within `batchLimits`), oldest first, so
+   * that a busy conversation can go out in fewer posts. `context.attempt` is the head's. A relay
+   * without it gets one message at a time through `deliver`. A thrown error counts as a retryable
+   * failure of the head.
+   */
+  deliverBatch?(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome>
+  /** The bounds of `deliverBatch`; required with it. */
+  batchLimits?: BatchLimits
   /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
   ready?(): Promise<void>
   close?(): Promise<void>
