@@ -63,7 +63,7 @@ function statements(s: string) {
       SELECT seq, $2, $3, $4, $4 FROM unnest($1::bigint[]) WITH ORDINALITY AS m (seq, ord) ORDER BY ord`,
     backlog: `SELECT 'pending' AS kind, relay, sum(pending)::bigint AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay
       UNION ALL SELECT 'dead', relay, count(*) FROM ${s}.deliveries WHERE status = 'dead' GROUP BY relay
-      UNION ALL SELECT 'oldest', NULL, min(m.received_at) FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq WHERE d.status = 'pending'`,
+      UNION ALL SELECT 'oldest', d.relay, min(m.received_at) FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq WHERE d.status = 'pending' GROUP BY d.relay`,
     // Old messages in (received_at, seq) order from a cursor, locked so that no delivery can be
     // added to them (replayConversation) while they go; rows another transaction holds wait for the next run.
     prunable: `SELECT seq, received_at AS "receivedAt" FROM ${s}.messages m
@@ -174,11 +174,14 @@ export class PostgresOutboxAdmin {
 
   async backlog(): Promise<BacklogStats> {
     const { rows } = await this.db.query<{ kind: string; relay: string | null; n: number | null }>(this.q.backlog, [])
-    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {} }
+    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {}, oldestPendingByRelay: {} }
     for (const row of rows) {
       if (row.kind === 'pending') stats.pendingByRelay[row.relay!] = row.n!
       else if (row.kind === 'dead') stats.deadByRelay[row.relay!] = row.n!
-      else if (row.n !== null) stats.oldestPendingAt = row.n
+      else if (row.n !== null) {
+        stats.oldestPendingByRelay[row.relay!] = row.n
+        stats.oldestPendingAt = Math.min(stats.oldestPendingAt ?? row.n, row.n)
+      }
     }
     return stats
   }

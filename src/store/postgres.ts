@@ -9,6 +9,7 @@ import { migrate } from './postgres-schema.js'
 import type {
   AcceptResult,
   BacklogStats,
+  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
@@ -44,6 +45,15 @@ interface HeadRow {
   attempts: number
   payload: RelayMessage
 }
+
+const pendingFrom = (row: HeadRow): PendingDelivery => ({
+  id: row.id,
+  laneId: row.lane_id,
+  relay: row.relay,
+  seq: row.seq,
+  attempts: row.attempts,
+  message: row.payload
+})
 
 /** At most this many messages share one transaction. */
 const maxBatch = 500
@@ -136,6 +146,22 @@ export class PostgresStore implements Store {
           RETURNING l.owner = $7 AS ours
         )
         SELECT next.* FROM next, lane WHERE lane.ours`,
+      run: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+        WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT $2`,
+      // The lane row first, under the lock accepts take too: a combined delivery's outcomes and
+      // the lane's count move together, and no accept interleaves with them.
+      lockLane: `SELECT owner FROM ${s}.lanes WHERE id = $1 FOR UPDATE`,
+      deliverEach: `UPDATE ${s}.deliveries d SET status = 'delivered', attempts = d.attempts + 1, posted = v.posted::json, updated_at = $3
+        FROM unnest($1::bigint[], $2::text[]) AS v (id, posted)
+        WHERE d.id = v.id AND d.status = 'pending'`,
+      bury: `UPDATE ${s}.deliveries SET status = 'dead', attempts = attempts + 1, last_error = $1, updated_at = $2
+        WHERE id = $3 AND status = 'pending'`,
+      failAttempt: `UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
+        WHERE id = $3 AND status = 'pending'`,
+      advanceLane: `UPDATE ${s}.lanes SET pending = pending - $1::int, due_at = CASE WHEN pending > $1::int THEN $2::bigint ELSE NULL END
+        WHERE id = $3`,
+      delayLane: `UPDATE ${s}.lanes SET due_at = $1 WHERE id = $2`,
       retry: `WITH failed AS (
           UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
           WHERE id = $3 AND status = 'pending' RETURNING lane_id
@@ -285,6 +311,40 @@ export class PostgresStore implements Store {
       attempts: row.attempts,
       message: row.payload
     }
+  }
+
+  async pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+    const { rows } = await this.query<HeadRow>(this.q.run, [laneId, limit])
+    return rows.map(pendingFrom)
+  }
+
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
+    laneIds.delete(undefined)
+    if (laneIds.size !== 1) return Promise.reject(new Error("a combined delivery records one lane's messages"))
+    const laneId = [...laneIds][0]!
+    return inTransaction(this.pool, this.url, async client => {
+      const lane = await client.query<{ owner: string | null }>(this.q.lockLane, [laneId])
+      let finished = 0
+      if (record.delivered.length > 0) {
+        const ids = record.delivered.map(d => d.delivery.id)
+        const posted = record.delivered.map(d => (d.posted === undefined ? null : JSON.stringify(d.posted)))
+        finished += (await client.query(this.q.deliverEach, [ids, posted, now])).rowCount ?? 0
+      }
+      const next = record.next
+      if (next?.status === 'dead')
+        finished += (await client.query(this.q.bury, [next.error, now, next.delivery.id])).rowCount ?? 0
+      if (finished > 0) await client.query(this.q.advanceLane, [finished, now, laneId])
+      if (next?.status === 'retry') {
+        if (((await client.query(this.q.failAttempt, [next.error, now, next.delivery.id])).rowCount ?? 0) > 0)
+          await client.query(this.q.delayLane, [next.dueAt, laneId])
+        return []
+      }
+      if (lane.rows[0]?.owner !== owner) return []
+      const { rows } = await client.query<HeadRow>(this.q.run, [laneId, limit])
+      if (rows.length === 0) await client.query(this.q.release, [laneId, owner])
+      return rows.map(pendingFrom)
+    })
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {

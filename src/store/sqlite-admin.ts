@@ -76,7 +76,7 @@ export class SqliteOutboxAdmin {
       backlog:
         db.prepare(`SELECT 'pending' AS kind, relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay
         UNION ALL SELECT 'dead', relay, COUNT(*) FROM deliveries WHERE status = 'dead' GROUP BY relay
-        UNION ALL SELECT 'oldest', NULL, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending'`),
+        UNION ALL SELECT 'oldest', d.relay, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending' GROUP BY d.relay`),
       // Walks old messages in (received_at, seq) order from a cursor, so the ones kept are read once.
       prunable: db.prepare(`SELECT seq, received_at AS receivedAt FROM messages m
         WHERE received_at < @before AND (received_at, seq) > (@afterAt, @afterSeq)
@@ -154,11 +154,14 @@ export class SqliteOutboxAdmin {
   }
 
   backlog(): BacklogStats {
-    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {} }
+    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {}, oldestPendingByRelay: {} }
     for (const row of this.q.backlog.all() as { kind: string; relay: string | null; n: number | null }[]) {
       if (row.kind === 'pending') stats.pendingByRelay[row.relay!] = row.n!
       else if (row.kind === 'dead') stats.deadByRelay[row.relay!] = row.n!
-      else if (row.n !== null) stats.oldestPendingAt = row.n
+      else if (row.n !== null) {
+        stats.oldestPendingByRelay[row.relay!] = row.n
+        stats.oldestPendingAt = Math.min(stats.oldestPendingAt ?? row.n, row.n)
+      }
     }
     return stats
   }

@@ -6,6 +6,7 @@ import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
 import type {
   AcceptResult,
   BacklogStats,
+  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
@@ -186,6 +187,11 @@ export class SqliteStore implements Store {
       laneOwner: db.prepare('SELECT owner FROM lanes WHERE id = ?'),
       head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
+      run: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
+        JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?`),
+      advanceLaneBy: db.prepare(
+        'UPDATE lanes SET pending = pending - @n, due_at = CASE WHEN pending > @n THEN @now ELSE NULL END WHERE id = @id'
+      ),
       finish:
         db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
         WHERE id = ? AND status = 'pending'`),
@@ -411,6 +417,44 @@ export class SqliteStore implements Store {
       if (row) return pendingFrom(row)
       this.q.release.run(delivery.laneId, owner)
       return undefined
+    }, false)
+  }
+
+  /** Read in the write queue, as head is. */
+  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+    return this.write(() => (this.q.run.all(laneId, limit) as HeadRow[]).map(pendingFrom), false)
+  }
+
+  /** The delivered prefix, the next outcome, then the lane's next run or its release, in one savepoint. */
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    return this.write(() => {
+      const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
+      laneIds.delete(undefined)
+      if (laneIds.size !== 1) throw new Error("a combined delivery records one lane's messages")
+      const laneId = [...laneIds][0]!
+      let finished = 0
+      for (const { delivery, posted } of record.delivered)
+        finished += this.q.finish.run(
+          'delivered',
+          null,
+          posted === undefined ? null : JSON.stringify(posted),
+          now,
+          delivery.id
+        ).changes
+      const next = record.next
+      if (next?.status === 'dead')
+        finished += this.q.finish.run('dead', next.error, null, now, next.delivery.id).changes
+      if (finished > 0) this.q.advanceLaneBy.run({ n: finished, now, id: laneId })
+      if (next?.status === 'retry') {
+        if (this.q.failAttempt.run(next.error, now, next.delivery.id).changes > 0)
+          this.q.delayLane.run(next.dueAt, laneId)
+        return []
+      }
+      const lane = this.q.laneOwner.get(laneId) as { owner: string | null } | undefined
+      if (lane?.owner !== owner) return []
+      const rows = this.q.run.all(laneId, limit) as HeadRow[]
+      if (rows.length === 0) this.q.release.run(laneId, owner)
+      return rows.map(pendingFrom)
     }, false)
   }
 

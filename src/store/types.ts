@@ -96,6 +96,8 @@ export interface BacklogStats {
   deadByRelay: Record<string, number>
   /** receivedAt (ms) of the oldest pending delivery, or undefined when nothing is pending. */
   oldestPendingAt?: number
+  /** receivedAt (ms) of each relay's oldest pending delivery; a relay with nothing pending is absent. */
+  oldestPendingByRelay: Record<string, number>
 }
 
 export interface PruneResult {
@@ -111,6 +113,21 @@ export interface AcceptResult {
 
 /** How a delivery ended for good: delivered (with what the relay posted), or dead with its last error. */
 export type FinalOutcome = { status: 'delivered'; posted?: Posted } | { status: 'dead'; error: string }
+
+/** What to write down after the first message of a combined delivery that did not go: a dead letter, or a retry at `dueAt`. */
+export type BatchNext =
+  | { delivery: PendingDelivery; status: 'dead'; error: string }
+  | { delivery: PendingDelivery; status: 'retry'; error: string; dueAt: number }
+
+/**
+ * The outcome of one combined delivery of a lane's messages, recorded per message in one
+ * transaction: the delivered prefix (each with what was posted for it, in lane order), then
+ * optionally the outcome of the first message not delivered.
+ */
+export interface BatchRecord {
+  delivered: { delivery: PendingDelivery; posted?: Posted }[]
+  next?: BatchNext
+}
 
 export interface ClaimOptions {
   /** Who claims: one dispatcher process. */
@@ -159,6 +176,21 @@ export interface Store {
     owner: string,
     now: number
   ): Promise<PendingDelivery | undefined>
+
+  /**
+   * The lane's head and the pending deliveries behind it, oldest first, at most `limit`: what a
+   * relay that takes several messages at once is offered. Empty when the lane has none pending.
+   */
+  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]>
+  /**
+   * Records a combined delivery in one transaction (see BatchRecord): each delivered message gets
+   * its own status and `posted`, the lane moves past them, then `next` is recorded as a dead letter
+   * or a retry would be. Only deliveries still pending count, as with finishAndNext. Unless a retry
+   * was recorded (the lane then waits for it, still held), hands `owner` the lane's next pending
+   * deliveries, at most `limit` (what pendingRun would answer now), or releases the lane when none
+   * is left; a lane `owner` no longer holds gets nothing and is left alone.
+   */
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]>
 
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
