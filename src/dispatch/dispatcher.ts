@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { DeliveryOutcome, Relay, RelayLogger } from '../relays/types.js'
-import type { Lane, PendingDelivery, Store } from '../store/types.js'
+import type { ConversationStateStore, Lane, Outbox, PendingDelivery } from '../store/types.js'
 import { backoffDelay } from './backoff.js'
 import { systemClock, type Clock } from './clock.js'
 import { RelayHolds, type HeldRelay } from './holds.js'
@@ -29,7 +29,7 @@ export interface AttemptEvent {
 }
 
 export interface DispatcherOptions extends DispatchPolicy {
-  store: Store
+  store: Outbox & ConversationStateStore
   relays: ReadonlyMap<string, Relay>
   logger: RelayLogger & { child?(bindings: object): RelayLogger }
   clock?: Clock
@@ -62,7 +62,7 @@ const describeError = (error: unknown): string => {
  */
 export class Dispatcher {
   readonly owner: string
-  private readonly store: Store
+  private readonly store: Outbox & ConversationStateStore
   private relays: ReadonlyMap<string, Relay>
   private readonly clock: Clock
   private readonly random: () => number
