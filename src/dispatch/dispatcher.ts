@@ -8,7 +8,7 @@ import type {
   Relay,
   RelayLogger
 } from '../relays/types.js'
-import type { BatchNext, Lane, PendingDelivery, Store } from '../store/types.js'
+import type { BatchNext, ConversationStateStore, Lane, Outbox, PendingDelivery } from '../store/types.js'
 import { backoffDelay } from './backoff.js'
 import { systemClock, type Clock } from './clock.js'
 import { RelayHolds, type HeldRelay } from './holds.js'
@@ -50,7 +50,7 @@ export interface AttemptEvent {
 }
 
 export interface DispatcherOptions extends DispatchPolicy {
-  store: Store
+  store: Outbox & ConversationStateStore
   relays: ReadonlyMap<string, Relay>
   logger: RelayLogger & { child?(bindings: object): RelayLogger }
   clock?: Clock
@@ -103,7 +103,7 @@ const describeError = (error: unknown): string => {
  */
 export class Dispatcher {
   readonly owner: string
-  private readonly store: Store
+  private readonly store: Outbox & ConversationStateStore
   private relays: ReadonlyMap<string, Relay>
   private readonly clock: Clock
   private readonly random: () => number

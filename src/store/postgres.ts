@@ -6,6 +6,14 @@ import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { channelFor, NotificationListener } from './postgres-listen.js'
 import { migrate } from './postgres-schema.js'
+import {
+  type DeliveryRow,
+  deliveryFrom,
+  type HeadRow,
+  outcomeColumns,
+  pendingByRelayFrom,
+  pendingFrom
+} from './shared.js'
 import type {
   AcceptResult,
   BacklogStats,
@@ -37,23 +45,8 @@ interface Waiting extends Accepting {
   reject(error: unknown): void
 }
 
-interface HeadRow {
-  id: number
-  lane_id: number
-  relay: string
-  seq: number
-  attempts: number
-  payload: RelayMessage
-}
-
-const pendingFrom = (row: HeadRow): PendingDelivery => ({
-  id: row.id,
-  laneId: row.lane_id,
-  relay: row.relay,
-  seq: row.seq,
-  attempts: row.attempts,
-  message: row.payload
-})
+/** PostgreSQL hands json columns back parsed. */
+const parsed = (json: unknown): unknown => json
 
 /** At most this many messages share one transaction. */
 const maxBatch = 500
@@ -260,17 +253,8 @@ export class PostgresStore implements Store {
   }
 
   async head(laneId: number): Promise<PendingDelivery | undefined> {
-    const { rows } = await this.query<HeadRow>(this.q.head, [laneId])
-    const row = rows[0]
-    if (!row) return undefined
-    return {
-      id: row.id,
-      laneId: row.lane_id,
-      relay: row.relay,
-      seq: row.seq,
-      attempts: row.attempts,
-      message: row.payload
-    }
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.head, [laneId])
+    return rows[0] && pendingFrom(rows[0], parsed)
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -288,11 +272,8 @@ export class PostgresStore implements Store {
     owner: string,
     now: number
   ): Promise<PendingDelivery | undefined> {
-    const [error, posted] =
-      outcome.status === 'dead'
-        ? [outcome.error, null]
-        : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
-    const { rows } = await this.query<HeadRow>(this.q.finishNext, [
+    const [error, posted] = outcomeColumns(outcome)
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.finishNext, [
       outcome.status,
       error,
       posted,
@@ -301,21 +282,12 @@ export class PostgresStore implements Store {
       delivery.laneId,
       owner
     ])
-    const row = rows[0]
-    if (!row) return undefined
-    return {
-      id: row.id,
-      laneId: row.lane_id,
-      relay: row.relay,
-      seq: row.seq,
-      attempts: row.attempts,
-      message: row.payload
-    }
+    return rows[0] && pendingFrom(rows[0], parsed)
   }
 
   async pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
-    const { rows } = await this.query<HeadRow>(this.q.run, [laneId, limit])
-    return rows.map(pendingFrom)
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
+    return rows.map(row => pendingFrom(row, parsed))
   }
 
   finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
@@ -341,9 +313,9 @@ export class PostgresStore implements Store {
         return []
       }
       if (lane.rows[0]?.owner !== owner) return []
-      const { rows } = await client.query<HeadRow>(this.q.run, [laneId, limit])
+      const { rows } = await client.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
       if (rows.length === 0) await client.query(this.q.release, [laneId, owner])
-      return rows.map(pendingFrom)
+      return rows.map(row => pendingFrom(row, parsed))
     })
   }
 
@@ -358,12 +330,7 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    const { rows } = await this.query<
-      Omit<DeliveryRecord, 'lastError' | 'posted'> & {
-        lastError: string | null
-        posted: DeliveryRecord['posted'] | null
-      }
-    >(this.q.listDeliveries, [
+    const { rows } = await this.query<DeliveryRow<unknown>>(this.q.listDeliveries, [
       filter.afterId ?? 0,
       filter.status ?? null,
       filter.relay ?? null,
@@ -373,17 +340,12 @@ export class PostgresStore implements Store {
       filter.seqFrom ?? null,
       filter.seqTo ?? null
     ])
-    // Absent rather than null, as the interface's optional fields say.
-    return rows.map(({ lastError, posted, ...row }) => ({
-      ...row,
-      ...(lastError === null ? {} : { lastError }),
-      ...(posted === null ? {} : { posted })
-    }))
+    return rows.map(row => deliveryFrom(row, parsed))
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {
     const { rows } = await this.query<{ relay: string; n: number }>(this.q.pendingByRelay, [])
-    return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+    return pendingByRelayFrom(rows)
   }
 
   listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
@@ -402,7 +364,7 @@ export class PostgresStore implements Store {
     return this.admin.replayDead(selector, now)
   }
 
-  dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
+  dropDead(selector: DeadLetterSelector): Promise<number> {
     return this.admin.dropDead(selector)
   }
 

@@ -140,10 +140,10 @@ export interface ClaimOptions {
 }
 
 /**
- * Everything the relay keeps. SQLite and PostgreSQL implement this one interface; the dispatcher
- * and the relays see nothing else of the store.
+ * The outbox as the intake and the dispatcher use it: messages go in, lanes are leased, and each
+ * delivery's outcome moves its lane on.
  */
-export interface Store {
+export interface Outbox {
   /**
    * Stores a message and one pending delivery per destination relay, atomically, before the
    * webhook is acknowledged. A message already stored (same source, message id and type) is a
@@ -194,11 +194,21 @@ export interface Store {
 
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
+
+  /**
+   * Calls `wake` when another process sharing the store (a replica) may have stored new work, so
+   * that its dispatcher need not wait for a poll. Returns a function that stops it. Optional: a
+   * store owned by one process has nothing to learn.
+   */
+  watch?(wake: () => void): () => void
+}
+
+/** What the outbox holds and what happened to it, as the admin API, the dashboard and metrics read it. */
+export interface DeliveryLog {
   /** The delivery log, oldest first: what happened to each message for each relay. */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
   /** Pending deliveries per relay, for start-up warnings and metrics. */
   pendingByRelay(): Promise<Record<string, number>>
-
   /** Conversations, most recently active first. */
   listConversations(filter: ConversationFilter): Promise<ConversationSummary[]>
   /** A conversation's messages in arrival order (seq), at most `limit` (default 100) after `afterSeq`. */
@@ -207,6 +217,12 @@ export interface Store {
     conversationId: string,
     options?: { afterSeq?: number; limit?: number }
   ): Promise<StoredMessage[]>
+  /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
+  backlog(): Promise<BacklogStats>
+}
+
+/** What an operator changes in the outbox: dead letters revived or dropped, conversations replayed. */
+export interface OutboxRepair {
   /**
    * Makes the selected dead letters pending again (attempts reset, last error kept), due now. Each
    * keeps its place: a lane delivers its pending deliveries in id order, so a replayed letter goes
@@ -214,33 +230,40 @@ export interface Store {
    */
   replayDead(selector: DeadLetterSelector, now: number): Promise<number>
   /** Deletes the selected dead letters for good. Returns how many. */
-  dropDead(selector: DeadLetterSelector, now: number): Promise<number>
+  dropDead(selector: DeadLetterSelector): Promise<number>
   /**
    * Queues every message of a conversation, in arrival order, as new pending deliveries to `relay`
    * (after anything already pending in that lane), e.g. for a newly added relay. Returns how many.
    */
   replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number>
-  /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
-  backlog(): Promise<BacklogStats>
+}
+
+/** The admin API's view of the store: the log to read and the repairs to make. */
+export type AdminQueries = DeliveryLog & OutboxRepair
+
+/** Keeping the store itself: pruning, readiness, shutdown. */
+export interface Maintenance {
   /**
    * Deletes messages received before `before` whose every delivery is delivered (or that had no
    * destination), with their deliveries; their dedupe records go with them. Messages with a pending
    * or dead delivery are kept. Returns what was removed.
    */
   prune(before: number): Promise<PruneResult>
-
-  stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown>
-  stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>
-  stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
-
-  /**
-   * Calls `wake` when another process sharing the store (a replica) may have stored new work, so
-   * that its dispatcher need not wait for a poll. Returns a function that stops it. Optional: a
-   * store owned by one process has nothing to learn.
-   */
-  watch?(wake: () => void): () => void
-
   /** Answers when the store can be read and written, for readiness checks. */
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** What relays remember per conversation (a thread id, say), kept by relay, source and conversation. */
+export interface ConversationStateStore {
+  stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown>
+  stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>
+  stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
+}
+
+/**
+ * Everything the relay keeps: SQLite and PostgreSQL implement every part. Each consumer takes the
+ * smallest part it needs (the dispatcher the outbox and state, the admin API the log and repairs,
+ * retention the maintenance), so a new store or a test double knows what each one uses.
+ */
+export interface Store extends Outbox, DeliveryLog, OutboxRepair, Maintenance, ConversationStateStore {}
