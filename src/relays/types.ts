@@ -87,6 +87,13 @@ export interface Relay {
   deliverBatch?(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome>
   /** The bounds of `deliverBatch`; required with it. */
   batchLimits?: BatchLimits
+  /**
+   * Optional, for the lag gauge per channel: for each platform channel (a label of the relay's
+   * choosing, such as a channel id) with messages waiting, the receivedAt (ms) of the oldest message
+   * the relay has been offered for it and not yet posted. Read at each /metrics scrape; a channel
+   * with nothing waiting is left out.
+   */
+  channelLag?(): ReadonlyMap<string, number>
   /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
   ready?(): Promise<void>
   close?(): Promise<void>
