@@ -19,6 +19,7 @@ import {
   median,
   percentile,
   rssMb,
+  cpuMs,
   sleep,
   startFloor,
   startRelay,
@@ -124,13 +125,18 @@ async function intake(
     for (const mode of modes) {
       const { store: storeConfig, drop } = await store()
       const relay = await startRelay(dir('intake'), baseConfig(storeConfig, mode.relays, { dispatch: mode.dispatch }))
+      const cpuBefore = cpuMs(relay.child.pid!)
       const result = await cannon(relay.url, 'intake')
+      const cpu = cpuMs(relay.child.pid!) - cpuBefore
       const rss = rssMb(relay.child.pid!)
       await relay.stop()
       await drop?.()
       console.log(describe(`relay, ${mode.name}`, result))
       console.log(
         `  ratio relay/floor: ${f(result.requests.average / floorResult.requests.average, 2)}   (target ≥ 0.7; p99 target < 10 ms); relay RSS after the run: ${f(rss)} MB`
+      )
+      console.log(
+        `  relay CPU: ${f((cpu * 1000) / result['2xx'], 0)} µs per accepted request (${f(cpu / 1000, 2)} s in all)`
       )
     }
   } finally {
@@ -190,6 +196,7 @@ async function endToEnd(): Promise<void> {
   const firstOfConversation = new Set<string>()
   const failures: string[] = []
   const total = rate * seconds
+  const cpuAtStart = cpuMs(relay.child.pid!)
   const begin = performance.now()
   const posts: Promise<void>[] = []
   for (let i = 0; i < total; i++) {
@@ -217,6 +224,7 @@ async function endToEnd(): Promise<void> {
   await Promise.all(posts)
   const deadline = Date.now() + 20000
   while (seen.size < total && Date.now() < deadline) await sleep(50)
+  const cpu = cpuMs(relay.child.pid!) - cpuAtStart
   await relay.stop()
   await fake.close()
   const all: number[] = []
@@ -233,6 +241,9 @@ async function endToEnd(): Promise<void> {
   )
   console.log(
     `e2e latency, excluding each conversation's first message (which also creates its thread): p50 ${f(percentile(later, 50))} ms, p99 ${f(percentile(later, 99))} ms   (target p50 < 20 ms)`
+  )
+  console.log(
+    `relay CPU: ${f((cpu * 1000) / seen.size, 0)} µs per message, accepted and delivered (${f(cpu / 1000, 2)} s in all)`
   )
   if (failures.length) console.log(`first failures: ${failures.slice(0, 3).join('; ')}`)
 }

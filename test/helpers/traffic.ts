@@ -1,14 +1,44 @@
+import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Test } from 'tap'
-import { receiver } from './receiver.js'
 
 export const TRAFFIC_TOKEN = 'traffic-test-token'
 
-/** A message as the http-forwarder posts it: enough to tell which one it is. */
-interface Forwarded {
-  conversationId: string
-  messageId: string
+/**
+ * Starts test/helpers/arrivals-server.mjs, the http-forwarder's receiver, as its own process, and
+ * calls `arrived` for each request it took, with the time it took it. TRAFFIC_TRACE=FILE keeps
+ * its lines (time, attempt, conversation, message) in FILE, to follow a slow message.
+ */
+async function arrivalsServer(
+  t: Test,
+  arrived: (at: number, conversationId: string, messageId: string) => void
+): Promise<{ url: string }> {
+  const child = spawn(process.execPath, [resolve('test/helpers/arrivals-server.mjs')], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const trace: string[] = []
+  t.teardown(() => {
+    child.stdin!.end()
+    child.kill()
+    if (process.env.TRAFFIC_TRACE) writeFileSync(process.env.TRAFFIC_TRACE, trace.join('\n'))
+  })
+  let rest = ''
+  return new Promise((ready, fail) => {
+    child.once('exit', code => fail(new Error(`the receiver exited with ${code}`)))
+    child.stdout!.on('data', chunk => {
+      const lines = (rest + chunk).split('\n')
+      rest = lines.pop()!
+      for (const line of lines) {
+        const [first, attempt, conversationId, messageId] = line.split(' ')
+        if (first === 'listening') ready({ url: `http://127.0.0.1:${attempt}/hook` })
+        else if (messageId !== undefined && messageId !== '-') {
+          if (process.env.TRAFFIC_TRACE) trace.push(line)
+          arrived(Number(first), conversationId!, messageId)
+        }
+      }
+    })
+  })
 }
 
 /** What a run delivered, judged against what it acknowledged. */
@@ -22,6 +52,8 @@ export interface Figures {
   longestStallMs: number
   /** Answers other than 200, by status and x-relay-error (or the network error). */
   refusals: Record<string, number>
+  /** The message that waited longest: when it was acknowledged and by which replica, and when it arrived. */
+  worst?: { id: string; ackedAt: number; arrivedAt: number; via: string }
 }
 
 /**
@@ -33,18 +65,16 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
   const arrivals = new Map<string, number>()
   const order = new Map<string, string[]>()
   let copies = 0
-  const hook = await receiver(t, request => {
-    const message = JSON.parse(request.body) as Forwarded
+  const hook = await arrivalsServer(t, (at, conversationId, messageId) => {
     copies++
-    if (!arrivals.has(message.messageId)) {
-      arrivals.set(message.messageId, Date.now())
-      const seen = order.get(message.conversationId) ?? []
-      seen.push(message.messageId)
-      order.set(message.conversationId, seen)
+    if (!arrivals.has(messageId)) {
+      arrivals.set(messageId, at)
+      const seen = order.get(conversationId) ?? []
+      seen.push(messageId)
+      order.set(conversationId, seen)
     }
-    return { status: 200 }
   })
-  const acked = new Map<string, { id: string; at: number }[]>()
+  const acked = new Map<string, { id: string; at: number; via: string }[]>()
   const refusals: Record<string, number> = {}
   const prefix = options.prefix ?? 'conv'
   const conversations = Array.from({ length: options.conversations }, (_, c) => `${prefix}-${c}`)
@@ -85,7 +115,7 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
         })
         await res.arrayBuffer()
         if (res.status === 200) {
-          acked.get(conversation)!.push({ id, at: Date.now() })
+          acked.get(conversation)!.push({ id, at: Date.now(), via: url })
           return
         }
         status = `${res.status} ${res.headers.get('x-relay-error') ?? ''}`.trim()
@@ -118,6 +148,25 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
     },
     acknowledged: () => counter,
     arrived: () => arrivals.size,
+    /**
+     * For each moment in `times` (kills, in order): how long until every conversation that was
+     * waiting then (a message acknowledged before, not yet arrived) had a message arrive. A
+     * conversation still waiting at the next moment is judged there instead.
+     */
+    resumedAfter(times: number[]): number[] {
+      return times.map((at, i) => {
+        const next = times[i + 1] ?? Number.POSITIVE_INFINITY
+        let longest = 0
+        for (const ids of acked.values()) {
+          const waiting = ids.some(m => m.at < at && (arrivals.get(m.id) ?? Number.POSITIVE_INFINITY) > at)
+          if (!waiting) continue
+          const resumed = Math.min(...ids.map(m => arrivals.get(m.id) ?? Number.POSITIVE_INFINITY).filter(a => a > at))
+          if (resumed < next) longest = Math.max(longest, resumed - at)
+          else if (!Number.isFinite(resumed)) longest = Number.POSITIVE_INFINITY
+        }
+        return longest
+      })
+    },
     /** True when every acknowledged message has arrived. */
     complete(): boolean {
       for (const ids of acked.values()) for (const { id } of ids) if (!arrivals.has(id)) return false
@@ -128,12 +177,16 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
       let lost = 0
       let outOfOrder = 0
       let longestStallMs = 0
+      let worst: Figures['worst']
       for (const [conversation, ids] of acked) {
         acknowledged += ids.length
-        for (const { id, at } of ids) {
+        for (const { id, at, via } of ids) {
           const arrived = arrivals.get(id)
           if (arrived === undefined) lost++
-          else longestStallMs = Math.max(longestStallMs, arrived - at)
+          else if (arrived - at >= longestStallMs) {
+            longestStallMs = arrived - at
+            worst = { id, ackedAt: at, arrivedAt: arrived, via }
+          }
         }
         // The first arrivals of a conversation must follow the order of its acknowledgements.
         const wanted = ids.map(i => i.id)
@@ -147,7 +200,8 @@ export async function traffic(t: Test, options: { conversations: number; prefix?
         outOfOrder,
         duplicates: copies - arrivals.size,
         longestStallMs,
-        refusals: { ...refusals }
+        refusals: { ...refusals },
+        worst
       }
     }
   }
@@ -163,6 +217,10 @@ export function relayConfig(
     dispatch?: Record<string, unknown>
     /** Another store than PostgreSQL at url/schema. */
     store?: Record<string, unknown>
+    /** The forwarder's request timeout; 5 s unless given. */
+    forwardTimeoutMs?: number
+    /** Every setting at its default: no quicker retries, the forwarder's own timeout. */
+    defaults?: boolean
   }
 ): string {
   const file = join(t.testdir({}), 'relay.json')
@@ -173,13 +231,16 @@ export function relayConfig(
       // The load is meant to press the store, not the per-source budget.
       intake: { rateLimit: { max: 0 } },
       store: options.store ?? { driver: 'postgres', url: options.url, schema: options.schema },
-      dispatch: { backoffBaseMs: 50, backoffMaxMs: 500, ...options.dispatch },
+      dispatch: options.defaults
+        ? { ...options.dispatch }
+        : { backoffBaseMs: 50, backoffMaxMs: 500, ...options.dispatch },
       relays: {
         forward: {
-          type: resolve('plugins/http-forwarder'),
+          // The built plugin: its TypeScript source would be compiled by tsx at every start.
+          type: resolve('dist/plugins/http-forwarder'),
           url: options.hookUrl,
           secret: 'sixteen-characters-at-least',
-          timeoutMs: 5000
+          timeoutMs: options.defaults ? undefined : (options.forwardTimeoutMs ?? 5000)
         }
       },
       log: { level: process.env.RELAY_LOG_LEVEL ?? 'warn' }
