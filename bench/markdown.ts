@@ -51,7 +51,7 @@ async function runs(root: string | undefined): Promise<Run[]> {
     { name: 'parse only', run: text => parseMarkdown(text) },
     {
       name: 'slack',
-      run: text => splitFlow(new SlackWriter().render(parseMarkdown(text)), { chars: 10_000, blocks: 49 })
+      run: text => splitFlow(new SlackWriter().render(parseMarkdown(text)), { chars: 10_000, blocks: 49, tables: 1 })
     },
     { name: 'discord', run: text => discordTexts(text, 2000) },
     { name: 'console', run: text => renderTerminal(text) }

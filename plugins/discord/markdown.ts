@@ -58,12 +58,16 @@ export class DiscordWriter extends MarkdownWriter {
       token.align
     )
     const start = this.lineStart(container)
-    this.codeLines(lines, {
-      open: `${start.md}\`\`\``,
-      reopen: '```',
-      close: `${container.rest}\`\`\``,
-      indent: container.rest
-    })
+    this.codeLines(
+      lines,
+      {
+        open: `${start.md}\`\`\``,
+        reopen: '```',
+        close: `${container.rest}\`\`\``,
+        indent: container.rest
+      },
+      2
+    )
   }
 }
 

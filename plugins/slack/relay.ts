@@ -113,7 +113,8 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       if (closed) return retry(`Slack relay ${init.name} is closed`)
       const parts = splitFlow(messageFlow(message, settings.flowOutput), {
         chars: settings.maxPartLength,
-        blocks: postBlocks
+        blocks: postBlocks,
+        tables: 1
       })
       if (parts.length === 0) return delivered({ channel, parts: 0 })
       try {

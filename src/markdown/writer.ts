@@ -1,4 +1,4 @@
-import { type Flow, FlowBuilder, type Fence, Rank } from './flow.js'
+import { type Flow, FlowBuilder, type Fence, Rank, type Unit } from './flow.js'
 import type { MarkdownTree, Token, Tokens } from './parse.js'
 import { plainInline } from './text.js'
 
@@ -155,11 +155,17 @@ export abstract class MarkdownWriter {
     })
   }
 
-  /** Writes lines as a code block, one unit each. */
-  protected codeLines(lines: string[], fence: Fence): void {
+  /**
+   * Writes lines as a code block, one unit each. The first `head` lines (a table's header and
+   * rule) stay with the line after them and are repeated in every post the block continues in.
+   */
+  protected codeLines(lines: string[], fence: Fence, head = 0): void {
+    if (head > 0 && lines.length > head) fence.repeat = lines.slice(0, head)
     lines.forEach((line, i) => {
-      if (i > 0) this.out.gap('\n', Rank.line)
-      this.out.unit({ text: line ? fence.indent + line : fence.indent.trimEnd(), plain: line, fence })
+      if (i > 0) this.out.gap('\n', i <= head ? Rank.never : Rank.line)
+      const unit: Unit = { text: line ? fence.indent + line : fence.indent.trimEnd(), plain: line, fence }
+      if (i < head) unit.head = true
+      this.out.unit(unit)
     })
   }
 
