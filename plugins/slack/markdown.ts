@@ -53,6 +53,9 @@ export class SlackWriter extends MarkdownWriter {
     const mark = letter.test(before) || letter.test(after) ? '*' : '_'
     return `${boundary(before)}${mark}${inner}${mark}${boundary(after)}`
   }
+  protected override del(inner: string, before: string, after: string): string {
+    return `${boundary(before)}~~${inner}~~${boundary(after)}`
+  }
   protected link(token: Tokens.Link, inner: string): string {
     if (token.raw === token.href || token.raw === `<${token.href}>`) return token.raw
     return `[${inner}](${linkDestination(token.href)})`

@@ -173,7 +173,8 @@ class PostBuilder {
 
   private flush(): void {
     if (!this.last) return
-    if (this.last.fence) this.text += `\n${this.close(this.last.fence)}`
+    // A code block cut after a blank line closes right after its last line of code.
+    if (this.last.fence) this.text = `${this.text.replace(/(?:\n[ \t]*)+$/, '')}\n${this.close(this.last.fence)}`
     const text = this.text.trimEnd()
     if (text) this.segments.push({ text, plain: this.plain.trim() })
     this.done += text.length

@@ -61,6 +61,7 @@ function plainToken(token: Token): string {
       return '\n'
     case 'link': {
       const label = plainInline(token.tokens)
+      if (token.href === `mailto:${label}`) return label
       return label === token.href || token.href.endsWith(label) ? token.href : `${label} (${token.href})`
     }
     case 'image':
