@@ -40,6 +40,8 @@ const zeroWidthSpace = '\u200b'
  */
 export class SlackWriter extends MarkdownWriter {
   protected text(text: string): string {
+    // Most words hold neither: skip the two passes for them.
+    if (!text.includes('<') && !text.includes('&')) return text
     return text.replace(/</g, '\\<').replace(entity, '\\&')
   }
   protected escape(token: Tokens.Escape): string {

@@ -174,7 +174,7 @@ class PostBuilder {
   private flush(): void {
     if (!this.last) return
     // A code block cut after a blank line closes right after its last line of code.
-    if (this.last.fence) this.text = `${this.text.replace(/(?:\n[ \t]*)+$/, '')}\n${this.close(this.last.fence)}`
+    if (this.last.fence) this.text = `${withoutBlankEnd(this.text)}\n${this.close(this.last.fence)}`
     const text = this.text.trimEnd()
     if (text) this.segments.push({ text, plain: this.plain.trim() })
     this.done += text.length
@@ -196,6 +196,19 @@ class PostBuilder {
         .join('\n\n')
     }
   }
+}
+
+/** A text without the blank lines at its end (a regular expression anchored at the end scans it all). */
+function withoutBlankEnd(text: string): string {
+  let end = text.length
+  let cut = end
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1)
+    if (c === 0x20 || c === 0x09) end--
+    else if (c === 0x0a) cut = --end
+    else break
+  }
+  return cut === text.length ? text : text.slice(0, cut)
 }
 
 /** Cuts every unit too long for a post into pieces that fit, between graphemes. */

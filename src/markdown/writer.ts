@@ -16,6 +16,7 @@ const top = (): Container => ({ first: '', rest: '', plainFirst: '', plainRest: 
 
 /** Places to cut inside a long run of Chinese or Japanese, which has no spaces: after a sentence. */
 const cjkSentenceEnd = /(?<=[。！？；])/
+const cjkStop = /[。！？；]/
 
 /**
  * Walks the tree once and writes a flow for the splitter: each platform says, by overriding the
@@ -232,7 +233,7 @@ export abstract class MarkdownWriter {
             }
             return
           }
-          const sentences: string[] = piece.split(cjkSentenceEnd)
+          const sentences: string[] = cjkStop.test(piece) ? piece.split(cjkSentenceEnd) : [piece]
           sentences.forEach((sentence, s) => {
             if (s > 0) {
               flush()
