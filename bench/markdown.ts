@@ -5,7 +5,9 @@
  *   BENCH_MARKDOWN_ROOT=/some/checkout npx tsx bench/markdown.ts   # another checkout's code
  * With BENCH_MARKDOWN_ROOT pointing at a checkout from before #14, the old hand-written
  * splitters (plugins/slack/split.ts, plugins/discord/split.ts) are measured instead.
+ *   BENCH_MARKDOWN_BEFORE=/some/checkout npx tsx bench/markdown.ts   # that engine vs this, in turns
  */
+import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
 export function answer(): string {
@@ -32,8 +34,9 @@ export function answer(): string {
 type Run = { name: string; run: (text: string) => unknown }
 
 async function runs(root: string | undefined): Promise<Run[]> {
-  const from = (path: string) => import(pathToFileURL(`${root ?? `${import.meta.dirname}/..`}/${path}`).href)
-  if (root) {
+  const base = root ?? `${import.meta.dirname}/..`
+  const from = (path: string) => import(pathToFileURL(`${base}/${path}`).href)
+  if (root && !existsSync(`${root}/src/markdown/parse.ts`)) {
     const slackFormat = await from('plugins/slack/format.ts')
     const slackSplit = await from('plugins/slack/split.ts')
     const discordSplit = await from('plugins/discord/split.ts')
@@ -51,7 +54,7 @@ async function runs(root: string | undefined): Promise<Run[]> {
     { name: 'parse only', run: text => parseMarkdown(text) },
     {
       name: 'slack',
-      run: text => splitFlow(new SlackWriter().render(parseMarkdown(text)), { chars: 10_000, blocks: 49 })
+      run: text => splitFlow(new SlackWriter().render(parseMarkdown(text)), { chars: 10_000, blocks: 49, tables: 1 })
     },
     { name: 'discord', run: text => discordTexts(text, 2000) },
     { name: 'console', run: text => renderTerminal(text) }
@@ -59,16 +62,44 @@ async function runs(root: string | undefined): Promise<Run[]> {
 }
 
 const text = answer()
-console.log(`answer: ${text.length} characters`)
-for (const { name, run } of await runs(process.env.BENCH_MARKDOWN_ROOT)) {
-  for (let i = 0; i < 30; i++) run(text)
-  const times: number[] = []
-  for (let i = 0; i < 200; i++) {
-    const start = performance.now()
-    run(text)
-    times.push(performance.now() - start)
-  }
+const quantile = (times: number[], q: number) => (times[Math.floor(q * (times.length - 1))] as number).toFixed(2)
+const line = (name: string, times: number[]) => {
   times.sort((a, b) => a - b)
-  const at = (q: number) => (times[Math.floor(q * (times.length - 1))] as number).toFixed(2)
-  console.log(`${name.padEnd(18)} median ${at(0.5)} ms   p90 ${at(0.9)} ms   min ${at(0)} ms`)
+  return `${name.padEnd(18)} median ${quantile(times, 0.5)} ms   p90 ${quantile(times, 0.9)} ms   min ${quantile(times, 0)} ms`
+}
+const timed = (run: Run['run']) => {
+  const start = performance.now()
+  run(text)
+  return performance.now() - start
+}
+console.log(`answer: ${text.length} characters`)
+
+// BENCH_MARKDOWN_BEFORE=/checkout: that checkout's engine and this tree's, run in turns in one
+// process, so both see the same load; the ratio of the two is the figure to compare.
+const before = process.env.BENCH_MARKDOWN_BEFORE
+if (before) {
+  const [old, now] = [await runs(before), await runs(undefined)]
+  for (const after of now) {
+    const paired = old.find(run => run.name === after.name)
+    if (!paired) continue
+    for (let i = 0; i < 30; i++) paired.run(text), after.run(text)
+    const a: number[] = []
+    const b: number[] = []
+    for (let i = 0; i < 200; i++) {
+      a.push(timed(paired.run))
+      b.push(timed(after.run))
+    }
+    console.log(line(`${after.name} before`, a))
+    console.log(line(`${after.name} after`, b))
+  }
+} else {
+  for (const { name, run } of await runs(process.env.BENCH_MARKDOWN_ROOT)) {
+    for (let i = 0; i < 30; i++) run(text)
+    console.log(
+      line(
+        name,
+        Array.from({ length: 200 }, () => timed(run))
+      )
+    )
+  }
 }

@@ -30,7 +30,8 @@ export class DiscordWriter extends MarkdownWriter {
     return `*${inner}*`
   }
   protected link(token: Tokens.Link, inner: string): string {
-    if (!web.test(token.href)) return inner === token.href ? this.text(inner) : `${inner} (${this.text(token.href)})`
+    if (!web.test(token.href))
+      return inner === token.href || token.href === `mailto:${inner}` ? inner : `${inner} (${this.text(token.href)})`
     if (token.raw === token.href || token.raw === `<${token.href}>`) return token.href
     return `[${inner.replace(/[[\]]/g, '\\$&')}](${linkDestination(token.href)})`
   }
@@ -58,12 +59,16 @@ export class DiscordWriter extends MarkdownWriter {
       token.align
     )
     const start = this.lineStart(container)
-    this.codeLines(lines, {
-      open: `${start.md}\`\`\``,
-      reopen: '```',
-      close: `${container.rest}\`\`\``,
-      indent: container.rest
-    })
+    this.codeLines(
+      lines,
+      {
+        open: `${start.md}\`\`\``,
+        reopen: '```',
+        close: `${container.rest}\`\`\``,
+        indent: container.rest
+      },
+      2
+    )
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from '../../src/relays/types.js'
 import { apiCode, Code, judge } from './errors.js'
 import { partsOf, type Look, type Part } from './format.js'
+import { deliveryLink, type PermalinkSources } from './permalink.js'
 import { nonceFor } from './nonce.js'
 import type { Settings } from './options.js'
 import { DiscordApi, NO_PINGS, type APIChannel, type APIWebhook, type MessageBody } from './rest.js'
@@ -73,6 +74,15 @@ export class DiscordRelay implements Relay {
   )
   private readonly webhookInfo = new Once<APIWebhook>(signal => this.api.webhookInfo(this.settings.webhook!, signal))
   private readonly botId = new Once<string>(async signal => (await this.api.me(signal)).id)
+  /** Where the guild of a post's link comes from: the webhook's or the channel's, each fetched once. */
+  private readonly linkSources: PermalinkSources = {
+    guild: async () => {
+      if (this.settings.webhook) return (await this.webhookInfo.get()).guild_id
+      const channel = await this.channelInfo.get()
+      return 'guild_id' in channel ? channel.guild_id : undefined
+    },
+    webhookChannel: async () => (await this.webhookInfo.get()).channel_id
+  }
 
   constructor(
     private readonly settings: Settings,
@@ -105,7 +115,8 @@ export class DiscordRelay implements Relay {
       try {
         if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context, at)
         // `target` is the thread or channel id (`webhook:<id>` for a webhook's own channel).
-        return delivered({ target: progress.place, messageIds: progress.ids, parts: parts.length })
+        const link = await deliveryLink(this.linkSources, progress.place, progress.ids[0])
+        return delivered({ target: progress.place, messageIds: progress.ids, parts: parts.length, link })
       } catch (error) {
         if (error instanceof ThreadGone && !recreated) {
           recreated = true

@@ -16,6 +16,7 @@ import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
 import { ChannelPacer, systemClock, type Clock } from './pace.js'
 import { conversationMetadata, partArguments, postBlocks, titleArguments, type PostArguments } from './payload.js'
+import { slackPermalink, WorkspaceUrl } from './permalink.js'
 import { checkReadiness } from './readiness.js'
 import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
 
@@ -34,6 +35,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
   const client = slackClient({ ...settings, logger: init.logger })
   const pacer = new ChannelPacer(clock, settings.pace.intervalMs, settings.pace.burst)
   const alerts = new AdminAlerts(init.logger, init.name)
+  const workspace = new WorkspaceUrl(client)
   let closed = false
 
   /** Posts to the channel at the channel's pace; resolves to the new message's ts. */
@@ -78,7 +80,8 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       await rememberThread(state, thread)
     }
     alerts.recovered()
-    return delivered({ channel, threadTs: thread?.ts, ts: posted, parts: parts.length })
+    const link = slackPermalink(await workspace.get(), channel, posted[0], thread?.ts)
+    return delivered({ channel, threadTs: thread?.ts, ts: posted, parts: parts.length, link })
   }
 
   function withMetadata(args: PostArguments, message: RelayMessage): PostArguments {
@@ -113,7 +116,8 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       if (closed) return retry(`Slack relay ${init.name} is closed`)
       const parts = splitFlow(messageFlow(message, settings.flowOutput), {
         chars: settings.maxPartLength,
-        blocks: postBlocks
+        blocks: postBlocks,
+        tables: 1
       })
       if (parts.length === 0) return delivered({ channel, parts: 0 })
       try {

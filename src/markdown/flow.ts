@@ -15,6 +15,8 @@ export interface Fence {
   reopen: string
   /** The container prefix of every line inside (`  `, `> `), left out when the block is reopened. */
   indent: string
+  /** Lines written again after `reopen` (a monospace table's header and rule). */
+  repeat?: string[]
 }
 
 /** One piece of rendered output that is never cut, unless it is longer than a whole post. */
@@ -24,10 +26,12 @@ export interface Unit {
   plain: string
   /** Set on the lines of a code block. */
   fence?: Fence
+  /** One of the lines a reopened block repeats (`Fence.repeat`): not repeated before itself. */
+  head?: boolean
   /** A platform block (a Slack table or divider) that stands between texts instead of in them. */
   block?: unknown
-  /** This block must be the last thing of its post (Slack shows a table at the end of a message). */
-  endsPost?: boolean
+  /** A platform table block, of which a post may hold only so many (`PostLimits.tables`). */
+  table?: boolean
 }
 
 /** What stands between two units. */

@@ -1,5 +1,5 @@
 import { splitFlow } from './split.js'
-import { parseMarkdown, type Tokens } from './parse.js'
+import { parseMarkdown, type Token, type Tokens, walkTree } from './parse.js'
 import { monospaceTable, cellText } from './text.js'
 import { type Container, MarkdownWriter } from './writer.js'
 
@@ -90,8 +90,21 @@ class TerminalWriter extends MarkdownWriter {
 
 /** A message's Markdown as it reads on a terminal; control characters in it never reach the terminal. */
 export function renderTerminal(markdown: string, color = false): string {
-  const flow = new TerminalWriter(color).render(parseMarkdown(terminalSafe(markdown, true)))
+  const tree = parseMarkdown(markdown)
+  // After parsing, so that a control character written as a reference (`&#27;`) is caught too.
+  walkTree(tree, safeToken)
+  const flow = new TerminalWriter(color).render(tree)
   return splitFlow(flow, { chars: Number.POSITIVE_INFINITY })
     .map(post => post.text)
     .join('\n\n')
+}
+
+const fields = ['text', 'raw', 'href', 'lang', 'title'] as const
+
+function safeToken(token: Token): void {
+  const record = token as unknown as Record<string, unknown>
+  for (const field of fields) {
+    const value = record[field]
+    if (typeof value === 'string') record[field] = terminalSafe(value, true)
+  }
 }

@@ -36,10 +36,20 @@ export function linkDestination(url: string): string {
   return url.replace(/[()<>\\\s"'`]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
 }
 
+// Characters whose width is one code unit each and settled by their block: printable ASCII,
+// Latin-1 to Latin Extended (narrow), CJK punctuation, kana, Han, Hangul, full-width forms (wide).
+const simpleWide =
+  /^[\x20-\x7e\u00a0-\u00ac\u00ae-\u024f\u3000-\u3029\u3030-\u303e\u3041-\u3096\u309b-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff60\uffe0-\uffe6]*$/
+const wide =
+  /[\u3000-\u3029\u3030-\u303e\u3041-\u3096\u309b-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff60\uffe0-\uffe6]/g
+
 /** Columns a text takes in a monospace font: East Asian wide characters and emoji count two. */
 export function displayWidth(text: string): number {
   // Printable ASCII, the common case, is one column a character: no need to segment it.
-  return /^[\x20-\x7e]*$/.test(text) ? text.length : stringWidth(text, { countAnsiEscapeCodes: false })
+  if (/^[\x20-\x7e]*$/.test(text)) return text.length
+  // Latin and the Han, kana and Hangul of most CJK answers, counted without segmenting graphemes.
+  if (simpleWide.test(text)) return text.length + (text.match(wide)?.length ?? 0)
+  return stringWidth(text, { countAnsiEscapeCodes: false })
 }
 
 /** An inline tree as plain text: the words without Markdown; a link keeps its URL when its label differs. */
@@ -61,6 +71,7 @@ function plainToken(token: Token): string {
       return '\n'
     case 'link': {
       const label = plainInline(token.tokens)
+      if (token.href === `mailto:${label}`) return label
       return label === token.href || token.href.endsWith(label) ? token.href : `${label} (${token.href})`
     }
     case 'image':

@@ -1,4 +1,4 @@
-import { type Flow, FlowBuilder, type Fence, Rank } from './flow.js'
+import { type Flow, FlowBuilder, type Fence, Rank, type Unit } from './flow.js'
 import type { MarkdownTree, Token, Tokens } from './parse.js'
 import { plainInline } from './text.js'
 
@@ -16,6 +16,7 @@ const top = (): Container => ({ first: '', rest: '', plainFirst: '', plainRest: 
 
 /** Places to cut inside a long run of Chinese or Japanese, which has no spaces: after a sentence. */
 const cjkSentenceEnd = /(?<=[。！？；])/
+const cjkStop = /[。！？；]/
 
 /**
  * Walks the tree once and writes a flow for the splitter: each platform says, by overriding the
@@ -38,7 +39,7 @@ export abstract class MarkdownWriter {
   protected abstract escape(token: Tokens.Escape): string
   protected abstract strong(inner: string, before: string, after: string): string
   protected abstract em(inner: string, before: string, after: string): string
-  protected del(inner: string): string {
+  protected del(inner: string, _before: string, _after: string): string {
     return `~~${inner}~~`
   }
   protected codespan(token: Tokens.Codespan): string {
@@ -75,7 +76,8 @@ export abstract class MarkdownWriter {
       if (previous) {
         // Where the author put no blank line between two blocks, none is added.
         const tight = !loose || (!blank && !previous.raw.endsWith('\n\n'))
-        const rank = container.depth === 0 ? Rank.block : Rank.nested
+        // A heading stays with what follows it: the post ends before the heading instead.
+        const rank = previous.type === 'heading' ? Rank.softBreak : container.depth === 0 ? Rank.block : Rank.nested
         const join = tight ? '\n' : `\n${container.rest.trimEnd()}\n`
         this.out.gap(join, rank, tight ? '\n' : '\n\n')
       }
@@ -155,11 +157,18 @@ export abstract class MarkdownWriter {
     })
   }
 
-  /** Writes lines as a code block, one unit each. */
-  protected codeLines(lines: string[], fence: Fence): void {
+  /**
+   * Writes lines as a code block, one unit each. The first `head` lines (a table's header and
+   * rule) stay with the line after them and are repeated in every post the block continues in.
+   */
+  protected codeLines(lines: string[], fence: Fence, head = 0): void {
+    if (head > 0 && lines.length > head) fence.repeat = lines.slice(0, head)
     lines.forEach((line, i) => {
-      if (i > 0) this.out.gap('\n', Rank.line)
-      this.out.unit({ text: line ? fence.indent + line : fence.indent.trimEnd(), plain: line, fence })
+      // After a blank line (between two functions, say) is a better place to cut than any line.
+      if (i > 0) this.out.gap('\n', i <= head ? Rank.never : lines[i - 1] ? Rank.line : Rank.nested)
+      const unit: Unit = { text: line ? fence.indent + line : fence.indent.trimEnd(), plain: line, fence }
+      if (i < head) unit.head = true
+      this.out.unit(unit)
     })
   }
 
@@ -224,7 +233,7 @@ export abstract class MarkdownWriter {
             }
             return
           }
-          const sentences: string[] = piece.split(cjkSentenceEnd)
+          const sentences: string[] = cjkStop.test(piece) ? piece.split(cjkSentenceEnd) : [piece]
           sentences.forEach((sentence, s) => {
             if (s > 0) {
               flush()
@@ -273,7 +282,7 @@ export abstract class MarkdownWriter {
       case 'em':
         return this.em(this.inlineString(token.tokens), before, after)
       case 'del':
-        return this.del(this.inlineString(token.tokens))
+        return this.del(this.inlineString(token.tokens), before, after)
       case 'codespan':
         return this.codespan(token as Tokens.Codespan)
       case 'link':

@@ -387,6 +387,44 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
   return undefined
 }
 
+const richStyles = new Set(['bold', 'italic', 'strike', 'code'])
+
+/**
+ * A rich_text block's elements as Slack's reference documents them, for what a table cell holds:
+ * sections of `text` (a non-empty string) and `link` (a non-empty url, an optional text) elements, each
+ * with an optional style of boolean bold, italic, strike and code.
+ */
+function checkRichText(elements: unknown): string | undefined {
+  if (!Array.isArray(elements) || elements.length === 0) return 'elements: a non-empty array'
+  for (const [s, value] of elements.entries()) {
+    const section = value as { type?: unknown; elements?: unknown } | null
+    if (section?.type !== 'rich_text_section') return `elements/${s}: type must be rich_text_section`
+    if (!Array.isArray(section.elements) || section.elements.length === 0)
+      return `elements/${s}/elements: a non-empty array`
+    for (const [e, item] of section.elements.entries()) {
+      const at = `elements/${s}/elements/${e}`
+      const element = item as { type?: unknown; text?: unknown; url?: unknown; style?: unknown } | null
+      if (typeof element !== 'object' || element === null) return `${at}: must be an object`
+      const allowed = element.type === 'link' ? ['type', 'url', 'text', 'style'] : ['type', 'text', 'style']
+      if (Object.keys(element).some(key => !allowed.includes(key))) return `${at}: unknown field`
+      if (element.type === 'text') {
+        if (typeof element.text !== 'string' || element.text.length === 0) return `${at}/text: a non-empty string`
+      } else if (element.type === 'link') {
+        if (typeof element.url !== 'string' || element.url.length === 0) return `${at}/url: a non-empty string`
+        if (element.text !== undefined && (typeof element.text !== 'string' || element.text.length === 0))
+          return `${at}/text: a non-empty string`
+      } else return `${at}: type must be text or link`
+      if (element.style !== undefined) {
+        const style = element.style as Record<string, unknown> | null
+        if (typeof style !== 'object' || style === null) return `${at}/style: must be an object`
+        for (const [key, on] of Object.entries(style))
+          if (!richStyles.has(key) || typeof on !== 'boolean') return `${at}/style/${key}: not a style`
+      }
+    }
+  }
+  return undefined
+}
+
 /**
  * The table block as Slack's block reference documents it: 1 to 100 rows, each of 1 to 20 cells
  * of raw_text (a non-empty text) or rich_text; at most 20 column settings, each with an align of
@@ -407,7 +445,8 @@ function checkTable(block: Block): string | undefined {
         if (typeof cell.text !== 'string' || cell.text.length === 0) return `${at}: text must be a non-empty string`
         if (Object.keys(cell).some(key => key !== 'type' && key !== 'text')) return `${at}: unknown field`
       } else if (cell.type === 'rich_text') {
-        if (!Array.isArray(cell.elements)) return `${at}: elements must be an array`
+        const problem = checkRichText(cell.elements)
+        if (problem) return `${at}/${problem}`
       } else return `${at}: type must be raw_text or rich_text`
     }
   }

@@ -15,6 +15,7 @@ import {
   type PostedMessage
 } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { decodeReferences } from '../../src/markdown/parse.js'
 
 /*
  * The gallery: realistic answers (English, Chinese, Japanese, mixed; code, tables, lists, links,
@@ -32,7 +33,7 @@ const update = process.env.GALLERY_UPDATE === '1'
 
 /** The letters and digits of a text, in order: what no rendering may lose. */
 const letters = (text: string) => text.match(/[\p{L}\p{N}]/gu) ?? []
-const source = (text: string) => letters(text.replace(/^(\s*(?:[-*+]|\d+\.)\s+)\[[ xX]\]/gm, '$1'))
+const source = (text: string) => letters(decodeReferences(text).replace(/^(\s*(?:[-*+]|\d+\.)\s+)\[[ xX]\]/gm, '$1'))
 
 function inOrder(wanted: string[], shown: string[]): string | undefined {
   let j = 0
@@ -51,15 +52,47 @@ function snapshot(t: Pick<typeof import('tap').default, 'equal'>, file: string, 
   t.equal(actual, readFileSync(path, 'utf8'), file)
 }
 
+type RichElement = { type: string; text?: string; url?: string; style?: Record<string, boolean> }
+type SlackCell = { type: 'raw_text'; text: string } | { type: 'rich_text'; elements: { elements: RichElement[] }[] }
+
+/** A table cell as a reader sees it: rich text's styles marked as *bold*, _italic_, ~strike~, `code`, <url|label>. */
+function shownCell(cell: SlackCell): string {
+  if (cell.type === 'raw_text') return cell.text
+  return cell.elements
+    .flatMap(section => section.elements)
+    .map(element => {
+      let text =
+        element.type === 'link' ? `<${element.url}${element.text ? `|${element.text}` : ''}>` : String(element.text)
+      if (element.style?.code) text = `\`${text}\``
+      if (element.style?.strike) text = `~${text}~`
+      if (element.style?.italic) text = `_${text}_`
+      if (element.style?.bold) text = `*${text}*`
+      return text
+    })
+    .join('')
+}
+
+/** A table block's words in the order the source has them: a link's label before its URL. */
+function tableWords(table: { rows: SlackCell[][] }): string {
+  const cell = (c: SlackCell) =>
+    c.type === 'raw_text'
+      ? c.text
+      : c.elements
+          .flatMap(section => section.elements)
+          .map(e => (e.type === 'link' ? `${e.text ?? ''} ${e.url}` : e.text))
+          .join('')
+  return table.rows.map(row => row.map(cell).join(' ')).join('\n')
+}
+
 function slackShown(posts: PostedMessage[]): string {
   return posts
     .map((post, i) => {
       const blocks = (post.blocks ?? []).map(block => {
         if (block.type === 'markdown') return `[markdown]\n${String(block.text)}`
         if (block.type === 'table') {
-          const rows = (block as { rows: { text: string }[][] }).rows
+          const rows = (block as { rows: SlackCell[][] }).rows
           const settings = (block as { column_settings?: unknown }).column_settings
-          return `[table${settings ? ` ${JSON.stringify(settings)}` : ''}]\n${rows.map(row => row.map(cell => cell.text).join(' ┃ ')).join('\n')}`
+          return `[table${settings ? ` ${JSON.stringify(settings)}` : ''}]\n${rows.map(row => row.map(shownCell).join(' ┃ ')).join('\n')}`
         }
         return `[${block.type}]`
       })
@@ -96,7 +129,7 @@ for (const answer of answers) {
     const posts = slack.messages.slice(before).filter(m => m.thread_ts)
     const slackText = posts
       .flatMap(p => p.blocks ?? [])
-      .map(b => (b.type === 'table' ? JSON.stringify((b as { rows: unknown }).rows) : String(b.text ?? '')))
+      .map(b => (b.type === 'table' ? tableWords(b as { rows: SlackCell[][] }) : String(b.text ?? '')))
       .join('\n')
     t.equal(inOrder(source(answer.text), letters(slackText)), undefined, 'Slack: every letter, in order')
     snapshot(t, `${answer.name}.slack.txt`, slackShown(posts))

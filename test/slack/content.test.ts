@@ -112,15 +112,14 @@ t.test('mass mentions in relayed text do not ping', async t => {
   t.equal(shown.replace(joiner, '').replace(/\\</g, '<'), text, 'the words still read the same')
 })
 
-t.test('&, < and > in user text stay text', async t => {
-  const [reply] = await relayed(t, { type: 'QUESTION', text: 'Tom & Jerry <b>bold</b> a<b &amp; x>y' })
-  t.equal(
-    reply?.text,
-    'User: Tom &amp; Jerry &lt;b&gt;bold&lt;/b&gt; a&lt;b &amp;amp; x&gt;y',
-    'escaped mrkdwn fallback'
-  )
-  t.equal(shownMarkdown(reply!), 'Tom & Jerry \\<b>bold\\</b> a\\<b \\&amp; x>y', 'backslash-escaped Markdown')
-})
+t.test(
+  '&, < and > in user text stay text; an entity is the character it stands for, as CommonMark reads it',
+  async t => {
+    const [reply] = await relayed(t, { type: 'QUESTION', text: 'Tom & Jerry <b>bold</b> a<b &amp; x>y' })
+    t.equal(reply?.text, 'User: Tom &amp; Jerry &lt;b&gt;bold&lt;/b&gt; a&lt;b &amp; x&gt;y', 'escaped mrkdwn fallback')
+    t.equal(shownMarkdown(reply!), 'Tom & Jerry \\<b>bold\\</b> a\\<b & x>y', 'backslash-escaped Markdown')
+  }
+)
 
 t.test('without customize: a speaker prefix on the first part, no sender override', async t => {
   const [question] = await relayed(t, { type: 'QUESTION', text: 'Why?' })

@@ -43,10 +43,11 @@ t.test('mrkdwn escaping turns &, < and > into entities', async t => {
   t.equal(escapeMrkdwn('Tom & Jerry <b>x</b> a<b'), 'Tom &amp; Jerry &lt;b&gt;x&lt;/b&gt; a&lt;b')
 })
 
-t.test('Markdown from the bot keeps its formatting, while < and entities show as written', async t => {
+t.test('Markdown from the bot keeps its formatting, while < and decoded entities show as written', async t => {
   t.equal(safeMarkdown('**bold** and [link](https://x.io)\n- item'), '**bold** and [link](https://x.io)\n- item')
   t.equal(safeMarkdown('if a < b & c > d'), 'if a \\< b & c > d', 'a bare & needs nothing')
-  t.equal(safeMarkdown('use <div> and &amp;'), 'use \\<div> and \\&amp;')
+  t.equal(safeMarkdown('use <div> and &amp;'), 'use \\<div> and &', 'an entity is the character it stands for')
+  t.equal(safeMarkdown('&amp;amp; &#60;b&#62;'), '\\&amp; \\<b>', 'and what it decodes to shows as itself')
   t.equal(safeMarkdown('see <https://example.com/a?b=1>'), 'see <https://example.com/a?b=1>', 'autolinks stay')
   t.equal(safeMarkdown('already \\< escaped'), 'already \\< escaped')
   t.equal(safeMarkdown('code `a < b && &amp;` span'), 'code `a < b && &amp;` span', 'code spans are literal')

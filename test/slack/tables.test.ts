@@ -53,7 +53,7 @@ const answer = [
   'Done.'
 ].join('\n\n')
 
-t.test('tables reach Slack as table blocks, one per message and last in it', async t => {
+t.test('tables reach Slack as table blocks, one per message, the text after a table in the same post', async t => {
   const fake = await FakeSlack.start({ rateLimit: false })
   t.teardown(() => fake.close())
   const relay = await plugin.create(
@@ -63,33 +63,34 @@ t.test('tables reach Slack as table blocks, one per message and last in it', asy
   const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered', 'the strict fake accepted every post')
   const replies = fake.messages.filter(m => m.thread_ts)
-  t.equal(replies.length, 3, 'two tables: the second opens a new post, the text after it a third')
-  const [first, second, third] = replies
+  t.equal(replies.length, 2, 'two tables: the post ends after the first, the second post holds the rest')
+  const [first, second] = replies
   t.same(
     first!.blocks!.map(b => b.type),
     ['context', 'markdown', 'table']
   )
   t.same(
     second!.blocks!.map(b => b.type),
-    ['divider', 'markdown', 'table']
-  )
-  t.same(
-    third!.blocks!.map(b => b.type),
-    ['markdown']
+    ['divider', 'markdown', 'table', 'markdown']
   )
   t.equal(
     first!.blocks![1]!.text,
     '## 价格对比\n\n以下是\u200b**重要**\u200b信息：',
     'emphasis next to Chinese gets word edges'
   )
+  const rich = (...elements: unknown[]) => ({ type: 'rich_text', elements: [{ type: 'rich_text_section', elements }] })
   t.same(first!.blocks![2], {
     type: 'table',
     rows: [
       [cell('方案'), cell('价格'), cell('说明')],
-      [cell('基础版'), cell('¥99'), cell('适合个人')],
-      [cell('专业版'), cell('¥299'), cell('详情 (https://example.com/pro_plan_(2024))')]
+      [
+        cell('基础版'),
+        cell('¥99'),
+        rich({ type: 'text', text: '适合' }, { type: 'text', text: '个人', style: { bold: true } })
+      ],
+      [cell('专业版'), cell('¥299'), rich({ type: 'link', url: 'https://example.com/pro_plan_(2024)', text: '详情' })]
     ],
-    column_settings: [{ align: 'left' }, { align: 'right' }, { align: 'center', is_wrapped: true }]
+    column_settings: [{ align: 'left' }, { align: 'right' }, { align: 'center' }]
   })
   t.equal(second!.blocks![1]!.text, '- ☑ 注册账号\n\n- ☐ 绑定支付')
   t.equal(
@@ -115,4 +116,46 @@ t.test('a table too big for a table block is a monospace table, aligned for CJK'
   const lines = String(markdown[0]!.text).split('\n')
   t.same(lines.slice(0, 4), ['```', '  # │ 名称', '────┼────────', '  0 │ 第0行'])
   t.equal(lines.at(-2), '119 │ 第119行')
+})
+
+t.test('a short answer with one table is one post, and the fake checks rich_text cells', async t => {
+  const fake = await FakeSlack.start({ rateLimit: false })
+  t.teardown(() => fake.close())
+  const relay = await plugin.create(
+    { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+  )
+  const text = 'Plans:\n\n| Plan | Note |\n|---|---|\n| Pro | `fast` and ~~old~~ *new* |\n\nAsk me anything.'
+  const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
+  t.equal(outcome.status, 'delivered')
+  const replies = fake.messages.filter(m => m.thread_ts)
+  t.equal(replies.length, 1, 'one post')
+  t.same(
+    replies[0]!.blocks!.map(b => b.type),
+    ['context', 'markdown', 'table', 'markdown']
+  )
+  const rows = (replies[0]!.blocks![2] as { rows: unknown[][] }).rows
+  t.same(rows[1]![1], {
+    type: 'rich_text',
+    elements: [
+      {
+        type: 'rich_text_section',
+        elements: [
+          { type: 'text', text: 'fast', style: { code: true } },
+          { type: 'text', text: ' and ' },
+          { type: 'text', text: 'old', style: { strike: true } },
+          { type: 'text', text: ' ' },
+          { type: 'text', text: 'new', style: { italic: true } }
+        ]
+      }
+    ]
+  })
+  const richCell = (elements: unknown) => ({ type: 'table', rows: [[{ type: 'rich_text', elements }]] })
+  const section = (...elements: unknown[]) => [{ type: 'rich_text_section', elements }]
+  t.equal(problem([richCell(section({ type: 'text', text: 'ok', style: { bold: true } }))]), undefined)
+  t.equal(problem([richCell([])])?.error, 'invalid_blocks', 'no elements')
+  t.equal(problem([richCell(section({ type: 'text', text: '' }))])?.error, 'invalid_blocks', 'an empty text')
+  t.equal(problem([richCell(section({ type: 'text', text: 'x', style: { huge: true } }))])?.error, 'invalid_blocks')
+  t.equal(problem([richCell(section({ type: 'link', url: '' }))])?.error, 'invalid_blocks', 'a link without a url')
+  t.equal(problem([richCell([{ type: 'rich_text_list', elements: [] }])])?.error, 'invalid_blocks')
 })

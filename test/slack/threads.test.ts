@@ -143,6 +143,12 @@ t.test('delivered reports what was posted', async t => {
   const reply = fake.messages.at(-1)!
   t.same(outcome, {
     status: 'delivered',
-    posted: { channel: fakeChannel, threadTs: reply.thread_ts, ts: [reply.ts], parts: 1 }
+    posted: {
+      channel: fakeChannel,
+      threadTs: reply.thread_ts,
+      ts: [reply.ts],
+      parts: 1,
+      link: `https://fake.slack.com/archives/${fakeChannel}/p${reply.ts.replace('.', '')}?thread_ts=${reply.thread_ts}&cid=${fakeChannel}`
+    }
   })
 })
