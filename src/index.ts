@@ -8,8 +8,12 @@ export type {
   DeliveryContext,
   DeliveryOutcome,
   ConversationState,
-  Posted
+  Posted,
+  BatchOutcome,
+  BatchLimits
 } from './relays/types.js'
+// How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
+export { messageChars } from './dispatch/dispatcher.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'
