@@ -3,7 +3,7 @@
  * whose platform takes one post per PACE_MS per channel (all conversations share one channel, as
  * in a busy Slack channel). It drains the same backlog with one message per post and with
  * combined posts, and times a new conversation's first message arriving behind it.
- *   npx tsx bench/batch-dispatch.ts
+ *   npx tsx bench/batch-dispatch.ts   (TURN_POSTS=1000000 TURN_MS=1000000: without turns)
  * Not part of npm test; the figures are in bench/README.md. Compare the ratios within one run.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -81,6 +81,9 @@ async function run(maxMessages: number): Promise<{ drainS: number; posts: number
     backoffMaxMs: 300_000,
     deliveryTimeoutMs: 60_000,
     pollIntervalMs: 50,
+    // TURN_POSTS=1000000 (and TURN_MS) show what a newcomer waits without the lanes' turns.
+    laneTurnPosts: Number(process.env.TURN_POSTS ?? 4),
+    laneTurnMs: Number(process.env.TURN_MS ?? 1000),
     store,
     relays: new Map([['chat', maxMessages > 1 ? combined : single]]),
     logger: silent
