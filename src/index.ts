@@ -8,8 +8,10 @@ export type {
   DeliveryContext,
   DeliveryOutcome,
   ConversationState,
-  Posted
+  Posted,
+  Clock
 } from './relays/types.js'
+export { systemClock } from './dispatch/clock.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'

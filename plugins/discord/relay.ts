@@ -180,7 +180,11 @@ export class DiscordRelay implements Relay {
           ? { message: progress.message, place: orphan, done: 1, ids: [orphan] }
           : restart(orphan)
     } else {
-      await state.set(PENDING_KEY, { name, at: Date.now(), message: progress.message } satisfies PendingThread)
+      await state.set(PENDING_KEY, {
+        name,
+        at: this.init.clock.now(),
+        message: progress.message
+      } satisfies PendingThread)
       made =
         mode === 'thread'
           ? { message: progress.message, place: await this.startThread(channelId, name, signal), done: 0, ids: [] }
