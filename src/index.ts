@@ -10,8 +10,10 @@ export type {
   ConversationState,
   Posted,
   BatchOutcome,
-  BatchLimits
+  BatchLimits,
+  Clock
 } from './relays/types.js'
+export { systemClock } from './dispatch/clock.js'
 // How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
 export { messageChars } from './dispatch/dispatcher.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
