@@ -134,7 +134,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       // A reload may bring new relay secrets: the logger must know them before the relays can log.
       scrubSecretsOf(logger, { relays: entries })
       scrubber.learn({ relays: entries })
-      return loadRelays(entries, dir, childLogger)
+      return loadRelays(entries, dir, childLogger, clock)
     })
   let relays: Map<string, Relay>
   try {

@@ -1,5 +1,8 @@
+import type { Clock } from '../dispatch/clock.js'
 import type { TSchema, Static } from 'typebox'
 import type { RelayMessage } from '../message.js'
+
+export type { Clock } from '../dispatch/clock.js'
 
 /** What a relay can log through; a pino logger fits. */
 export interface RelayLogger {
@@ -105,6 +108,11 @@ export interface RelayInit {
   logger: RelayLogger
   /** The directory of the config file, for options that name files. */
   configDir: string
+  /**
+   * The relay's clock: read the time and wait (pacing, Retry-After) through it rather than
+   * Date.now() and timers, so that tests can move time for the core and the relay together.
+   */
+  clock: Clock
 }
 
 /** What a relay plugin module exports (as named exports or as its default export). */

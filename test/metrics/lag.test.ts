@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import type { RelayMessage } from '../../src/message.js'
 import type { DeliveryContext, DeliveryOutcome, Relay } from '../../src/relays/types.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
