@@ -152,6 +152,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         accepted: () => dispatcher.notify()
       })
     : undefined
+  // Which relays are the desk, as the config in force says (a reload updates it).
+  let deskConfig = config
   // Long-lived loggers, so that a reloaded log.level reaches them too.
   const loggers = new LoggerSet()
   const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
@@ -161,7 +163,9 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       // A reload may bring new relay secrets: the logger must know them before the relays can log.
       scrubSecretsOf(logger, { relays: entries })
       scrubber.learn({ relays: entries })
-      return loadRelays(entries, dir, childLogger, name => (desk ? { desk: desk.forRelay(name) } : {}))
+      return loadRelays(entries, dir, childLogger, name =>
+        desk && deskConfig.handoff?.relays.includes(name) ? { desk: desk.forRelay(name) } : {}
+      )
     })
   let relays: Map<string, Relay>
   try {
@@ -224,6 +228,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       scrubSecretsOf(logger, next)
       scrubber.learn(next)
       runtime.config = next
+      deskConfig = next
       router = nextRouter
     }
   })
