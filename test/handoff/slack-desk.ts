@@ -7,6 +7,7 @@ import { FakeSlack, fakeChannel, fakeToken, type PostedMessage } from '../fakes/
 import { testApp } from '../helpers/app.js'
 
 export const signingSecret = 'slack-signing-secret-0123456789abcdef'
+export const adminToken = 'admin-token-0123456789'
 
 export interface Desk {
   app: FastifyInstance & { dbPath: string }
@@ -40,6 +41,7 @@ export async function slackDesk(
     dbPath: options.dbPath,
     env: { GPTBOTS_API_KEY: fakeApiKey },
     config: {
+      admin: { token: adminToken },
       ...(options.store ? { store: options.store } : {}),
       dispatch: {
         backoffBaseMs: 1000,
