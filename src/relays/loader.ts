@@ -7,7 +7,7 @@ import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
 import { nearest } from '../suggest.js'
 import { checker, dotPath } from '../validation.js'
-import type { Relay, RelayLogger, RelayPlugin } from './types.js'
+import type { Relay, RelayInit, RelayLogger, RelayPlugin } from './types.js'
 
 /** Relays that ship with gptbots-relay, by their `type` name. */
 export const builtInRelays = ['console', 'slack', 'discord'] as const
@@ -133,7 +133,9 @@ export async function loadRelays(
   entries: Record<string, { type: string }>,
   configDir: string,
   loggerFor: LoggerFactory,
-  clock: Clock = systemClock
+  clock: Clock = systemClock,
+  /** More of each relay's RelayInit, such as the handoff desk. */
+  extraInit: (name: string) => Partial<RelayInit> = () => ({})
 ): Promise<Map<string, Relay>> {
   const prepared = await Promise.all(
     Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir))
@@ -141,7 +143,10 @@ export async function loadRelays(
   const relays = new Map<string, Relay>()
   for (const { name, plugin, options } of prepared) {
     try {
-      relays.set(name, await plugin.create(options, { name, logger: loggerFor({ relay: name }), configDir, clock }))
+      relays.set(
+        name,
+        await plugin.create(options, { ...extraInit(name), name, logger: loggerFor({ relay: name }), configDir, clock })
+      )
     } catch (error) {
       for (const relay of relays.values()) await relay.close?.().catch(() => {})
       throw new ConfigError(`relays.${name}: could not start: ${(error as Error).message}`, { cause: error })

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { deliveryLink, discordPermalink } from '../../plugins/discord/permalink.js'
@@ -16,7 +17,7 @@ t.test('a bot relay links each delivery to its first message, in its thread, fet
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await plugin.create(
     { token: fake.token, channel: channel.id, apiUrl: fake.api },
-    { name: 'discord.link', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.link', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const state = memoryState()
   for (const text of ['one', 'two']) {
@@ -33,7 +34,7 @@ t.test('a webhook relay links to the message in the webhook’s channel', async 
   const hook = fake.addWebhook(channel.id)
   const relay = await plugin.create(
     { webhookUrl: hook.url, mode: 'channel', apiUrl: fake.api },
-    { name: 'discord.hook', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.hook', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const posted = linkOf(await relay.deliver(relayMessage({ text: 'via hook' }), deliveryContext(memoryState())))
   const message = fake.messagesIn(channel.id).at(-1)!

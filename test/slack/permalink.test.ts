@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import { slackPermalink } from '../../plugins/slack/permalink.js'
@@ -9,7 +10,7 @@ t.test('each delivery records a link to its first post, with no call per post', 
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
-    { name: 'slack.link', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.link', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const state = memoryState()
   const links: string[] = []

@@ -124,7 +124,7 @@ t.test('a short answer with one table is one post, and the fake checks rich_text
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const text = 'Plans:\n\n| Plan | Note |\n|---|---|\n| Pro | `fast` and ~~old~~ *new* |\n\nAsk me anything.'
   const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
