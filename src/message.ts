@@ -27,6 +27,57 @@ export const Usage = Type.Object({
 })
 export type Usage = Static<typeof Usage>
 
+/** A person on a desk (Slack, Discord, a custom relay): the platform's user id and a display name. */
+export const DeskAuthor = Type.Object({ id: Type.String(), name: Type.Optional(Type.String()) })
+export type DeskAuthor = Static<typeof DeskAuthor>
+
+/**
+ * What a message of a handoff conversation is. GPTBots' three calls become `establish`, `chat`
+ * and `close` (by TIMEOUT or USER_CLOSED), routed to the desk relays; a human's answer is a `reply`
+ * and the desk's Close an `agent-close`, both routed to the built-in GPTBots relay; `claim` and
+ * `receipt` (whether a reply reached the user) go back to the desk relays.
+ */
+export const HandoffEvent = Type.Union([
+  Type.Object({
+    kind: Type.Literal('establish'),
+    handoffId: Type.String(),
+    botId: Type.Optional(Type.String()),
+    email: Type.Optional(Type.String()),
+    userInfo: Type.Record(Type.String(), Type.String()),
+    /** The conversation so far, in order. */
+    history: Type.Array(Type.Object({ type: MessageType, text: Type.String() }))
+  }),
+  /** The user's message, in the RelayMessage's `text`. */
+  Type.Object({ kind: Type.Literal('chat'), handoffId: Type.String() }),
+  Type.Object({
+    kind: Type.Literal('close'),
+    handoffId: Type.String(),
+    reason: Type.Enum(['TIMEOUT', 'USER_CLOSED', 'AGENT']),
+    author: Type.Optional(DeskAuthor)
+  }),
+  /** A human's answer (in `text`), for GPTBots; `desk` is the relay it was typed in, `ref` where. */
+  Type.Object({
+    kind: Type.Literal('reply'),
+    handoffId: Type.String(),
+    desk: Type.String(),
+    author: DeskAuthor,
+    ref: Type.Record(Type.String(), Type.Unknown())
+  }),
+  /** A desk's Close button, for GPTBots. */
+  Type.Object({ kind: Type.Literal('agent-close'), handoffId: Type.String(), desk: Type.String(), author: DeskAuthor }),
+  Type.Object({ kind: Type.Literal('claim'), handoffId: Type.String(), author: DeskAuthor }),
+  /** Whether a reply reached GPTBots, for the desk it was typed in. */
+  Type.Object({
+    kind: Type.Literal('receipt'),
+    handoffId: Type.String(),
+    replyMessageId: Type.String(),
+    status: Type.Enum(['delivered', 'dead']),
+    error: Type.Optional(Type.String()),
+    ref: Type.Record(Type.String(), Type.Unknown())
+  })
+])
+export type HandoffEvent = Static<typeof HandoffEvent>
+
 /**
  * The one shape every relay sees, whatever GPTBots format the message came in.
  * Times are Unix milliseconds.
@@ -43,8 +94,10 @@ export const RelayMessage = Type.Object({
   createdAt: Type.Number(),
   /** When this relay accepted it. */
   receivedAt: Type.Number(),
-  /** The GPTBots webhook format it arrived in. */
-  format: Type.Enum(['v1', 'v2']),
-  usage: Type.Optional(Usage)
+  /** The GPTBots webhook format it arrived in; `handoff` for a human-handoff event (see `handoff`). */
+  format: Type.Enum(['v1', 'v2', 'handoff']),
+  usage: Type.Optional(Usage),
+  /** Set on the messages of a handoff conversation only (docs/handoff.md). */
+  handoff: Type.Optional(HandoffEvent)
 })
 export type RelayMessage = Static<typeof RelayMessage>

@@ -1,5 +1,5 @@
 import type { TSchema, Static } from 'typebox'
-import type { RelayMessage } from '../message.js'
+import type { DeskAuthor, RelayMessage } from '../message.js'
 
 /** What a relay can log through; a pino logger fits. */
 export interface RelayLogger {
@@ -90,6 +90,11 @@ export interface Relay {
   /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
   ready?(): Promise<void>
   close?(): Promise<void>
+  /**
+   * Optional: routes the platform calls back on (a desk relay's events and buttons), mounted at
+   * `POST /relays/{name}/{path}`. See InboundRoute.
+   */
+  inbound?: InboundRoute[]
 }
 
 export interface RelayInit {
@@ -98,6 +103,11 @@ export interface RelayInit {
   logger: RelayLogger
   /** The directory of the config file, for options that name files. */
   configDir: string
+  /**
+   * Set when the config's `handoff.relays` names this relay: it then receives the messages of
+   * handoff conversations (RelayMessage.handoff) and reports the humans' actions here.
+   */
+  desk?: HandoffDesk
 }
 
 /** What a relay plugin module exports (as named exports or as its default export). */
@@ -112,4 +122,85 @@ export interface RelayPlugin<S extends TSchema = TSchema> {
 /** Helps a plugin author keep the options type tied to the schema. */
 export function defineRelay<S extends TSchema>(plugin: RelayPlugin<S>): RelayPlugin<S> {
   return plugin
+}
+
+/**
+ * A request to one of a relay's own routes, as it arrived: the raw body bytes (a signature is
+ * computed over them), the headers (lower-cased names) and the query.
+ */
+export interface InboundRequest {
+  headers: Record<string, string | string[] | undefined>
+  rawBody: Buffer
+  query: Record<string, string | undefined>
+}
+
+/** The answer to an inbound request: an object body is sent as JSON, a string as text. */
+export interface InboundAnswer {
+  status: number
+  headers?: Record<string, string>
+  body?: unknown
+}
+
+/**
+ * An HTTP route a relay receives on, for a platform calling back (Slack's Events API and
+ * interactivity, Discord's interactions). The app mounts it at `POST /relays/{relay name}/{path}`,
+ * hands it the raw body whatever the content type, and answers what it returns. The relay checks
+ * the platform's signature itself. A thrown error is answered with a 500 envelope.
+ */
+export interface InboundRoute {
+  /** One path segment or more, without a leading slash, such as `events`. */
+  path: string
+  handle(request: InboundRequest): Promise<InboundAnswer>
+}
+
+/** Which handoff, as the desk keeps it. */
+export interface HandoffRef {
+  source: string
+  handoffId: string
+}
+
+export type HandoffStatus = 'open' | 'closed'
+
+/** The desk's record of one handoff. */
+export interface HandoffRecord extends HandoffRef {
+  status: HandoffStatus
+  openedAt: number
+  /** Who claimed it, if anyone. */
+  claimedBy?: DeskAuthor
+  closedAt?: number
+  closedReason?: 'TIMEOUT' | 'USER_CLOSED' | 'AGENT'
+}
+
+/** What became of a human's action: stored (it will go out), a repeat, refused because the handoff is closed, or unknown. */
+export type DeskAnswer =
+  | { status: 'stored' | 'duplicate' }
+  | { status: 'closed'; record: HandoffRecord }
+  | { status: 'unknown' }
+
+/**
+ * The handoff desk, given to a relay that takes part in it (RelayInit.desk). Every call stores
+ * what it is told durably before it resolves, so a relay may acknowledge its platform right after.
+ */
+export interface HandoffDesk {
+  /**
+   * A human's answer for the user. `replyId` is unique per reply on the relay's platform (Slack's
+   * message ts): a repeat is recognised. `ref` is where the reply sits (channel, ts), handed back
+   * in its `receipt` message so the relay can mark it delivered or failed. Goes to GPTBots in order
+   * per handoff, with retries, dead letters and replay like any delivery.
+   */
+  reply(
+    input: HandoffRef & { replyId: string; text: string; author: DeskAuthor; ref: Record<string, unknown> }
+  ): Promise<DeskAnswer>
+  /** Claims the handoff for `author`; every desk relay gets a `claim` message. `stored` only for the first claim. */
+  claim(input: HandoffRef & { author: DeskAuthor }): Promise<DeskAnswer>
+  /** Ends the handoff from the desk: GPTBots is told (/v1/human/close) and every desk relay gets a `close` message. */
+  close(input: HandoffRef & { author: DeskAuthor }): Promise<DeskAnswer>
+  /** The handoff's record, or undefined when the desk never saw it. */
+  record(ref: HandoffRef): Promise<HandoffRecord | undefined>
+  /**
+   * A relay's own index from a platform key (a Slack thread `C1:1700.1`) to a handoff, kept in the
+   * store: a reply event names only its thread.
+   */
+  link(key: string, ref: HandoffRef): Promise<void>
+  find(key: string): Promise<HandoffRef | undefined>
 }
