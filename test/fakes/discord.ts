@@ -136,6 +136,8 @@ export interface ClickOptions extends SendOptions {
 export interface InteractionResult {
   status: number
   body: any
+  /** The relay's error code header (`x-relay-error`), when it sent one. */
+  errorCode?: string
   /** How long the answer took (Discord allows 3 s); for figures, never for assertions. */
   ms: number
   interaction?: FakeInteraction
@@ -917,7 +919,8 @@ export class FakeDiscord {
       const refused = this.answerInteraction(interaction, answer)
       if (refused) throw new Error(`Discord would refuse this interaction answer: ${JSON.stringify(refused.body)}`)
     }
-    return { status: response.status, body: answer, ms, interaction }
+    const errorCode = response.headers.get('x-relay-error') ?? undefined
+    return { status: response.status, body: answer, ms, interaction, errorCode }
   }
 
   /** A PING, as Discord sends to check the URL. */
