@@ -10,6 +10,11 @@ import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { frameworkErrors, serverOptions, useHttpLimits } from './http-limits.js'
 import { intakeRoutes } from './intake/routes.js'
+import { Desk, gptbotsRelay } from './handoff/desk.js'
+import { humanApi, readApiKey } from './handoff/gptbots-client.js'
+import { createGptbotsRelay } from './handoff/gptbots-relay.js'
+import { handoffRoutes } from './handoff/routes.js'
+import { inboundRoutes } from './relays/inbound.js'
 import { createLogger, LoggerSet, scrubSecretsOf, TextScrubber } from './logging.js'
 import { createMetrics, useMetrics } from './metrics.js'
 import { useOpenApi } from './openapi.js'
@@ -42,6 +47,8 @@ export interface BuildOptions {
   random?: () => number
   /** Dashboard timings and limits (tests). */
   ui?: Omit<UiOptions, 'clock' | 'registry' | 'readiness'>
+  /** Where the GPTBots API key of the handoff is read from (default process.env). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface RelayRuntime {
@@ -124,6 +131,29 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   // Delivery errors are stored and shown by the admin API: they are scrubbed like log lines.
   const scrubber = new TextScrubber()
   scrubber.learn(config)
+  // The handoff desk and its GPTBots relay exist only when the config has a handoff section.
+  let handoffKey: string | undefined
+  try {
+    if (config.handoff) handoffKey = readApiKey(config.handoff, configDir, options.env ?? process.env)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  const handoffSecret = { relays: { [gptbotsRelay]: { type: 'gptbots', apiKey: handoffKey ?? '' } } }
+  if (handoffKey) {
+    scrubber.learn(handoffSecret)
+    scrubSecretsOf(logger, handoffSecret)
+  }
+  const desk = config.handoff
+    ? new Desk({
+        store,
+        clock,
+        deskRelays: () => runtime.config.handoff?.relays ?? [],
+        accepted: () => dispatcher.notify()
+      })
+    : undefined
+  // Which relays are the desk, as the config in force says (a reload updates it).
+  let deskConfig = config
   // Long-lived loggers, so that a reloaded log.level reaches them too.
   const loggers = new LoggerSet()
   const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
@@ -133,7 +163,9 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       // A reload may bring new relay secrets: the logger must know them before the relays can log.
       scrubSecretsOf(logger, { relays: entries })
       scrubber.learn({ relays: entries })
-      return loadRelays(entries, dir, childLogger)
+      return loadRelays(entries, dir, childLogger, name =>
+        desk && deskConfig.handoff?.relays.includes(name) ? { desk: desk.forRelay(name) } : {}
+      )
     })
   let relays: Map<string, Relay>
   try {
@@ -141,6 +173,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   } catch (error) {
     await store.close()
     throw error
+  }
+  if (config.handoff && handoffKey) {
+    const { apiUrl, timeoutMs } = config.handoff.gptbots
+    relays.set(gptbotsRelay, createGptbotsRelay(humanApi({ apiUrl, apiKey: handoffKey, timeoutMs })))
   }
   const metrics = config.metrics.enabled
     ? createMetrics({
@@ -161,10 +197,24 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     random: options.random,
     holdRecheckMs: options.holdRecheckMs,
     logger: childLogger({ component: 'dispatcher' }),
-    onAttempt: metrics?.attempt,
+    onAttempt: event => {
+      metrics?.attempt(event)
+      // Tells the desk a reply came from whether it reached the user (a reaction in its thread).
+      const { status } = event.outcome
+      if (desk && event.relay === gptbotsRelay && (status === 'delivered' || status === 'dead')) {
+        const error = event.outcome.status === 'dead' ? event.outcome.error : undefined
+        desk
+          .receipt(event.delivery.message, status, error)
+          .catch((err: unknown) => logger.error({ err }, 'could not store the receipt of a handoff reply'))
+      }
+    },
     scrub: scrubber.text
   })
-  let router = compileRouter(config.routes, [...relays.keys()])
+  // Built-in relays (`@gptbots`) take only what the app sends them, never routed webhooks.
+  let router = compileRouter(
+    config.routes,
+    [...relays.keys()].filter(name => !name.startsWith('@'))
+  )
   const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber }
   const reloader = createReloader({
     loaded: options.loaded,
@@ -178,6 +228,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       scrubSecretsOf(logger, next)
       scrubber.learn(next)
       runtime.config = next
+      deskConfig = next
       router = nextRouter
     }
   })
@@ -214,6 +265,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     accepted: () => dispatcher.notify(),
     observe: metrics?.intake
   })
+  if (desk) await app.register(handoffRoutes, { desk, liveConfig: () => runtime.config })
+  await app.register(inboundRoutes, { relays: () => runtime.relays })
   await app.register(adminRoutes, { prefix: '/admin', clock })
   await app.register(uiRoutes, { prefix: '/ui', clock, registry: metrics?.registry, readiness, ...options.ui })
 

@@ -51,6 +51,13 @@ export const Errors = {
     status: 503,
     message: 'the message could not be stored; nothing was accepted, send it again later'
   },
+  HANDOFF_BODY_INVALID: {
+    status: 400,
+    message: 'the body does not match the GPTBots human-handoff format'
+  },
+  SIGNATURE_MISSING: { status: 401, message: 'the request is not signed: the platform signature headers are missing' },
+  SIGNATURE_INVALID: { status: 401, message: 'the request signature does not match: check the signing secret' },
+  SIGNATURE_STALE: { status: 401, message: 'the request is signed too long ago (over 5 minutes) or in the future' },
   INTERNAL: { status: 500, message: 'internal error; nothing was accepted, send it again later' }
 } as const satisfies Record<string, { status: number; message: string }>
 

@@ -173,9 +173,11 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
     const previous = new Map(options.relays)
     const added = Object.keys(fresh).filter(name => !previous.has(name))
     const replaced = Object.keys(fresh).filter(name => previous.has(name))
-    const removed = [...previous.keys()].filter(name => !(name in to.relays))
+    // Built-in relays (`@gptbots`) are the app's, not the config's: a reload keeps them.
+    const removed = [...previous.keys()].filter(name => !(name in to.relays) && !name.startsWith('@'))
     options.relays.clear()
     for (const name of Object.keys(to.relays)) options.relays.set(name, created.get(name) ?? previous.get(name)!)
+    for (const [name, relay] of previous) if (name.startsWith('@')) options.relays.set(name, relay)
     const inFlight = options.dispatcher.useRelays(options.relays)
     retire(
       [...replaced, ...removed].map(name => [name, previous.get(name)!]),

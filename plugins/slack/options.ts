@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import { SlackHandoffOptions } from './inbound/options.js'
 
 /** How one side of the conversation (the user's questions or the bot's answers) is shown. */
 export const SpeakerOptions = Type.Object({
@@ -111,7 +112,8 @@ export const SlackOptions = Type.Object(
         default: slackDefaults.timeoutMs,
         description: 'How long one Slack API call may take before it counts as failed'
       })
-    )
+    ),
+    handoff: Type.Optional(SlackHandoffOptions)
     // The core passes the relay's config entry without `type`, nothing else: an unknown key is a typo.
   },
   { additionalProperties: false }

@@ -18,6 +18,7 @@ import { ChannelPacer, systemClock, type Clock } from './pace.js'
 import { conversationMetadata, partArguments, postBlocks, titleArguments, type PostArguments } from './payload.js'
 import { checkReadiness } from './readiness.js'
 import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
+import { createSlackDesk } from './inbound/desk.js'
 
 /** Thrown out of a delivery when its signal fired between two Slack calls. */
 class DeliveryAborted extends Error {
@@ -108,9 +109,30 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
     }
   }
 
+  // A desk relay (config handoff.relays) shows handoffs and takes the humans' replies (inbound/).
+  const desk = init.desk
+    ? createSlackDesk({
+        settings,
+        handoff: options.handoff,
+        init: { ...init, desk: init.desk },
+        client,
+        post,
+        now: clock.now
+      })
+    : undefined
+
   return {
+    ...(desk && desk.routes.length > 0 ? { inbound: desk.routes } : {}),
     async deliver(message, context) {
       if (closed) return retry(`Slack relay ${init.name} is closed`)
+      if (desk && message.handoff) {
+        try {
+          const outcome = await desk.deliver(message, context)
+          if (outcome) return outcome
+        } catch (error) {
+          return outcomeOf(error, context)
+        }
+      }
       const parts = splitFlow(messageFlow(message, settings.flowOutput), {
         chars: settings.maxPartLength,
         blocks: postBlocks

@@ -101,6 +101,12 @@ function checkMeaning(config: Config): string[] {
       }
     }
   })
+  config.handoff?.relays.forEach((name, i) => {
+    if (!relayNames.has(name))
+      problems.push(
+        `handoff.relays.${i} names relay "${name}", which is not in relays (known: ${[...relayNames].join(', ') || 'none'})`
+      )
+  })
   for (const name of Object.keys(config.auth.sources)) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
       problems.push(

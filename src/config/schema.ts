@@ -265,6 +265,46 @@ export const MetricsConfig = Type.Object(
   { additionalProperties: false, default: {} }
 )
 
+export const HandoffConfig = Type.Object(
+  {
+    relays: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description:
+        "Relays that are the desk: each gets every handoff (a thread per handoff) and takes the humans' replies. Names of relays in `relays`."
+    }),
+    gptbots: Type.Object(
+      {
+        apiUrl: Type.String({
+          pattern: '^https?://',
+          default: 'https://api.gptbots.ai',
+          description: "GPTBots' API base URL; regional hosts are https://api-{sg|th|jp}.gptbots.ai."
+        }),
+        apiKeyEnv: Type.String({
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          default: 'GPTBOTS_API_KEY',
+          description:
+            "The environment variable holding the GPTBots API key that sends the humans' replies. The key itself never goes in this file."
+        }),
+        apiKeyFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description: 'A file holding the API key instead (relative to the config file), such as a mounted secret.'
+          })
+        ),
+        timeoutMs: Type.Integer({
+          minimum: 1000,
+          maximum: 120_000,
+          default: 15_000,
+          description: 'How long one call to GPTBots may take before it counts as failed (and is retried).'
+        })
+      },
+      { additionalProperties: false, default: {} }
+    )
+  },
+  { additionalProperties: false }
+)
+export type HandoffConfig = Static<typeof HandoffConfig>
+
 export const Config = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
@@ -285,7 +325,8 @@ export const Config = Type.Object(
     intake: IntakeConfig,
     admin: AdminConfig,
     retention: RetentionConfig,
-    metrics: MetricsConfig
+    metrics: MetricsConfig,
+    handoff: Type.Optional(HandoffConfig)
   },
   { additionalProperties: false }
 )

@@ -36,7 +36,7 @@ const v2 = checker(WebhookV2)
 const sourceName = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** Which tokens a source needs: undefined when it is open, or throws when there is no such source. */
-function tokensFor(config: Config): (source: string) => TokenSet | undefined {
+export function tokensFor(config: Config): (source: string) => TokenSet | undefined {
   const sets = new Map<string, TokenSet>()
   if (config.auth.tokens.length > 0) sets.set('default', new TokenSet(config.auth.tokens))
   for (const [name, source] of Object.entries(config.auth.sources)) sets.set(name, new TokenSet(source.tokens))

@@ -6,7 +6,7 @@ import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
 import { nearest } from '../suggest.js'
 import { checker, dotPath } from '../validation.js'
-import type { Relay, RelayLogger, RelayPlugin } from './types.js'
+import type { Relay, RelayInit, RelayLogger, RelayPlugin } from './types.js'
 
 /** Relays that ship with gptbots-relay, by their `type` name. */
 export const builtInRelays = ['console', 'slack', 'discord'] as const
@@ -131,7 +131,9 @@ export type LoggerFactory = (bindings: { relay: string }) => RelayLogger
 export async function loadRelays(
   entries: Record<string, { type: string }>,
   configDir: string,
-  loggerFor: LoggerFactory
+  loggerFor: LoggerFactory,
+  /** More of each relay's RelayInit, such as the handoff desk. */
+  extraInit: (name: string) => Partial<RelayInit> = () => ({})
 ): Promise<Map<string, Relay>> {
   const prepared = await Promise.all(
     Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir))
@@ -139,7 +141,10 @@ export async function loadRelays(
   const relays = new Map<string, Relay>()
   for (const { name, plugin, options } of prepared) {
     try {
-      relays.set(name, await plugin.create(options, { name, logger: loggerFor({ relay: name }), configDir }))
+      relays.set(
+        name,
+        await plugin.create(options, { ...extraInit(name), name, logger: loggerFor({ relay: name }), configDir })
+      )
     } catch (error) {
       for (const relay of relays.values()) await relay.close?.().catch(() => {})
       throw new ConfigError(`relays.${name}: could not start: ${(error as Error).message}`, { cause: error })

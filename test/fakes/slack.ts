@@ -30,7 +30,7 @@ export const slackLimits = {
 
 export const fakeToken = 'xoxb-fake-token'
 export const fakeChannel = 'C0123456'
-export const allScopes = ['chat:write', 'chat:write.customize', 'channels:read', 'groups:read']
+export const allScopes = ['chat:write', 'chat:write.customize', 'channels:read', 'groups:read', 'reactions:write']
 
 export interface FakeToken {
   scopes?: string[]
@@ -80,6 +80,20 @@ export interface PostedMessage {
   icon_emoji?: string
   icon_url?: string
   metadata?: { event_type: string; event_payload: Record<string, unknown> }
+  /** Set on messages typed by a person (humanReply), unset on the bot's posts. */
+  user?: string
+  /** Reaction names on the message, each once, in order added. */
+  reactions?: string[]
+  /** How many times chat.update changed it. */
+  edits?: number
+}
+
+/** A message shown to one user only (chat.postEphemeral). */
+export interface EphemeralMessage {
+  channel: string
+  user: string
+  text: string
+  thread_ts?: string
 }
 
 export interface Block {
@@ -106,6 +120,7 @@ interface Bucket {
 
 export class FakeSlack {
   readonly messages: PostedMessage[] = []
+  readonly ephemerals: EphemeralMessage[] = []
   readonly calls: FakeCall[] = []
   readonly tokens: Record<string, FakeToken>
   readonly channels: Record<string, FakeChannel>
@@ -186,6 +201,16 @@ export class FakeSlack {
     return this.messages.filter(m => m.thread_ts === threadTs)
   }
 
+  /**
+   * A person types a reply in a thread, as Slack would record it; returns the `message` event
+   * Slack sends to the app's Events API for it.
+   */
+  humanReply(channel: string, threadTs: string, user: string, text: string): Record<string, unknown> {
+    const ts = `${Math.floor(this.#now() / 1000)}.${String(++this.#seq).padStart(6, '0')}`
+    this.messages.push({ channel, ts, thread_ts: threadTs, text, user })
+    return { type: 'message', channel, user, text, ts, thread_ts: threadTs, event_ts: ts, channel_type: 'channel' }
+  }
+
   callsOf(method: string): FakeCall[] {
     return this.calls.filter(c => c.method === method)
   }
@@ -218,9 +243,15 @@ export class FakeSlack {
   }
 
   #answer(method: string, params: Params, token: string | undefined): FakeReply {
-    if (method !== 'auth.test' && method !== 'conversations.info' && method !== 'chat.postMessage') {
-      return slackError('unknown_method')
-    }
+    const known = [
+      'auth.test',
+      'conversations.info',
+      'chat.postMessage',
+      'chat.update',
+      'chat.postEphemeral',
+      'reactions.add'
+    ]
+    if (!known.includes(method)) return slackError('unknown_method')
     if (token === undefined) return slackError('not_authed')
     const owner = this.tokens[token]
     if (!owner) return slackError('invalid_auth')
@@ -250,9 +281,49 @@ export class FakeSlack {
     if (channel.error) return slackError(channel.error)
     if (channel.archived) return slackError('is_archived')
     if (channel.member === false && !scopes.includes('chat:write.public')) return slackError('not_in_channel')
+    if (method === 'reactions.add') return this.#react(channelId, params, scopes)
+    if (method === 'chat.update') return this.#update(channelId, params)
+    if (method === 'chat.postEphemeral') return this.#ephemeral(channelId, params)
     const limited = this.#rateLimited(channelId)
     if (limited) return limited
     return this.#post(channelId, params, scopes)
+  }
+
+  // Slack: reactions.add needs reactions:write, an existing message, a known emoji name, and a
+  // reaction not already there (already_reacted).
+  #react(channel: string, params: Params, scopes: string[]): FakeReply {
+    if (!scopes.includes('reactions:write'))
+      return slackError('missing_scope', { needed: 'reactions:write', provided: scopes.join(',') })
+    const name = params.name
+    if (typeof name !== 'string' || !/^[a-z0-9_+'-]+$/.test(name)) return slackError('invalid_name')
+    const message = this.messages.find(m => m.channel === channel && m.ts === params.timestamp)
+    if (!message) return slackError('message_not_found')
+    message.reactions ??= []
+    if (message.reactions.includes(name)) return slackError('already_reacted')
+    message.reactions.push(name)
+    return ok({})
+  }
+
+  // Slack: an app may update only its own messages (cant_update_message), checked like a post.
+  #update(channel: string, params: Params): FakeReply {
+    const message = this.messages.find(m => m.channel === channel && m.ts === params.ts)
+    if (!message) return slackError('message_not_found')
+    if (message.user !== undefined) return slackError('cant_update_message')
+    const invalid = checkMessage(params)
+    if (invalid) return invalid
+    message.text = optionalString(params.text)
+    message.blocks = params.blocks as Block[] | undefined
+    message.edits = (message.edits ?? 0) + 1
+    return ok({ channel, ts: message.ts, text: message.text ?? '' })
+  }
+
+  #ephemeral(channel: string, params: Params): FakeReply {
+    if (typeof params.user !== 'string' || !/^[UW][A-Z0-9]+$/.test(params.user)) return slackError('user_not_found')
+    const invalid = checkMessage(params)
+    if (invalid) return invalid
+    const threadTs = optionalString(params.thread_ts)
+    this.ephemerals.push({ channel, user: params.user, text: optionalString(params.text) ?? '', thread_ts: threadTs })
+    return ok({ message_ts: `${Math.floor(this.#now() / 1000)}.${String(++this.#seq).padStart(6, '0')}` })
   }
 
   #rateLimited(channel: string): FakeReply | undefined {
@@ -372,6 +443,9 @@ function checkBlocks(blocks: unknown): FakeReply | undefined {
         tables++
         problem = checkTable(block)
         break
+      case 'actions':
+        problem = checkActions(block)
+        break
       default:
         problem = `unsupported type: ${String(block.type)}`
     }
@@ -424,6 +498,29 @@ function checkTable(block: Block): string | undefined {
       return `column_settings/${i}/is_wrapped: must be a boolean`
     if (Object.keys(setting).some(key => key !== 'align' && key !== 'is_wrapped'))
       return `column_settings/${i}: unknown field`
+  }
+  return undefined
+}
+
+/** Buttons as Slack's block reference has them: 1 to 25 elements, label 75, action_id 255, value 2000. */
+function checkActions(block: Block): string | undefined {
+  const elements = block.elements
+  if (!Array.isArray(elements) || elements.length === 0 || elements.length > 25)
+    return 'elements: between 1 and 25 items'
+  const ids = new Set<string>()
+  for (const [i, value] of elements.entries()) {
+    const button = value as { type?: unknown; text?: unknown; action_id?: unknown; value?: unknown; style?: unknown }
+    if (button.type !== 'button') return `elements/${i}: only buttons are supported by this fake`
+    const problem = checkText(button.text, 75, ['plain_text'])
+    if (problem) return `elements/${i}/text: ${problem}`
+    if (typeof button.action_id !== 'string' || button.action_id.length === 0 || button.action_id.length > 255)
+      return `elements/${i}/action_id: a string of 1 to 255 characters`
+    if (ids.has(button.action_id)) return `elements/${i}/action_id: must be unique in the block`
+    ids.add(button.action_id)
+    if (button.value !== undefined && (typeof button.value !== 'string' || button.value.length > 2000))
+      return `elements/${i}/value: at most 2000 characters`
+    if (button.style !== undefined && button.style !== 'primary' && button.style !== 'danger')
+      return `elements/${i}/style: primary or danger`
   }
   return undefined
 }

@@ -1,0 +1,86 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config/schema.js'
+import { RelayHttpError } from '../errors.js'
+import { trust } from '../http-limits.js'
+import { authenticate } from '../intake/auth.js'
+import { tokensFor } from '../intake/routes.js'
+import { Envelope } from '../intake/schemas.js'
+import { checker, slashPath } from '../validation.js'
+import type { Desk, Stored } from './desk.js'
+import { ChatBody, CloseBody, EstablishBody, HandoffAnswer } from './schemas.js'
+
+export interface HandoffRouteOptions {
+  desk: Desk
+  /** The config in force now: auth is read from it per request, as for webhooks. */
+  liveConfig(): Config
+}
+
+const replySchema = { 200: HandoffAnswer, '4xx': Envelope, '5xx': Envelope }
+
+const calls = {
+  'conversation/establish': {
+    check: checker(EstablishBody),
+    act: (d: Desk, s: string, b: unknown) => d.establish(s, b as EstablishBody)
+  },
+  chat: { check: checker(ChatBody), act: (d: Desk, s: string, b: unknown) => d.chat(s, b as ChatBody) },
+  'conversation/close': {
+    check: checker(CloseBody),
+    act: (d: Desk, s: string, b: unknown) => d.closedByGptbots(s, b as CloseBody)
+  }
+} as const
+
+/**
+ * GPTBots' human-handoff endpoints (webhook mode): POST /handoff/{call} and
+ * /handoff/{source}/{call}, authenticated as the webhook of that source is. Each call is stored
+ * before GPTBots gets `{"code":200,"message":"success"}`; a repeat is recognised and acknowledged.
+ */
+export async function handoffRoutes(app: FastifyInstance, options: HandoffRouteOptions): Promise<void> {
+  const { desk } = options
+  let auth = { from: options.liveConfig().auth, tokens: tokensFor(options.liveConfig()) }
+  const tokens = (source: string) => {
+    const config = options.liveConfig()
+    if (config.auth !== auth.from) auth = { from: config.auth, tokens: tokensFor(config) }
+    return auth.tokens(source)
+  }
+  const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
+
+  const checkAuth = async (request: FastifyRequest) => {
+    const needed = tokens(sourceOf(request))
+    if (!needed) return trust(request)
+    const result = authenticate(request.headers.authorization, needed)
+    if (result.ok) return trust(request)
+    throw new RelayHttpError(
+      result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
+    )
+  }
+
+  for (const [path, call] of Object.entries(calls)) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const source = sourceOf(request)
+      const body = request.body
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RelayHttpError('BODY_NOT_OBJECT')
+      if ((body as { istest?: unknown }).istest === true) {
+        request.log.info({ source, call: path }, 'handoff availability probe answered; nothing stored')
+        return reply.send({ code: 200, message: 'success' })
+      }
+      const problems = call.check.problems(body, slashPath('body'))
+      if (problems.length > 0) throw new RelayHttpError('HANDOFF_BODY_INVALID', problems.join('; '))
+      let stored: Stored
+      try {
+        stored = await call.act(desk, source, body)
+      } catch (error) {
+        request.log.error({ err: error, source, call: path }, 'store refused a handoff call')
+        throw new RelayHttpError('STORE_UNAVAILABLE', undefined, { cause: error })
+      }
+      const handoffId = (body as { conversation_id: string }).conversation_id
+      request.log.info(
+        { source, handoffId, call: path },
+        stored.duplicate ? 'handoff call repeated; already stored' : 'handoff call accepted'
+      )
+      return reply.send({ code: 200, message: 'success' })
+    }
+    const route = { schema: { response: replySchema }, onRequest: checkAuth, handler }
+    app.post(`/handoff/${path}`, route)
+    app.post(`/handoff/:source/${path}`, route)
+  }
+}
