@@ -137,8 +137,9 @@ export class DiscordDesk {
     this.route = { path: 'interactions', handle: request => this.interaction(request) }
   }
 
-  private linkKey = (key: string) => `${this.init.name}:key:${key}`
-  private threadKey = (thread: string) => `${this.init.name}:thread:${thread}`
+  // The desk keeps each relay's links apart already.
+  private linkKey = (key: string) => `key:${key}`
+  private threadKey = (thread: string) => `thread:${thread}`
 
   // ---- handoff messages, as the dispatcher delivers them ----------------------------------------
 

@@ -56,11 +56,7 @@ t.test('establish opens a thread: banner, who the user is, buttons, then the his
     [],
     'no mention in the history pings anyone'
   )
-  t.same(
-    await scene.memory.desk.find(`discord.desk:thread:${thread!.id}`),
-    scene.ref,
-    'the thread is linked to the handoff'
-  )
+  t.same(await scene.memory.desk.find(`thread:${thread!.id}`), scene.ref, 'the thread is linked to the handoff')
 })
 
 t.test('the on-call role is pinged, and only it', async t => {
