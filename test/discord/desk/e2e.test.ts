@@ -14,12 +14,17 @@ const adminToken = 'admin-token-0123456789'
 const other = { id: '300000000000000003', username: 'bob', global_name: 'Bob' }
 
 /** The whole relay, listening on loopback (Discord posts interactions over HTTP), with a Discord desk. */
-async function discordDesk(t: Test, role?: string) {
-  const gptbots = await FakeGptbots.start()
-  t.teardown(() => gptbots.close())
-  const channel = fake.addChannel(0)
+async function discordDesk(
+  t: Test,
+  role?: string,
+  again?: { gptbots: FakeGptbots; channel: ReturnType<FakeDiscord['addChannel']>; dbPath: string }
+) {
+  const gptbots = again?.gptbots ?? (await FakeGptbots.start())
+  if (!again) t.teardown(() => gptbots.close())
+  const channel = again?.channel ?? fake.addChannel(0)
   const clock = new ManualClock(Date.now())
-  const app: FastifyInstance = await testApp(t, {
+  const app: FastifyInstance & { dbPath: string } = await testApp(t, {
+    dbPath: again?.dbPath,
     clock,
     random: () => 1,
     env: { GPTBOTS_API_KEY: fakeApiKey },
@@ -176,4 +181,34 @@ t.test('GPTBots 5xx: the reply is retried, then marked dead in the thread, and a
   t.match(shown.embeds[0]!.footer!.text, /Reached the user/, 'and the thread says so')
   t.same(shown.reactions, ['⚠️', '✅'])
   t.end()
+})
+
+t.test('a restart in the middle of a handoff: the buttons of the old thread still act', async t => {
+  const first = await discordDesk(t)
+  first.gptbots.open.add('h-4')
+  await call(first.app, 'conversation/establish', establishBody('h-4'))
+  await first.drain()
+  const modal = await fake.click(first.endpoint, first.opening().id, first.button('Reply'), { user: agent })
+  await first.app.close()
+
+  const second = await discordDesk(t, undefined, {
+    gptbots: first.gptbots,
+    channel: first.channel,
+    dbPath: first.app.dbPath
+  })
+  const sent = await fake.submit(second.endpoint, modal, { text: 'Back after a restart' })
+  t.equal(sent.body.type, 4, 'the reply is taken by the restarted relay')
+  await call(second.app, 'chat', chatBody('h-4', 'Thanks!'))
+  await second.drain()
+  await second.drain()
+  t.same(
+    first.gptbots.replies.map(r => r.text),
+    ['Back after a restart']
+  )
+  t.equal(fake.threadsOf(first.channel.id).length, 1, 'still one thread')
+  t.match(fake.messagesIn(second.thread().id).at(-1)!.content, /Thanks!/, "the user's next message lands in it")
+  const closed = await fake.click(second.endpoint, second.opening().id, second.button('Close'), { user: agent })
+  t.equal(closed.body.data.flags, 64)
+  await second.drain()
+  t.same(first.gptbots.closed, ['h-4'])
 })
