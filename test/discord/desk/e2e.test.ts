@@ -212,3 +212,25 @@ t.test('a restart in the middle of a handoff: the buttons of the old thread stil
   await second.drain()
   t.same(first.gptbots.closed, ['h-4'])
 })
+
+t.test('the interactions endpoint answers bad requests with the envelope, never a stack', async t => {
+  const d = await discordDesk(t)
+  const bare = await d.app.inject({ method: 'POST', url: '/relays/discord.desk/interactions' })
+  t.equal(bare.statusCode, 401, 'a bare POST, as curl sends it, is refused: the URL reaches the desk')
+  t.equal(bare.headers['x-relay-error'], 'SIGNATURE_MISSING')
+  t.same(Object.keys(bare.json()).sort(), ['code', 'msg'])
+  const timestamp = String(Math.floor(Date.now() / 1000))
+  const garbage = '{"type": 3,'
+  const signed = await d.app.inject({
+    method: 'POST',
+    url: '/relays/discord.desk/interactions',
+    headers: {
+      'content-type': 'application/json',
+      'x-signature-timestamp': timestamp,
+      'x-signature-ed25519': fake.sign(timestamp, garbage)
+    },
+    payload: garbage
+  })
+  t.equal(signed.statusCode, 400)
+  t.same(signed.json(), { code: 400, msg: 'the body is not valid JSON' })
+})
