@@ -176,7 +176,12 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   }
   if (config.handoff && handoffKey) {
     const { apiUrl, timeoutMs } = config.handoff.gptbots
-    relays.set(gptbotsRelay, createGptbotsRelay(humanApi({ apiUrl, apiKey: handoffKey, timeoutMs })))
+    relays.set(
+      gptbotsRelay,
+      createGptbotsRelay(humanApi({ apiUrl, apiKey: handoffKey, timeoutMs }), message =>
+        desk ? desk.receipt(message, 'delivered') : Promise.resolve()
+      )
+    )
   }
   const metrics = config.metrics.enabled
     ? createMetrics({
@@ -199,12 +204,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     logger: childLogger({ component: 'dispatcher' }),
     onAttempt: event => {
       metrics?.attempt(event)
-      // Tells the desk a reply came from whether it reached the user (a reaction in its thread).
-      const { status } = event.outcome
-      if (desk && event.relay === gptbotsRelay && (status === 'delivered' || status === 'dead')) {
-        const error = event.outcome.status === 'dead' ? event.outcome.error : undefined
+      // Tells the desk a reply came from that it could not reach the user (marked in its thread);
+      // a delivered reply's receipt is stored by the @gptbots relay itself, before it counts.
+      if (desk && event.relay === gptbotsRelay && event.outcome.status === 'dead') {
         desk
-          .receipt(event.delivery.message, status, error)
+          .receipt(event.delivery.message, 'dead', event.outcome.error)
           .catch((err: unknown) => logger.error({ err }, 'could not store the receipt of a handoff reply'))
       }
     },

@@ -232,7 +232,10 @@ export class Desk implements HandoffDesk {
     const { handoffId, desk, ref } = reply.handoff
     await this.store(
       { source: reply.source, handoffId },
-      `receipt:${reply.messageId}:${status}:${this.options.clock.now()}`,
+      // Delivered happens once (a repeat after a crash is the same receipt); dead may happen again after a replay.
+      status === 'delivered'
+        ? `receipt:${reply.messageId}:delivered`
+        : `receipt:${reply.messageId}:dead:${this.options.clock.now()}`,
       'ANSWER',
       {
         kind: 'receipt',

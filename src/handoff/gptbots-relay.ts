@@ -1,4 +1,5 @@
 import { delivered, failed, held, retry, type DeliveryOutcome, type Relay } from '../relays/types.js'
+import type { RelayMessage } from '../message.js'
 import type { ApiResult, HumanApi } from './gptbots-client.js'
 
 const outcomeOf = (result: ApiResult, posted: Record<string, unknown>): DeliveryOutcome => {
@@ -18,7 +19,11 @@ const outcomeOf = (result: ApiResult, posted: Record<string, unknown>): Delivery
  * handoff to GPTBots' human API, in order per handoff, with the dispatcher's retries, backoff and
  * dead letters like any relay.
  */
-export function createGptbotsRelay(api: HumanApi): Relay {
+export function createGptbotsRelay(
+  api: HumanApi,
+  /** Stores the reply's receipt for its desk; awaited before the delivery counts, so the ✅ is as durable as the reply. */
+  delivered?: (message: RelayMessage) => Promise<void>
+): Relay {
   return {
     async deliver(message, context) {
       const handoff = message.handoff
@@ -27,6 +32,11 @@ export function createGptbotsRelay(api: HumanApi): Relay {
           { conversationId: handoff.handoffId, timestamp: message.createdAt, text: message.text ?? '' },
           context.signal
         )
+        // The reply reached the user: a receipt that cannot be stored must not send it again.
+        if (result.ok && delivered)
+          await delivered(message).catch((error: unknown) =>
+            context.logger.error({ err: error, handoffId: handoff.handoffId }, 'could not store the receipt of a reply')
+          )
         return outcomeOf(result, { handoffId: handoff.handoffId, kind: 'reply' })
       }
       if (handoff?.kind === 'agent-close') {

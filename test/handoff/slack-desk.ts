@@ -16,6 +16,11 @@ export interface Desk {
   clock: ManualClock
   /** Delivers everything due now. */
   drain(): Promise<void>
+  /**
+   * Delivers until `done` holds: receipts are stored just after the delivery they report on, so one
+   * drain may end before they are. Gives up after 200 rounds.
+   */
+  until(done: () => boolean): Promise<void>
 }
 
 /** The whole relay with a Slack desk, against the fake Slack and the fake GPTBots. */
@@ -63,7 +68,14 @@ export async function slackDesk(
       handoff: { relays: ['slack.desk'], gptbots: { apiUrl: gptbots.apiUrl, timeoutMs: 1000 } }
     }
   })
-  return { app, slack, gptbots, clock, drain: () => app.relay.dispatcher.drain() }
+  const drain = () => app.relay.dispatcher.drain()
+  const until = async (done: () => boolean) => {
+    for (let round = 0; round < 200 && !done(); round++) {
+      await drain()
+      if (!done()) await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  }
+  return { app, slack, gptbots, clock, drain, until }
 }
 
 /** Posts a body to a Slack route of the relay, signed as Slack signs it (or not, or wrongly). */

@@ -6,7 +6,8 @@ import { click, eventCallback, fromSlack, shown, slackDesk } from './slack-desk.
 t.test(
   'a handoff end to end: thread with history, the user in order, replies to GPTBots in order, closed from Slack',
   async t => {
-    const { app, slack, gptbots, drain } = await slackDesk(t, { oncall: 'S0ONCALL' })
+    const desk = await slackDesk(t, { oncall: 'S0ONCALL' })
+    const { app, slack, gptbots, drain } = desk
     gptbots.open.add('h-1')
     t.same((await call(app, 'conversation/establish', establishBody('h-1'))).json(), { code: 200, message: 'success' })
     await call(app, 'chat', chatBody('h-1', 'Are you there?'))
@@ -61,12 +62,13 @@ t.test(
       ],
       'the replies reached GPTBots once each, in order, as plain text'
     )
-    await drain()
-    const reactions = slack
-      .replies(parent.ts)
-      .filter(m => m.user)
-      .map(m => m.reactions)
-    t.same(reactions, [['white_check_mark'], ['white_check_mark']], 'the thread shows which replies reached the user')
+    const reactions = () =>
+      slack
+        .replies(parent.ts)
+        .filter(m => m.user)
+        .map(m => m.reactions)
+    await desk.until(() => reactions().every(r => r !== undefined))
+    t.same(reactions(), [['white_check_mark'], ['white_check_mark']], 'the thread shows which replies reached the user')
 
     // Claim, then Close, from the buttons.
     t.equal((await fromSlack(app, 'interactivity', click('claim', parent))).statusCode, 200)

@@ -35,7 +35,7 @@ t.test('GPTBots answering 503 and then hanging: the reply is retried with backof
     desk.gptbots.replies.map(r => r.text),
     ['Looking into it']
   )
-  await desk.drain()
+  await desk.until(() => humanReplies(desk, desk.parent.ts)[0]?.reactions !== undefined)
   t.same(humanReplies(desk, desk.parent.ts)[0]?.reactions, ['white_check_mark'])
   t.notMatch(
     JSON.stringify(await desk.app.relay.store.listDeliveries({})),
@@ -48,8 +48,8 @@ t.test('a reply GPTBots refuses is marked in the thread, kept as a dead letter, 
   const desk = await opened(t, 'h-dead', false)
   const reply = desk.slack.humanReply(fakeChannel, desk.parent.ts, 'U0AGENT1', 'Are you still there?')
   await fromSlack(desk.app, 'events', eventCallback(reply))
-  await desk.drain()
-  await desk.drain()
+  await desk.until(() => humanReplies(desk, desk.parent.ts)[0]?.reactions !== undefined)
+  await desk.until(() => /did not reach/.test(shown(desk.slack.replies(desk.parent.ts).at(-1)!)))
   t.same(desk.gptbots.replies, [])
   t.same(humanReplies(desk, desk.parent.ts)[0]?.reactions, ['warning'], 'the failed reply is marked')
   t.match(shown(desk.slack.replies(desk.parent.ts).at(-1)!), /did not reach the user.*dead letter/)
