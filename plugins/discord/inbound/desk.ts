@@ -309,7 +309,7 @@ export class DiscordDesk {
     try {
       const ref = await this.init.desk.find(this.linkKey(parsed.key))
       if (!ref) return ephemeral('The relay does not know this handoff.')
-      const refusal = await this.outsider(interaction, ref)
+      const refusal = await this.outsider(interaction)
       if (refusal) {
         this.init.logger.warn(
           { guild: interaction.guild_id, channel: interaction.channel_id, user: author.id },
@@ -334,16 +334,22 @@ export class DiscordDesk {
     }
   }
 
-  /** Why this interaction may not act, or undefined: it must come from the desk's guild and the handoff's own thread (or channel). */
-  private async outsider(interaction: any, ref: HandoffRef): Promise<string | undefined> {
+  /**
+   * Why this interaction may not act, or undefined: it must come from the desk's guild, and from
+   * its channel or a thread (or forum post) of it. Only the bot posts these buttons, and their
+   * custom_id names the handoff, so the place is all there is to check; it is read from the
+   * interaction itself, so a click just after the thread appears needs nothing the desk has yet
+   * to store.
+   */
+  private async outsider(interaction: any): Promise<string | undefined> {
     const elsewhere = 'The handoff desk only acts on buttons in its own handoff threads.'
     const guild = await this.init.guildId()
     if (!guild || interaction.guild_id !== guild) return elsewhere
+    const desk = this.init.settings.channel
     const channel = interaction.channel_id ?? interaction.channel?.id
-    if (typeof channel !== 'string') return elsewhere
-    if (this.init.settings.mode === 'channel') return channel === this.init.settings.channel ? undefined : elsewhere
-    const owner = await this.init.desk!.find(this.threadKey(channel))
-    return owner && owner.source === ref.source && owner.handoffId === ref.handoffId ? undefined : elsewhere
+    if (channel === desk) return undefined
+    const parent = interaction.channel?.parent_id
+    return this.init.settings.mode !== 'channel' && parent === desk ? undefined : elsewhere
   }
 
   private async answerOf(answer: DeskAnswer, ref: HandoffRef, action: 'claim' | 'close'): Promise<InboundAnswer> {

@@ -242,3 +242,11 @@ t.test('buttons that are not the desk', async t => {
   t.equal(bad.status, 400)
   t.equal(bad.body.code, 400)
 })
+
+t.test('a click right after the thread appears acts, before the desk has stored which thread it is', async t => {
+  const s = await opened()
+  t.teardown(s.close)
+  s.memory.links.delete(`thread:${s.thread.id}`)
+  const result = await fake.click(s.endpoint.url, s.opening.id, s.button('Reply'), { user: agent })
+  t.equal(result.body.type, 9, 'the modal opens')
+})
