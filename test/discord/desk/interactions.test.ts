@@ -250,3 +250,24 @@ t.test('a click right after the thread appears acts, before the desk has stored 
   const result = await fake.click(s.endpoint.url, s.opening.id, s.button('Reply'), { user: agent })
   t.equal(result.body.type, 9, 'the modal opens')
 })
+
+t.test('mode channel: the opening post and its buttons sit in the channel, and act there', async t => {
+  const scene = await deskScene(fake, { mode: 'channel' })
+  t.teardown(scene.close)
+  await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  t.equal(fake.threadsOf(scene.channel.id).length, 0, 'no thread')
+  const opening = fake.messagesIn(scene.channel.id)[0]!
+  t.match(opening.content, /A human is needed/)
+  const reply = opening.components![0]!.components.find(b => b.label === 'Reply')!.custom_id!
+  const modal = await fake.click(scene.endpoint.url, opening.id, reply, { user: agent })
+  t.equal(modal.body.type, 9)
+  await fake.submit(scene.endpoint.url, modal, { text: 'from the channel' })
+  t.equal(scene.memory.replies[0]?.text, 'from the channel')
+  // A thread under the channel is not the desk's place in mode channel.
+  const thread = fake.addChannel(11, { parent_id: scene.channel.id })
+  const stray = await fake.interact(
+    scene.endpoint.url,
+    fake.payload(3, { channelId: thread.id, user: agent, data: { component_type: 2, custom_id: reply } })
+  )
+  t.match(stray.body.data.content, /only acts on buttons in its own handoff threads/)
+})
