@@ -27,6 +27,8 @@ export type Fault =
 export class FakeGptbots {
   /** Replies received and accepted, in order of arrival. */
   readonly replies: ReceivedReply[] = []
+  /** Called as each reply is accepted (the bench times arrivals with it). */
+  onAccepted?: (reply: ReceivedReply) => void
   /** Handoffs closed by the human side, in order. */
   readonly closed: string[] = []
   /** Every request, accepted or not: path, status answered, and whether it carried the right key. */
@@ -124,8 +126,10 @@ export class FakeGptbots {
     }
     if (typeof body.body !== 'string' || body.body === '')
       return this.#answer(res, path, authorized, 400, { code: 400, message: 'body required' })
-    this.replies.push({ conversationId: id, timestamp, text: body.body })
+    const reply = { conversationId: id, timestamp, text: body.body }
+    this.replies.push(reply)
     this.#onReply?.()
+    this.onAccepted?.(reply)
     return this.#answer(res, path, authorized, 200, { code: 200, message: 'success' })
   }
 }
