@@ -4,6 +4,37 @@ import Value from 'typebox/value'
 export const Mode = Type.Enum(['thread', 'forum', 'channel'])
 export type Mode = Static<typeof Mode>
 
+const Snowflake = (what: string, description: string) =>
+  Type.String({
+    pattern: '^[0-9]{15,21}$',
+    patternErrorMessage: `must be ${what}, a long number such as 1234567890123456789`,
+    description
+  })
+
+/** The human-handoff desk on Discord (docs/discord.md): buttons and modals through the HTTP interactions endpoint. */
+export const DeskOptions = Type.Object(
+  {
+    applicationId: Snowflake(
+      "the application's id (Developer Portal, General Information, Application ID)",
+      "The application's id."
+    ),
+    publicKey: Type.String({
+      pattern: '^[0-9a-fA-F]{64}$',
+      patternErrorMessage:
+        "must be the application's public key, 64 hexadecimal characters (Developer Portal, General Information, Public Key)",
+      description: "The application's public key, which verifies the interactions Discord signs. Not a secret."
+    }),
+    onCallRole: Type.Optional(
+      Snowflake(
+        'a role id (with Developer Mode on, right-click the role and choose Copy Role ID)',
+        "Role mentioned in a handoff's opening post: the only mention the desk ever lets ping."
+      )
+    )
+  },
+  { additionalProperties: false }
+)
+export type DeskOptions = Static<typeof DeskOptions>
+
 /** The relay's config entry (without `type`). Defaults are applied by the core and again by `settingsFrom`. */
 export const DiscordOptions = Type.Object(
   {
@@ -100,7 +131,8 @@ export const DiscordOptions = Type.Object(
     ),
     requestTimeoutMs: Type.Optional(
       Type.Integer({ minimum: 100, default: 15000, description: 'Timeout of one request to Discord.' })
-    )
+    ),
+    desk: Type.Optional(DeskOptions)
   },
   { additionalProperties: false }
 )
@@ -126,6 +158,7 @@ export interface Settings {
   linkPreviews: boolean
   maxRateLimitWaitMs: number
   requestTimeoutMs: number
+  desk?: DeskOptions
 }
 
 export function parseWebhookUrl(url: string): Webhook | undefined {
@@ -156,7 +189,12 @@ export function settingsFrom(options: DiscordOptions, name: string): Settings {
     if (webhook && value && /discord|clyde/i.test(value))
       throw problem(`${option} may not contain "discord" or "clyde" when posting through a webhook`)
   }
+  // A channel webhook cannot carry buttons; only the bot (the application) can.
+  if (o.desk && webhook)
+    throw problem('desk needs the bot to post its buttons; remove webhookUrl (use another relay for it)')
+  if (o.desk && !o.token) throw problem('desk needs token: the bot posts the handoff threads and their buttons')
   return {
+    desk: o.desk,
     token: o.token,
     channel: o.channel,
     mode,

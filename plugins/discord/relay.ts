@@ -7,12 +7,14 @@ import {
   retry,
   type DeliveryContext,
   type DeliveryOutcome,
+  type InboundRoute,
   type Relay,
   type RelayInit
 } from '../../src/relays/types.js'
 import { apiCode, Code, judge } from './errors.js'
 import { partsOf, type Look, type Part } from './format.js'
 import { deliveryLink, type PermalinkSources } from './permalink.js'
+import { DiscordDesk, type DeskDelivery } from './inbound/desk.js'
 import { nonceFor } from './nonce.js'
 import type { Settings } from './options.js'
 import { DiscordApi, NO_PINGS, type APIChannel, type APIWebhook, type MessageBody } from './rest.js'
@@ -84,6 +86,9 @@ export class DiscordRelay implements Relay {
     },
     webhookChannel: async () => (await this.webhookInfo.get()).channel_id
   }
+  /** The human-handoff desk (#17), when `desk` is configured: its interactions endpoint and its threads. */
+  private readonly desk?: DiscordDesk
+  readonly inbound?: InboundRoute[]
 
   constructor(
     private readonly settings: Settings,
@@ -97,10 +102,39 @@ export class DiscordRelay implements Relay {
       colors: settings.colors,
       linkPreviews: settings.linkPreviews
     }
+    if (init.desk && !settings.desk)
+      throw new Error(
+        `${init.name} is in handoff.relays: set its desk.applicationId and desk.publicKey (docs/discord.md)`
+      )
+    if (settings.desk) {
+      this.desk = new DiscordDesk({
+        name: init.name,
+        settings: { ...settings, desk: settings.desk },
+        api: this.api,
+        desk: init.desk,
+        logger: init.logger,
+        now: () => init.clock.now(),
+        guildId: async () => {
+          const channel = await this.channelInfo.get()
+          return 'guild_id' in channel ? channel.guild_id : undefined
+        }
+      })
+      this.inbound = [this.desk.route]
+    }
   }
 
   async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
-    const parts = partsOf(message, this.look)
+    let desk: DeskDelivery | undefined
+    if (message.handoff && this.desk) {
+      try {
+        const prepared = await this.desk.prepare(message, context)
+        if ('status' in prepared) return prepared
+        desk = prepared
+      } catch (error) {
+        return this.outcomeOf(error, 'the handoff thread', context)
+      }
+    }
+    const parts = desk?.parts ?? partsOf(message, this.look)
     if (parts.length === 0) {
       context.logger.debug(
         { messageId: message.messageId },
@@ -115,6 +149,7 @@ export class DiscordRelay implements Relay {
     for (let recreated = false; ; ) {
       try {
         if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context, at)
+        await desk?.after?.({ id: progress.place, thread: this.settings.mode !== 'channel' }, progress.ids)
         // `target` is the thread or channel id (`webhook:<id>` for a webhook's own channel).
         const link = await deliveryLink(this.linkSources, progress.place, progress.ids[0])
         return delivered({ target: progress.place, messageIds: progress.ids, parts: parts.length, link })
@@ -225,7 +260,8 @@ export class DiscordRelay implements Relay {
     key: string,
     signal: AbortSignal
   ): Promise<Progress> {
-    const body = { ...first, allowed_mentions: NO_PINGS }
+    // A desk part may bring its own allowed_mentions (the on-call role) and buttons.
+    const body = { allowed_mentions: NO_PINGS, ...first }
     if (this.settings.webhook) {
       const posted = await this.api.executeWebhook(
         this.settings.webhook,
@@ -259,7 +295,7 @@ export class DiscordRelay implements Relay {
     index: number,
     signal: AbortSignal
   ): Promise<string> {
-    const body: MessageBody = { ...part, allowed_mentions: NO_PINGS }
+    const body: MessageBody = { allowed_mentions: NO_PINGS, ...part }
     if (this.settings.webhook) {
       // Webhooks take no nonce: their retries rely on the progress kept in state alone.
       const posted = await this.api.executeWebhook(

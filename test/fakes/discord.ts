@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject, sign as cryptoSign } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RelayMessage } from '../../src/message.js'
@@ -65,6 +66,81 @@ export interface CreatedMessage {
   /** Mentions in the content that would have notified someone under Discord's allowed_mentions rules. */
   pinged: string[]
   createdAt: number
+  /** Action rows of buttons, as sent (validated). */
+  components?: ActionRow[]
+  /** Emoji the bot reacted with, in order. */
+  reactions?: string[]
+  /** How many times the message was edited. */
+  edits?: number
+  /** Posted as an interaction's answer or follow-up: the interaction's id. */
+  interaction_id?: string
+  /** Shown only to the user who clicked (flags 64). */
+  ephemeral?: boolean
+}
+
+export interface Button {
+  type: 2
+  style: number
+  label?: string
+  custom_id?: string
+  url?: string
+  disabled?: boolean
+}
+export interface ActionRow {
+  type: 1
+  components: Button[]
+}
+
+export interface InteractionUser {
+  id: string
+  username: string
+  global_name?: string
+}
+
+/** An interaction the fake sent, and what became of it. */
+export interface FakeInteraction {
+  id: string
+  token: string
+  type: 1 | 3 | 5
+  channelId?: string
+  guildId?: string
+  /** The message whose component was used. */
+  messageId?: string
+  user: InteractionUser
+  at: number
+  answered: boolean
+  response?: any
+  /** The message an answer of type 4 created. */
+  responseMessageId?: string
+  /** The modal an answer of type 9 opened. */
+  modal?: { custom_id: string; title: string; inputs: any[] }
+}
+
+export interface SendOptions {
+  /** X-Signature-Timestamp to send (Unix seconds); now by default. */
+  timestamp?: string
+  /** Send this signature instead; null sends none (and no timestamp). */
+  signature?: string | null
+  /** Sign with another key. */
+  key?: KeyObject
+  /** Sign this text instead of the body sent. */
+  signedBody?: string
+}
+
+export interface ClickOptions extends SendOptions {
+  user?: InteractionUser
+  /** Claim the interaction came from another guild. */
+  guildId?: string
+}
+
+export interface InteractionResult {
+  status: number
+  body: any
+  /** The relay's error code header (`x-relay-error`), when it sent one. */
+  errorCode?: string
+  /** How long the answer took (Discord allows 3 s); for figures, never for assertions. */
+  ms: number
+  interaction?: FakeInteraction
 }
 
 export interface RecordedRequest {
@@ -189,6 +265,30 @@ export class FakeDiscord {
       ['POST /channels/:id/threads', /^\/channels\/(\d+)\/threads$/, true, ([id], r) => this.startThread(id!, r.body)],
       ['GET /guilds/:id/threads/active', /^\/guilds\/(\d+)\/threads\/active$/, true, ([id]) => this.activeThreads(id!)],
       [
+        'PATCH /channels/:id/messages/:id',
+        /^\/channels\/(\d+)\/messages\/(\d+)$/,
+        true,
+        ([channel, message], r) => this.editMessage(channel!, message!, r.body)
+      ],
+      [
+        'PUT /channels/:id/messages/:id/reactions/:emoji/@me',
+        /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/,
+        true,
+        ([channel, message, emoji]) => this.react(channel!, message!, emoji!)
+      ],
+      [
+        'POST /interactions/:id/:token/callback',
+        /^\/interactions\/(\d+)\/([^/]+)\/callback$/,
+        false,
+        ([id, token], r) => this.interactionCallback(id!, token!, r.body)
+      ],
+      [
+        'PATCH /webhooks/:id/:token/messages/:id',
+        /^\/webhooks\/(\d+)\/([^/]+)\/messages\/(\d+|@original)$/,
+        false,
+        ([id, token, message], r) => this.editInteractionMessage(id!, token!, message!, r.body)
+      ],
+      [
         'GET /webhooks/:id/:token',
         /^\/webhooks\/(\d+)\/([^/]+)$/,
         false,
@@ -198,7 +298,10 @@ export class FakeDiscord {
         'POST /webhooks/:id/:token',
         /^\/webhooks\/(\d+)\/([^/]+)$/,
         false,
-        ([id, token], r) => this.executeWebhook(id!, token!, r.body, r.query)
+        ([id, token], r) =>
+          this.interactions.get(token!)
+            ? this.followUp(id!, token!, r.body)
+            : this.executeWebhook(id!, token!, r.body, r.query)
       ]
     ]
   }
@@ -413,7 +516,15 @@ export class FakeDiscord {
 
   // ---- validation, as strict as Discord --------------------------------------------------------
 
-  private checkMessage(body: any, webhook: boolean): Answer | undefined {
+  /**
+   * `webhook`: a channel webhook (not application-owned). `as`: a new message, an interaction's
+   * answer or follow-up (which may be ephemeral), or an edit (fields optional).
+   */
+  private checkMessage(
+    body: any,
+    webhook: boolean,
+    as: 'create' | 'interaction' | 'edit' = 'create'
+  ): Answer | undefined {
     if (!body || typeof body !== 'object')
       return invalidForm({ _errors: [fieldError('DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType')] })
     const errors: Record<string, unknown> = {}
@@ -450,8 +561,10 @@ export class FakeDiscord {
       else if (total > 6000)
         errors.embeds = fieldError('MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000')
     }
-    // On create, Discord takes only SUPPRESS_EMBEDS (1 << 2) and SUPPRESS_NOTIFICATIONS (1 << 12).
-    if (body.flags !== undefined && (!Number.isInteger(body.flags) || (body.flags & ~(4 | 4096)) !== 0))
+    // On create, Discord takes only SUPPRESS_EMBEDS (1 << 2) and SUPPRESS_NOTIFICATIONS (1 << 12);
+    // an interaction's answer may also be EPHEMERAL (1 << 6).
+    const allowedFlags = as === 'interaction' ? 4 | 4096 | 64 : 4 | 4096
+    if (body.flags !== undefined && (!Number.isInteger(body.flags) || (body.flags & ~allowedFlags) !== 0))
       errors.flags = fieldError('MESSAGE_FLAGS_INVALID', 'Invalid flags.')
     if (!webhook && body.nonce !== undefined) {
       const ok = (typeof body.nonce === 'string' && body.nonce.length <= 25) || Number.isInteger(body.nonce)
@@ -466,6 +579,18 @@ export class FakeDiscord {
             mentions.parse.some((p: string) => !['users', 'roles', 'everyone'].includes(p)))))
     ) {
       errors.allowed_mentions = fieldError('BASE_TYPE_CHOICES', "Value must be one of {'users', 'roles', 'everyone'}.")
+    } else if (mentions?.roles !== undefined) {
+      if (
+        !Array.isArray(mentions.roles) ||
+        mentions.roles.some((r: unknown) => typeof r !== 'string' || !/^\d+$/.test(r))
+      )
+        errors.allowed_mentions = fieldError('BASE_TYPE_LIST', 'roles must be a list of snowflakes.')
+      else if (mentions.parse?.includes('roles'))
+        errors.allowed_mentions = fieldError('MUTUALLY_EXCLUSIVE', 'parse:["roles"] and roles are mutually exclusive.')
+    }
+    if (body.components !== undefined) {
+      const problem = this.checkComponents(body.components, webhook)
+      if (problem) errors.components = problem
     }
     if (webhook && body.username !== undefined) {
       const name = String(body.username)
@@ -476,8 +601,58 @@ export class FakeDiscord {
         )
     }
     if (Object.keys(errors).length > 0) return invalidForm(errors)
-    if (!(typeof body.content === 'string' && body.content.trim() !== '') && embeds.length === 0)
+    const hasComponents = Array.isArray(body.components) && body.components.length > 0
+    if (
+      as !== 'edit' &&
+      !(typeof body.content === 'string' && body.content.trim() !== '') &&
+      embeds.length === 0 &&
+      !hasComponents
+    )
       return error(400, 50006, 'Cannot send an empty message')
+    return undefined
+  }
+
+  /** Action rows (type 1) of buttons (type 2), as Discord takes them on a message. */
+  private checkComponents(rows: any, webhook: boolean): unknown {
+    if (!Array.isArray(rows)) return fieldError('BASE_TYPE_LIST', 'Must be a list.')
+    if (rows.length > 5) return fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 5 or fewer in length.')
+    const ids = new Set<string>()
+    for (const [i, row] of rows.entries()) {
+      if (row?.type !== 1)
+        return { [i]: { type: fieldError('UNION_TYPE_CHOICES', 'Value of field "type" must be 1.') } }
+      const buttons = row.components
+      if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 5)
+        return { [i]: { components: fieldError('BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 5 in length.') } }
+      for (const [j, b] of buttons.entries()) {
+        const at = (problem: unknown) => ({ [i]: { components: { [j]: problem } } })
+        if (b?.type !== 2) return at({ type: fieldError('COMPONENT_TYPE_INVALID', 'Only buttons go in this row.') })
+        if (!Number.isInteger(b.style) || b.style < 1 || b.style > 5)
+          return at({ style: fieldError('BASE_TYPE_CHOICES', 'Value must be one of (1, 2, 3, 4, 5).') })
+        if (b.label !== undefined && (typeof b.label !== 'string' || b.label.length > 80))
+          return at({ label: fieldError('BASE_TYPE_MAX_LENGTH', 'Must be 80 or fewer in length.') })
+        if (b.style === 5) {
+          if (typeof b.url !== 'string' || b.custom_id !== undefined)
+            return at({
+              url: fieldError('BUTTON_COMPONENT_URL_REQUIRED', 'A link button takes a url and no custom_id.')
+            })
+          continue
+        }
+        if (webhook)
+          return at({
+            custom_id: fieldError(
+              'COMPONENT_INTERACTIVE_WEBHOOK',
+              'Interactive components cannot be sent by non-application-owned webhooks.'
+            )
+          })
+        if (typeof b.custom_id !== 'string' || b.custom_id.length < 1 || b.custom_id.length > 100)
+          return at({ custom_id: fieldError('BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.') })
+        if (ids.has(b.custom_id))
+          return at({
+            custom_id: fieldError('COMPONENT_CUSTOM_ID_DUPLICATED', 'Component custom id cannot be duplicated')
+          })
+        ids.add(b.custom_id)
+      }
+    }
     return undefined
   }
 
@@ -572,6 +747,7 @@ export class FakeDiscord {
       allowed_mentions: body.allowed_mentions,
       nonce: body.nonce,
       flags: body.flags,
+      components: body.components,
       pinged: this.pings(body.content, body.allowed_mentions),
       createdAt: Date.now(),
       ...extra
@@ -687,6 +863,345 @@ export class FakeDiscord {
     const extra: Partial<CreatedMessage> = { webhook_id: hook.id, username: body.username, avatar_url: body.avatar_url }
     const message = this.record(target, { ...body, nonce: undefined }, hook.id, extra, id_)
     return query.get('wait') === 'true' ? { status: 200, body: message } : { status: 204 }
+  }
+
+  // ---- interactions: the fake as the sender of signed interactions ---------------------------------
+
+  /** Which interaction types may be answered with which callback types. */
+  private static readonly ANSWERS: Record<number, number[]> = { 1: [1], 3: [4, 5, 6, 7, 9], 5: [4, 5, 6, 7] }
+
+  /** The application the interactions come from; its key pair signs them, as Discord does. */
+  readonly application = (() => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+    const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url')
+    return { id: snowflake(), publicKey: raw.toString('hex'), privateKey }
+  })()
+
+  /** Interactions sent, by token. */
+  readonly interactions = new Map<string, FakeInteraction>()
+
+  /** Signs `timestamp + body` as Discord does; `key` defaults to the application's. */
+  sign(timestamp: string, body: string, key: KeyObject = this.application.privateKey): string {
+    return cryptoSign(null, Buffer.concat([Buffer.from(timestamp), Buffer.from(body)]), key).toString('hex')
+  }
+
+  /**
+   * POSTs an interaction to the relay's Interactions Endpoint URL, signed, and checks the answer
+   * as Discord would: a 200 whose body is not a valid answer for this interaction throws (Discord
+   * would show "This interaction failed"). Other statuses are returned for the test to judge.
+   */
+  async interact(url: string, payload: Record<string, unknown>, options: SendOptions = {}): Promise<InteractionResult> {
+    const body = JSON.stringify(payload)
+    const timestamp = options.timestamp ?? String(Math.floor(Date.now() / 1000))
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'Discord-Interactions/1.0 (+https://discord.com)'
+    }
+    if (options.signature !== null) {
+      headers['x-signature-ed25519'] =
+        options.signature ?? this.sign(timestamp, options.signedBody ?? body, options.key)
+      headers['x-signature-timestamp'] = timestamp
+    }
+    const started = Date.now()
+    const response = await fetch(url, { method: 'POST', headers, body })
+    const text = await response.text()
+    const ms = Date.now() - started
+    let answer: any
+    try {
+      answer = text ? JSON.parse(text) : undefined
+    } catch {
+      answer = text
+    }
+    const interaction = this.interactions.get(String(payload.token))
+    if (response.status === 200 && interaction) {
+      if (!response.headers.get('content-type')?.includes('application/json'))
+        throw new Error(`interaction answered without a JSON content type: ${response.headers.get('content-type')}`)
+      const refused = this.answerInteraction(interaction, answer)
+      if (refused) throw new Error(`Discord would refuse this interaction answer: ${JSON.stringify(refused.body)}`)
+    }
+    const errorCode = response.headers.get('x-relay-error') ?? undefined
+    return { status: response.status, body: answer, ms, interaction, errorCode }
+  }
+
+  /** A PING, as Discord sends to check the URL. */
+  ping(url: string, options: SendOptions = {}): Promise<InteractionResult> {
+    return this.interact(url, this.payload(1, {}), options)
+  }
+
+  /**
+   * What Discord does when the Interactions Endpoint URL is saved: a PING that must be answered
+   * with a PONG, and a wrongly signed one that must be refused with a 401.
+   */
+  async acceptsEndpoint(url: string): Promise<boolean> {
+    const good = await this.ping(url)
+    const bad = await this.ping(url, { signature: this.sign('1', 'forged') })
+    return good.status === 200 && good.body?.type === 1 && bad.status === 401
+  }
+
+  /** A person clicks a button of a message the fake holds; the button must be there and enabled. */
+  click(url: string, messageId: string, customId: string, options: ClickOptions = {}): Promise<InteractionResult> {
+    const message = this.messages.find(m => m.id === messageId)
+    if (!message) throw new Error(`no message ${messageId} to click on`)
+    const button = message.components?.flatMap(row => row.components).find(b => b.custom_id === customId)
+    if (!button) throw new Error(`message ${messageId} has no button ${customId}`)
+    if (button.disabled) throw new Error(`button ${customId} is disabled: Discord would not send the click`)
+    const payload = this.payload(3, {
+      channelId: message.channel_id,
+      message,
+      user: options.user,
+      guildId: options.guildId,
+      data: { component_type: 2, custom_id: customId }
+    })
+    return this.interact(url, payload, options)
+  }
+
+  /** A person submits the modal an earlier interaction opened, with these values by input custom_id. */
+  submit(
+    url: string,
+    opened: InteractionResult,
+    values: Record<string, string>,
+    options: SendOptions = {}
+  ): Promise<InteractionResult> {
+    const modal = opened.interaction?.modal
+    if (!modal) throw new Error('that interaction opened no modal')
+    const unknown = Object.keys(values).filter(id => !modal.inputs.some(input => input.custom_id === id))
+    if (unknown.length > 0) throw new Error(`the modal has no input ${unknown.join(', ')}`)
+    for (const input of modal.inputs) {
+      const value = values[input.custom_id] ?? ''
+      if ((input.required ?? true) && value === '') throw new Error(`input ${input.custom_id} is required`)
+      if (value !== '' && (value.length < (input.min_length ?? 0) || value.length > (input.max_length ?? 4000)))
+        throw new Error(
+          `input ${input.custom_id} takes ${input.min_length ?? 0}–${input.max_length ?? 4000} characters`
+        )
+    }
+    const from = opened.interaction!
+    const message = from.messageId ? this.messages.find(m => m.id === from.messageId) : undefined
+    const payload = this.payload(5, {
+      channelId: from.channelId,
+      message,
+      user: from.user,
+      guildId: from.guildId,
+      data: {
+        custom_id: modal.custom_id,
+        components: modal.inputs.map(input => ({
+          type: 1,
+          components: [{ type: 4, custom_id: input.custom_id, value: values[input.custom_id] ?? '' }]
+        }))
+      }
+    })
+    return this.interact(url, payload, options)
+  }
+
+  /** An interaction payload as Discord builds it (API v10), remembered by its token. */
+  payload(
+    type: 1 | 3 | 5,
+    fields: {
+      channelId?: string
+      message?: CreatedMessage
+      user?: InteractionUser
+      guildId?: string
+      data?: Record<string, unknown>
+    }
+  ): Record<string, unknown> {
+    const id = snowflake()
+    const token = `itok-${id}-${Math.random().toString(36).slice(2)}`
+    const user = fields.user ?? { id: '100000000000000001', username: 'agent', global_name: 'Agent' }
+    const channel = fields.channelId ? this.channels.get(fields.channelId) : undefined
+    const guildId = fields.guildId ?? channel?.guild_id
+    this.interactions.set(token, {
+      id,
+      token,
+      type,
+      channelId: fields.channelId,
+      guildId,
+      messageId: fields.message?.id,
+      user,
+      at: Date.now(),
+      answered: false
+    })
+    const payload: Record<string, unknown> = {
+      id,
+      application_id: this.application.id,
+      type,
+      token,
+      version: 1,
+      locale: 'en-US',
+      entitlements: []
+    }
+    if (type === 1) return { ...payload, user: { id: user.id, username: user.username } }
+    if (guildId) {
+      payload.guild_id = guildId
+      payload.guild_locale = 'en-US'
+      payload.member = {
+        user,
+        roles: [],
+        nick: null,
+        permissions: '2248473465835073',
+        joined_at: new Date(0).toISOString()
+      }
+    } else payload.user = user
+    if (channel) {
+      payload.channel_id = channel.id
+      payload.channel = this.view(channel)
+    }
+    payload.app_permissions = '2248473465835073'
+    if (fields.message) {
+      const { id: messageId, channel_id, content, embeds, components } = fields.message
+      payload.message = { id: messageId, channel_id, content: content ?? '', embeds, components: components ?? [] }
+    }
+    if (fields.data) payload.data = fields.data
+    return payload
+  }
+
+  /** Messages posted in a channel as interaction answers, including ephemeral ones. */
+  answersIn(channelId: string): CreatedMessage[] {
+    return this.messages.filter(m => m.channel_id === channelId && m.interaction_id)
+  }
+
+  private answerInteraction(interaction: FakeInteraction, answer: any): Answer | undefined {
+    if (interaction.answered) return error(400, 40060, 'Interaction has already been acknowledged.')
+    if (!answer || typeof answer !== 'object' || !Number.isInteger(answer.type))
+      return invalidForm({ type: fieldError('BASE_TYPE_REQUIRED', 'This field is required') })
+    if (!FakeDiscord.ANSWERS[interaction.type]!.includes(answer.type))
+      return error(400, 50035, `Interaction type ${interaction.type} cannot be answered with type ${answer.type}`)
+    if ((answer.type === 6 || answer.type === 7) && !interaction.messageId)
+      return error(400, 50035, 'Only an interaction on a message can update it')
+    const data = answer.data
+    if (answer.type === 4) {
+      const bad = this.checkMessage(data, false, 'interaction')
+      if (bad) return bad
+    }
+    if (answer.type === 7) {
+      const bad = this.checkMessage(data ?? {}, false, 'edit')
+      if (bad) return bad
+    }
+    if (answer.type === 9) {
+      const bad = this.checkModal(data)
+      if (bad) return bad
+    }
+    interaction.answered = true
+    interaction.response = answer
+    if (answer.type === 4) {
+      const posted = this.record(interaction.channelId!, data, this.bot.id, {
+        interaction_id: interaction.id,
+        ephemeral: ((data.flags ?? 0) & 64) !== 0
+      })
+      interaction.responseMessageId = posted.id
+    }
+    if (answer.type === 7) this.applyEdit(this.messages.find(m => m.id === interaction.messageId)!, data ?? {})
+    if (answer.type === 9)
+      interaction.modal = {
+        custom_id: data.custom_id,
+        title: data.title,
+        inputs: data.components.map((row: any) => row.components[0])
+      }
+    return undefined
+  }
+
+  /** A modal: 1–5 action rows of one text input each. */
+  private checkModal(data: any): Answer | undefined {
+    const bad = (field: string, message: string) =>
+      invalidForm({ data: { [field]: fieldError('MODAL_INVALID', message) } })
+    if (!data || typeof data !== 'object') return bad('_', 'A modal needs data')
+    if (typeof data.custom_id !== 'string' || data.custom_id.length < 1 || data.custom_id.length > 100)
+      return bad('custom_id', 'Must be between 1 and 100 in length.')
+    if (typeof data.title !== 'string' || data.title.length < 1 || data.title.length > 45)
+      return bad('title', 'Must be between 1 and 45 in length.')
+    if (!Array.isArray(data.components) || data.components.length < 1 || data.components.length > 5)
+      return bad('components', 'Must be between 1 and 5 in length.')
+    for (const row of data.components) {
+      if (row?.type !== 1 || !Array.isArray(row.components) || row.components.length !== 1)
+        return bad('components', 'Each row holds exactly one text input.')
+      const input = row.components[0]
+      if (input?.type !== 4) return bad('components', 'Only text inputs (type 4) go in a modal row.')
+      if (typeof input.custom_id !== 'string' || input.custom_id.length < 1 || input.custom_id.length > 100)
+        return bad('components', 'A text input needs a custom_id of 1 to 100 characters.')
+      if (input.style !== 1 && input.style !== 2) return bad('components', 'style must be 1 (short) or 2 (paragraph).')
+      if (typeof input.label !== 'string' || input.label.length < 1 || input.label.length > 45)
+        return bad('components', 'label must be between 1 and 45 in length.')
+      if (input.max_length !== undefined && (input.max_length < 1 || input.max_length > 4000))
+        return bad('components', 'max_length must be between 1 and 4000.')
+      if (input.min_length !== undefined && (input.min_length < 0 || input.min_length > 4000))
+        return bad('components', 'min_length must be between 0 and 4000.')
+      if (input.placeholder !== undefined && String(input.placeholder).length > 100)
+        return bad('components', 'placeholder must be 100 or fewer in length.')
+    }
+    return undefined
+  }
+
+  private applyEdit(message: CreatedMessage, body: any): void {
+    if (body.content !== undefined) message.content = body.content
+    if (body.embeds !== undefined) message.embeds = body.embeds
+    if (body.components !== undefined) message.components = body.components
+    if (body.allowed_mentions !== undefined) message.allowed_mentions = body.allowed_mentions
+    message.edits = (message.edits ?? 0) + 1
+  }
+
+  private interactionCallback(id: string, token: string, body: any): Answer {
+    const interaction = this.interactions.get(token)
+    if (!interaction || interaction.id !== id) return error(404, 10062, 'Unknown interaction')
+    return this.answerInteraction(interaction, body) ?? { status: 204 }
+  }
+
+  /** The interaction's webhook: follow-ups for 15 minutes after it was answered. */
+  private interactionHook(appId: string, token: string): FakeInteraction | Answer {
+    const interaction = this.interactions.get(token)
+    if (!interaction || appId !== this.application.id || !interaction.answered)
+      return error(404, 10015, 'Unknown Webhook')
+    if (Date.now() - interaction.at > 15 * 60_000) return error(401, 50027, 'Invalid Webhook Token')
+    return interaction
+  }
+
+  private followUp(appId: string, token: string, body: any): Answer {
+    const interaction = this.interactionHook(appId, token)
+    if ('status' in interaction) return interaction
+    const bad = this.checkMessage(body, false, 'interaction')
+    if (bad) return bad
+    const posted = this.record(interaction.channelId!, body, this.bot.id, {
+      interaction_id: interaction.id,
+      ephemeral: ((body.flags ?? 0) & 64) !== 0
+    })
+    return { status: 200, body: posted }
+  }
+
+  private editInteractionMessage(appId: string, token: string, messageId: string, body: any): Answer {
+    const interaction = this.interactionHook(appId, token)
+    if ('status' in interaction) return interaction
+    const id = messageId === '@original' ? interaction.responseMessageId : messageId
+    const message = this.messages.find(m => m.id === id && m.interaction_id === interaction.id)
+    if (!message) return error(404, 10008, 'Unknown Message')
+    const bad = this.checkMessage(body, false, 'edit')
+    if (bad) return bad
+    this.applyEdit(message, body)
+    return { status: 200, body: message }
+  }
+
+  private editMessage(channelId: string, messageId: string, body: any): Answer {
+    const channel = this.find(channelId)
+    if (!channel) return error(404, 10003, 'Unknown Channel')
+    const message = this.messages.find(m => m.id === messageId && m.channel_id === channelId)
+    if (!message) return error(404, 10008, 'Unknown Message')
+    if (message.author_id !== this.bot.id) return error(403, 50005, 'Cannot edit a message authored by another user')
+    const refused = this.denied(channel) ?? this.checkMessage(body, false, 'edit')
+    if (refused) return refused
+    if (channel.archived && channel.locked) return error(400, 50083, 'Thread is archived')
+    this.applyEdit(message, body)
+    return { status: 200, body: message }
+  }
+
+  private react(channelId: string, messageId: string, emoji: string): Answer {
+    const channel = this.find(channelId)
+    if (!channel) return error(404, 10003, 'Unknown Channel')
+    const message = this.messages.find(m => m.id === messageId && m.channel_id === channelId)
+    if (!message) return error(404, 10008, 'Unknown Message')
+    // A Unicode emoji, or a custom one as name:id.
+    if (!/^\p{Extended_Pictographic}/u.test(emoji) && !/^\w+:\d+$/.test(emoji))
+      return error(400, 10014, 'Unknown Emoji')
+    const denied = this.denied(channel)
+    if (denied) return denied
+    message.reactions ??= []
+    if (!message.reactions.includes(emoji)) message.reactions.push(emoji)
+    return { status: 204 }
   }
 }
 
