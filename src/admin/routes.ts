@@ -45,11 +45,6 @@ const errors = { '4xx': Envelope, '5xx': Envelope }
 /** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
 const partName = (dataVar: string) => (dataVar === 'querystring' ? 'query' : dataVar)
 
-async function deliveryById(store: DeliveryLog, id: number): Promise<DeliveryRecord | undefined> {
-  const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
-  return record?.id === id ? record : undefined
-}
-
 /** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
 async function deliveriesOf(
   store: DeliveryLog,
@@ -254,7 +249,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
 
   /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
   const deadLetter = async (id: number, doing: string) => {
-    const record = await deliveryById(store, id)
+    const record = await store.deliveryById(id)
     if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
     if (record.status !== 'dead')
       throw new RelayHttpError(
