@@ -3,8 +3,8 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
 import { trust } from '../http-limits.js'
-import { Envelope } from '../intake/schemas.js'
-import { TokenSet } from '../intake/auth.js'
+import { Envelope } from '../http/envelope.js'
+import { TokenSet } from '../http/tokens.js'
 import type {
   AdminQueries,
   ConversationFilter,
