@@ -36,10 +36,24 @@ interface Progress {
 interface Place {
   id: string
   thread: boolean
+  /** How errors name it. */
+  where: string
 }
 
-/** Raised when the conversation's thread was deleted (or locked) under us: make a new one. */
-class ThreadGone extends Error {}
+/**
+ * A failure while posting, with where the relay was posting (`channel 123`, `thread 456`), for
+ * the message that tells the admin what to do. `threadGone`: the conversation's thread was
+ * deleted (or locked) under us, so make a new one.
+ */
+class PostingFailed extends Error {
+  constructor(
+    readonly where: string,
+    readonly error: unknown,
+    readonly threadGone = false
+  ) {
+    super(`posting to ${where} failed`, { cause: error })
+  }
+}
 
 /** A fact fetched from Discord once and kept; a failure is not kept, so the next call asks again. */
 class Once<T> {
@@ -145,50 +159,56 @@ export class DiscordRelay implements Relay {
     const key = `${message.messageId}:${message.type}`
     const saved = await context.state.get<Progress>(PROGRESS_KEY)
     let progress: Progress = saved?.message === key ? saved : { message: key, place: '', done: 0, ids: [] }
-    const at = { where: this.settings.channel ? `channel ${this.settings.channel}` : 'the webhook' }
     for (let recreated = false; ; ) {
       try {
-        if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context, at)
+        if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context)
         await desk?.after?.({ id: progress.place, thread: this.settings.mode !== 'channel' }, progress.ids)
         // `target` is the thread or channel id (`webhook:<id>` for a webhook's own channel).
         const link = await deliveryLink(this.linkSources, progress.place, progress.ids[0])
         return delivered({ target: progress.place, messageIds: progress.ids, parts: parts.length, link })
       } catch (error) {
-        if (error instanceof ThreadGone && !recreated) {
+        const failure = error instanceof PostingFailed ? error : new PostingFailed(this.configuredPlace(), error)
+        if (failure.threadGone && !recreated) {
           recreated = true
-          context.logger.warn({ thread: at.where }, "the conversation's thread is gone or locked; starting a new one")
+          context.logger.warn(
+            { thread: failure.where },
+            "the conversation's thread is gone or locked; starting a new one"
+          )
           await context.state.delete(THREAD_KEY)
           progress = { message: key, place: '', done: 0, ids: [] }
           continue
         }
-        return this.outcomeOf(error instanceof ThreadGone ? error.cause : error, at.where, context)
+        return this.outcomeOf(failure.error, failure.where, context)
       }
     }
   }
 
+  /** How errors name the place the config gives, before the conversation's own is known. */
+  private configuredPlace(): string {
+    return this.settings.channel ? `channel ${this.settings.channel}` : 'the webhook'
+  }
+
+  /** Posts the parts not yet accepted; a failure says where it happened (PostingFailed). */
   private async postParts(
     message: RelayMessage,
     parts: Part[],
     start: Progress,
-    context: DeliveryContext,
-    at: { where: string }
+    context: DeliveryContext
   ): Promise<Progress> {
-    const found = await this.placeFor(message, parts, start, context, at)
+    const found = await this.placeFor(message, parts, start, context)
     const place = found.place
     let progress = found.progress
     for (let i = progress.done; i < parts.length; i++) {
-      at.where = place.thread ? `thread ${place.id}` : at.where
       let id: string
       try {
         id = await this.post(place, parts[i]!, message, i, context.signal)
+        progress = { ...progress, done: i + 1, ids: [...progress.ids, id] }
+        await context.state.set(PROGRESS_KEY, progress)
       } catch (error) {
         const code = apiCode(error)
-        if (place.thread && (code === Code.UnknownChannel || code === Code.ArchivedThread))
-          throw new ThreadGone('thread gone', { cause: error })
-        throw error
+        const gone = place.thread && (code === Code.UnknownChannel || code === Code.ArchivedThread)
+        throw new PostingFailed(place.where, error, gone)
       }
-      progress = { ...progress, done: i + 1, ids: [...progress.ids, id] }
-      await context.state.set(PROGRESS_KEY, progress)
     }
     return progress
   }
@@ -198,8 +218,7 @@ export class DiscordRelay implements Relay {
     message: RelayMessage,
     parts: Part[],
     progress: Progress,
-    context: DeliveryContext,
-    at: { where: string }
+    context: DeliveryContext
   ): Promise<{ place: Place; progress: Progress }> {
     const { mode, webhook } = this.settings
     const { state, signal } = context
@@ -207,14 +226,33 @@ export class DiscordRelay implements Relay {
       progress.place === place ? progress : { message: progress.message, place, done: 0, ids: [] }
     if (mode === 'channel') {
       const id = webhook ? `webhook:${webhook.id}` : this.settings.channel!
-      if (!webhook) at.where = `channel ${id}`
-      return { place: { id, thread: false }, progress: restart(id) }
+      const where = webhook ? this.configuredPlace() : `channel ${id}`
+      return { place: { id, thread: false, where }, progress: restart(id) }
     }
     const known = await state.get<ThreadRecord>(THREAD_KEY)
-    if (known) return { place: { id: known.id, thread: true }, progress: restart(known.id) }
+    if (known)
+      return { place: { id: known.id, thread: true, where: `thread ${known.id}` }, progress: restart(known.id) }
 
     const channelId = await this.channelId(signal)
-    at.where = `channel ${channelId}`
+    try {
+      return await this.newPlace(message, parts, progress, context, channelId)
+    } catch (error) {
+      throw new PostingFailed(`channel ${channelId}`, error)
+    }
+  }
+
+  /** Makes the conversation's thread or forum post in `channelId`, or finds the one an earlier attempt made. */
+  private async newPlace(
+    message: RelayMessage,
+    parts: Part[],
+    progress: Progress,
+    context: DeliveryContext,
+    channelId: string
+  ): Promise<{ place: Place; progress: Progress }> {
+    const { mode } = this.settings
+    const { state, signal } = context
+    const restart = (place: string): Progress =>
+      progress.place === place ? progress : { message: progress.message, place, done: 0, ids: [] }
     const name = threadName(this.settings.threadName, message)
     const pending = await state.get<PendingThread>(PENDING_KEY)
     const orphan = pending ? await this.findOrphan(pending, channelId, context) : undefined
@@ -240,7 +278,7 @@ export class DiscordRelay implements Relay {
     await state.set(PROGRESS_KEY, made)
     await state.set(THREAD_KEY, { id: made.place, name } satisfies ThreadRecord)
     await state.delete(PENDING_KEY)
-    return { place: { id: made.place, thread: true }, progress: made }
+    return { place: { id: made.place, thread: true, where: `thread ${made.place}` }, progress: made }
   }
 
   private async startThread(channelId: string, name: string, signal: AbortSignal): Promise<string> {

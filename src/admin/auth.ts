@@ -1,4 +1,4 @@
-import type { TokenSet } from '../intake/auth.js'
+import type { TokenSet } from '../http/tokens.js'
 
 /**
  * Whether an Authorization header carries the admin token. Only `Bearer` counts: the admin token

@@ -3,8 +3,8 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
 import { trust } from '../http-limits.js'
-import { Envelope } from '../intake/schemas.js'
-import { TokenSet } from '../intake/auth.js'
+import { Envelope } from '../http/envelope.js'
+import { TokenSet } from '../http/tokens.js'
 import type {
   AdminQueries,
   ConversationFilter,
@@ -45,11 +45,6 @@ const errors = { '4xx': Envelope, '5xx': Envelope }
 
 /** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
 const partName = (dataVar: string) => (dataVar === 'querystring' ? 'query' : dataVar)
-
-async function deliveryById(store: DeliveryLog, id: number): Promise<DeliveryRecord | undefined> {
-  const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
-  return record?.id === id ? record : undefined
-}
 
 /** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
 async function deliveriesOf(
@@ -289,7 +284,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
 
   /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
   const deadLetter = async (id: number, doing: string) => {
-    const record = await deliveryById(store, id)
+    const record = await store.deliveryById(id)
     if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
     if (record.status !== 'dead')
       throw new RelayHttpError(

@@ -66,9 +66,5 @@ export const WebhookV2 = Type.Object({
 })
 export type WebhookV2 = Static<typeof WebhookV2>
 
-/** The answer GPTBots expects, and the envelope of every error. */
-export const Envelope = Type.Object({
-  code: Type.Integer(),
-  msg: Type.String()
-})
-export type Envelope = Static<typeof Envelope>
+// The answer GPTBots expects, and the envelope of every error: shared with the admin API.
+export { Envelope } from '../http/envelope.js'

@@ -169,6 +169,9 @@ export class PostgresStore implements Store {
           AND ($4::text IS NULL OR m.source = $4) AND ($5::text IS NULL OR m.conversation_id = $5)
           AND ($7::bigint IS NULL OR m.seq >= $7) AND ($8::bigint IS NULL OR m.seq <= $8)
         ORDER BY d.id LIMIT $6`,
+      deliveryById: `SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS "conversationId", m.message_id AS "messageId",
+          m.type, d.status, d.attempts, d.last_error AS "lastError", d.posted, d.created_at AS "createdAt", d.updated_at AS "updatedAt"
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq WHERE d.id = $1`,
       pendingByRelay: `SELECT relay, SUM(pending) AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay`,
       stateGet: `SELECT value FROM ${s}.relay_state WHERE relay = $1 AND source = $2 AND conversation_id = $3 AND key = $4`,
       stateSet: `INSERT INTO ${s}.relay_state (relay, source, conversation_id, key, value) VALUES ($1, $2, $3, $4, $5::json)
@@ -341,6 +344,11 @@ export class PostgresStore implements Store {
       filter.seqTo ?? null
     ])
     return rows.map(row => deliveryFrom(row, parsed))
+  }
+
+  async deliveryById(id: number): Promise<DeliveryRecord | undefined> {
+    const { rows } = await this.query<DeliveryRow<unknown>>(this.q.deliveryById, [id])
+    return rows[0] && deliveryFrom(rows[0], parsed)
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {

@@ -130,6 +130,7 @@ export class SqliteStore implements Store {
         db,
         'm.source = @source AND m.conversation_id = @conversationId AND m.seq BETWEEN COALESCE(@seqFrom, 0) AND COALESCE(@seqTo, 9223372036854775807)'
       ),
+      deliveryById: listDeliveries(db, 'd.id = @id'),
       pendingByRelay: db.prepare('SELECT relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay'),
       stateGet: db.prepare(
         'SELECT value FROM relay_state WHERE relay = ? AND source = ? AND conversation_id = ? AND key = ?'
@@ -290,6 +291,21 @@ export class SqliteStore implements Store {
       seqTo: filter.seqTo ?? null
     }) as DeliveryRow<string>[]
     return rows.map(row => deliveryFrom(row, fromText))
+  }
+
+  async deliveryById(id: number): Promise<DeliveryRecord | undefined> {
+    const row = this.q.deliveryById.get({
+      id,
+      afterId: 0,
+      limit: 1,
+      status: null,
+      relay: null,
+      source: null,
+      conversationId: null,
+      seqFrom: null,
+      seqTo: null
+    }) as DeliveryRow<string> | undefined
+    return row && deliveryFrom(row, fromText)
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {

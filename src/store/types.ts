@@ -207,6 +207,8 @@ export interface Outbox {
 export interface DeliveryLog {
   /** The delivery log, oldest first: what happened to each message for each relay. */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
+  /** One delivery by its id, or undefined when none has it. */
+  deliveryById(id: number): Promise<DeliveryRecord | undefined>
   /** Pending deliveries per relay, for start-up warnings and metrics. */
   pendingByRelay(): Promise<Record<string, number>>
   /** Conversations, most recently active first. */

@@ -511,8 +511,8 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     // What became of the letters replayed from here: the delivery log's own entries.
     const replayed: DeliveryRecord[] = []
     for (const id of replayedIds) {
-      const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
-      if (record?.id === id) replayed.push(record)
+      const record = await store.deliveryById(id)
+      if (record) replayed.push(record)
     }
     const notice =
       query.done === 'replayed'

@@ -5,20 +5,13 @@ import type { Test } from 'tap'
 import { buildApp, type BuildOptions } from '../../src/app.js'
 import { resolveConfig } from '../../src/config/load.js'
 import type { Relay } from '../../src/relays/types.js'
+import { seedExample } from '../../src/seed.js'
 
 export const TOKEN = 'test-token-0123456789'
 
-/** The seed example from GPTBots' V1 page, with overridable fields. */
+/** The seed example from GPTBots' V1 page (src/seed.ts, the one copy), with overridable fields. */
 export function seed(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    message_id: '65a4ccfC7ce58e728d5897e0',
-    message_type: 'ANSWER',
-    text: 'Hi, is there anything I can help you?',
-    flow_output: [{ content: '你好', branch: '1', from_component_name: 'User Input' }],
-    create_time: 1679587005,
-    conversation_id: '657303a8a764d47094874bbe',
-    ...overrides
-  }
+  return { ...seedExample('65a4ccfC7ce58e728d5897e0'), ...overrides }
 }
 
 export interface TestAppOptions extends Omit<BuildOptions, 'loaded'> {
