@@ -185,22 +185,35 @@ export function createLogger(config: Config, options: LoggerOptions = {}): Logge
 
 /** Each logger's bound keys (its bindings and its parents'), looked up once per logger. */
 const boundKeys = new WeakMap<Logger, Set<string>>()
+/** A key as it starts a field in pino's serialized bindings: `"relay":`. */
+const fieldStarts = new Map<string, string>()
 
 /**
  * Drops from a logged object the keys its logger is bound to already: pino would write both, and
  * a JSON line with `relay` twice is read differently by different tools. A relay plugin, built in
  * or not, logs through a logger bound to `relay` (and, in a delivery, to the conversation and
- * message), so it cannot be expected to know.
+ * message), so it cannot be expected to know. Every request and every delivery has a logger of its
+ * own, so the common case (no key bound) is told from the serialized bindings pino keeps, without
+ * parsing them: `"key":` can only appear there as a key, a quote inside a value being escaped.
  */
 function withoutBoundKeys(this: Logger, args: Parameters<LogFn>, method: LogFn): void {
   const [first] = args
   if (first !== null && typeof first === 'object' && !(first instanceof Error)) {
-    let keys = boundKeys.get(this)
-    if (!keys) {
-      keys = new Set(Object.keys(this.bindings()))
-      boundKeys.set(this, keys)
-    }
-    if (keys.size > 0 && Object.keys(first).some(key => keys.has(key))) {
+    const serialized = (this as unknown as Record<symbol, string | undefined>)[pino.symbols.chindingsSym] ?? ''
+    const mayRepeat = Object.keys(first).some(key => {
+      let start = fieldStarts.get(key)
+      if (start === undefined) {
+        start = `${JSON.stringify(key)}:`
+        if (fieldStarts.size < 1000) fieldStarts.set(key, start)
+      }
+      return serialized.includes(start)
+    })
+    if (mayRepeat) {
+      let keys = boundKeys.get(this)
+      if (!keys) {
+        keys = new Set(Object.keys(this.bindings()))
+        boundKeys.set(this, keys)
+      }
       const own = { ...(first as Record<string, unknown>) }
       for (const key of keys) delete own[key]
       args[0] = own

@@ -39,12 +39,29 @@ export function wellFormed(text: string | undefined): string | undefined {
   return text === undefined || !loneSurrogate.test(text) ? text : text.replace(loneSurrogates, '\uFFFD')
 }
 
-/** The value with every string in it well-formed (the message's free text: ids were checked). */
+/**
+ * The value with every string in it well-formed (the message's free text: ids were checked). The
+ * same value, not a copy, when nothing needed fixing, as is almost always the case: it runs on
+ * every accepted message.
+ */
 export function withWellFormedText<T>(value: T): T {
   if (typeof value === 'string') return wellFormed(value) as T
-  if (Array.isArray(value)) return value.map(withWellFormedText) as T
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withWellFormedText(v)])) as T
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined
+    for (const [i, item] of value.entries()) {
+      const fixed = withWellFormedText(item)
+      if (fixed !== item) (copy ??= [...value])[i] = fixed
+    }
+    return (copy ?? value) as T
+  }
+  if (value !== null && typeof value === 'object') {
+    let copy: Record<string, unknown> | undefined
+    for (const [key, item] of Object.entries(value)) {
+      const fixed = withWellFormedText(item)
+      if (fixed !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = fixed
+    }
+    return (copy ?? value) as T
+  }
   return value
 }
 

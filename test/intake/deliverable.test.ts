@@ -154,3 +154,14 @@ for (const [storeName, storeConfig] of stores) {
     })
   })
 }
+
+t.test('withWellFormedText fixes lone surrogates at any depth and returns clean values as they are', async t => {
+  const { withWellFormedText } = await import('../../src/intake/deliverable.js')
+  const clean = { text: 'hi 😀', flow: [{ content: '你好', n: 1 }], none: null }
+  t.equal(withWellFormedText(clean), clean, 'a clean message is not copied')
+  const broken = { text: 'ok', flow: [{ content: 'a\ud800b' }, { content: 'fine' }] }
+  const fixed = withWellFormedText(broken)
+  t.same(fixed, { text: 'ok', flow: [{ content: 'a\ufffdb' }, { content: 'fine' }] }, 'the lone half is U+FFFD')
+  t.equal(broken.flow[0]!.content, 'a\ud800b', 'the original is left as it was')
+  t.equal(fixed.flow[1], broken.flow[1], 'clean parts are shared, not copied')
+})
