@@ -142,6 +142,27 @@ t.test('hostile ids and texts come out as text', async t => {
   t.match(one.body, /&lt;b&gt;bold&lt;\/b&gt;/)
 })
 
+t.test('the conversations page filters in the store query: one page, however few match', async t => {
+  const app = await dashboardApp(t)
+  const { cookie } = await signIn(app)
+  for (const [i, id] of ['alpha-1', 'beta-2', 'ALPHA-3'].entries())
+    t.equal(
+      (await post(app, seed({ conversation_id: id, message_id: `65a4ccfC7ce58e728d5897e${i}`, text: `hi ${id}` })))
+        .statusCode,
+      200
+    )
+  const list = (query: string) => app.inject({ method: 'GET', url: `/ui/conversations?${query}`, headers: { cookie } })
+  const found = await list('q=alpha')
+  t.equal(found.statusCode, 200)
+  t.match(found.body, /alpha-1/)
+  t.match(found.body, /ALPHA-3/)
+  t.notMatch(found.body, /beta-2/)
+  const none = await list('relay=no-such-relay')
+  t.equal(none.statusCode, 200)
+  t.notMatch(none.body, /alpha-1|beta-2/)
+  t.notMatch(none.body, /Search further|Searched/, 'no scanning in memory any more')
+})
+
 /** Whether a promise settles within a bound: it turns a hang into a failure rather than a tap timeout. */
 const within = (promise: Promise<unknown>, ms = 10_000) =>
   Promise.race([
