@@ -21,7 +21,7 @@ import {
   page
 } from './pages.js'
 import { counterBy, DeliveredPerMinute } from './rates.js'
-import { sameSecret, type Session, Sessions } from './sessions.js'
+import { sameSecret, type Session, Sessions, storeRevocations } from './sessions.js'
 
 export interface UiOptions {
   clock: Clock
@@ -85,7 +85,11 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   const sessions = new Sessions({
     clock,
     ttlMs: options.sessionTtlMs ?? 12 * 3600_000,
-    max: options.maxSessions ?? 1000
+    max: options.maxSessions ?? 1000,
+    revocations: storeRevocations({
+      stateGet: (...at) => app.relay.store.stateGet(...at),
+      stateSet: (...at) => app.relay.store.stateSet(...at)
+    })
   })
   const rates = new DeliveredPerMinute(options.registry, clock)
   const live = new LiveHub({
@@ -164,7 +168,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
         'the dashboard is disabled: set admin.token in the config to enable it (and the admin API)'
       )
     for (const [name, value] of Object.entries(securityHeaders)) reply.header(name, value)
-    request.uiSession = sessions.get(request.cookies[SESSION_COOKIE], current)
+    request.uiSession = await sessions.get(request.cookies[SESSION_COOKIE], current)
   })
 
   /** Pages want a session: a browser without one is sent to sign in, a live refresh is told. */
@@ -245,11 +249,11 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
         401
       )
     }
-    if (request.uiSession) sessions.end(request.uiSession.id)
+    if (request.uiSession) await sessions.end(request.uiSession)
     const session = sessions.open(current)
     request.log.info('dashboard: signed in')
     reply.clearCookie(LOGIN_COOKIE, { path: '/ui/login' })
-    reply.setCookie(SESSION_COOKIE, session.id, {
+    reply.setCookie(SESSION_COOKIE, session.cookie, {
       path: '/ui',
       httpOnly: true,
       sameSite: 'strict',
@@ -260,7 +264,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   })
 
   app.post('/logout', { preHandler: action }, async (request, reply) => {
-    sessions.end(request.uiSession!.id)
+    await sessions.end(request.uiSession!)
     request.log.info('dashboard: signed out')
     reply.clearCookie(SESSION_COOKIE, { path: '/ui' })
     return reply.code(303).redirect('/ui/login')
