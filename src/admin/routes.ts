@@ -200,12 +200,15 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       }
     },
     async request => {
-      const { source, after } = request.query
+      const { source, after, relay, status, search } = request.query
       const limit = request.query.limit ?? DEFAULT_LIMIT
       const conversations = await store.listConversations({
         source,
         limit,
-        after: after === undefined ? undefined : fromCursor(after)
+        after: after === undefined ? undefined : fromCursor(after),
+        relay,
+        status,
+        search
       })
       const last = conversations.at(-1)
       return { conversations, next: conversations.length === limit && last ? toCursor(last) : undefined }

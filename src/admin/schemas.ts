@@ -27,6 +27,18 @@ export const ConversationsQuery = Type.Object(
         maxLength: 1024,
         description: "Paging: the previous page's `next`, as it was given."
       })
+    ),
+    relay: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Only conversations with a lane to this relay.' })
+    ),
+    status: Type.Optional(
+      Type.Union([Type.Literal('pending'), Type.Literal('dead'), Type.Literal('delivered')], {
+        description:
+          'Only conversations with a delivery in this state (to `relay`, when given); delivered: nothing pending or dead.'
+      })
+    ),
+    search: Type.Optional(
+      Type.String({ maxLength: 256, description: 'Only conversations whose id holds this text, ignoring ASCII case.' })
     )
   },
   { additionalProperties: false }

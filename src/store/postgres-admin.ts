@@ -29,10 +29,20 @@ function statements(s: string) {
   return {
     conversations: `SELECT source, conversation_id AS "conversationId", count(*)::int AS messages,
         min(received_at) AS "firstReceivedAt", max(received_at) AS "lastReceivedAt"
-      FROM ${s}.messages WHERE $1::text IS NULL OR source = $1
+      FROM ${s}.messages m WHERE ($1::text IS NULL OR source = $1)
+        AND ($8::text IS NULL OR strpos(lower(conversation_id), lower($8)) > 0)
       GROUP BY source, conversation_id
-      HAVING $2::bigint IS NULL OR max(received_at) < $2
-        OR (max(received_at) = $2 AND (source, conversation_id) > ($4::text, $5::text))
+      HAVING ($2::bigint IS NULL OR max(received_at) < $2
+        OR (max(received_at) = $2 AND (source, conversation_id) > ($4::text, $5::text)))
+        AND (($6::text IS NULL AND $7::text IS NULL) OR EXISTS (SELECT 1 FROM ${s}.lanes l
+          WHERE l.source = m.source AND l.conversation_id = m.conversation_id
+            AND ($6::text IS NULL OR l.relay = $6)
+            AND ($7::text IS NULL OR $7 = 'delivered'
+              OR EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.lane_id = l.id AND d.status = $7))))
+        AND ($7::text IS DISTINCT FROM 'delivered' OR NOT EXISTS (SELECT 1 FROM ${s}.lanes l
+          JOIN ${s}.deliveries d ON d.lane_id = l.id AND d.status IN ('pending', 'dead')
+          WHERE l.source = m.source AND l.conversation_id = m.conversation_id
+            AND ($6::text IS NULL OR l.relay = $6)))
       ORDER BY max(received_at) DESC, source, conversation_id LIMIT $3`,
     destinations: `SELECT l.source, l.conversation_id AS "conversationId", l.relay,
         count(*) FILTER (WHERE d.status = 'pending')::int AS pending,
@@ -114,7 +124,10 @@ export class PostgresOutboxAdmin {
       filter.after?.lastReceivedAt ?? null,
       filter.limit ?? 100,
       filter.after?.source ?? null,
-      filter.after?.conversationId ?? null
+      filter.after?.conversationId ?? null,
+      filter.relay ?? null,
+      filter.status ?? null,
+      filter.search || null
     ])
     if (rows.length === 0) return []
     const lanes = await this.db.query<

@@ -33,10 +33,22 @@ export class SqliteOutboxAdmin {
     this.q = {
       conversations: db.prepare(`SELECT source, conversation_id AS conversationId, COUNT(*) AS messages,
           MIN(received_at) AS firstReceivedAt, MAX(received_at) AS lastReceivedAt
-        FROM messages WHERE @source IS NULL OR source = @source
+        FROM messages m WHERE (@source IS NULL OR source = @source)
+          AND (@search IS NULL OR instr(lower(conversation_id), lower(@search)) > 0)
         GROUP BY source, conversation_id
-        HAVING @afterAt IS NULL OR MAX(received_at) < @afterAt
-          OR (MAX(received_at) = @afterAt AND (source, conversation_id) > (@afterSource, @afterConversation))
+        HAVING (@afterAt IS NULL OR MAX(received_at) < @afterAt
+          OR (MAX(received_at) = @afterAt AND (source, conversation_id) > (@afterSource, @afterConversation)))
+          AND ((@relay IS NULL AND @status IS NULL) OR EXISTS (SELECT 1 FROM lanes l
+            WHERE l.source = m.source AND l.conversation_id = m.conversation_id
+              AND (@relay IS NULL OR l.relay = @relay)
+              AND (@status IS NULL OR @status = 'delivered'
+                OR (@status = 'pending' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.lane_id = l.id AND d.status = 'pending'))
+                OR (@status = 'dead' AND l.id IN (SELECT lane_id FROM deliveries WHERE status = 'dead')))))
+          AND (@status IS NOT 'delivered' OR NOT EXISTS (SELECT 1 FROM lanes l
+            WHERE l.source = m.source AND l.conversation_id = m.conversation_id
+              AND (@relay IS NULL OR l.relay = @relay)
+              AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.lane_id = l.id AND d.status = 'pending')
+                OR l.id IN (SELECT lane_id FROM deliveries WHERE status = 'dead'))))
         ORDER BY lastReceivedAt DESC, source, conversation_id LIMIT @limit`),
       destinations: db.prepare(`SELECT l.relay,
           COUNT(CASE WHEN d.status = 'pending' THEN 1 END) AS pending,
@@ -87,7 +99,10 @@ export class SqliteOutboxAdmin {
         limit: filter.limit ?? 100,
         afterAt: filter.after?.lastReceivedAt ?? null,
         afterSource: filter.after?.source ?? null,
-        afterConversation: filter.after?.conversationId ?? null
+        afterConversation: filter.after?.conversationId ?? null,
+        relay: filter.relay ?? null,
+        status: filter.status ?? null,
+        search: filter.search || null
       }) as Omit<ConversationSummary, 'destinations'>[]
       return rows.map(row => ({
         ...row,

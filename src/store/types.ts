@@ -74,6 +74,15 @@ export interface ConversationFilter {
    * last active at the same millisecond are neither skipped nor repeated.
    */
   after?: { lastReceivedAt: number; source: string; conversationId: string }
+  /** Only conversations with a lane to this relay. */
+  relay?: string
+  /**
+   * Only conversations with a delivery in this state (to `relay`, when given); `delivered`: a
+   * lane (to `relay`) and nothing pending or dead.
+   */
+  status?: 'pending' | 'dead' | 'delivered'
+  /** Only conversations whose id holds this text, ignoring ASCII case. */
+  search?: string
 }
 
 /** A stored message with its place in the store. */

@@ -214,9 +214,6 @@ export interface ConversationsData {
   query: { q: string; relay: string; status: string }
   conversations: ConversationSummary[]
   next?: string
-  scanned: number
-  /** The listing was cut short by the scan limit rather than by its end. */
-  more: boolean
 }
 
 export const conversationHref = (source: string, conversationId: string) =>
@@ -280,8 +277,7 @@ export function conversationsMain(data: ConversationsData): Html {
             </table></div>`
       }
       <p class="pager">
-        ${data.more ? html`<span class="muted">Searched ${data.scanned} conversations. </span>` : ''}
-        ${nextHref ? html`<a href="${nextHref}">${data.more ? 'Search further' : 'Older conversations'} →</a>` : ''}
+        ${nextHref ? html`<a href="${nextHref}">Older conversations →</a>` : ''}
       </p>
     </section>`
 }

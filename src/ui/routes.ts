@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { conversationPage, toCursor } from '../admin/routes.js'
+import { conversationPage } from '../admin/routes.js'
 import type { Clock } from '../dispatch/clock.js'
 import { Errors, RelayHttpError, type ErrorCode } from '../errors.js'
 import type { Readiness } from '../readiness.js'
@@ -21,7 +21,7 @@ import {
   page
 } from './pages.js'
 import { counterBy, DeliveredPerMinute } from './rates.js'
-import { sameSecret, type Session, Sessions } from './sessions.js'
+import { sameSecret, type Session, Sessions, storeRevocations } from './sessions.js'
 
 export interface UiOptions {
   clock: Clock
@@ -42,8 +42,6 @@ export interface UiOptions {
 const SESSION_COOKIE = 'gptbots_relay_ui'
 const LOGIN_COOKIE = 'gptbots_relay_login'
 const PAGE_SIZE = 50
-/** A filtered conversation listing reads at most this many conversations per page it shows. */
-const SCAN_LIMIT = 2000
 
 const securityHeaders = {
   'content-security-policy':
@@ -89,7 +87,11 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   const sessions = new Sessions({
     clock,
     ttlMs: options.sessionTtlMs ?? 12 * 3600_000,
-    max: options.maxSessions ?? 1000
+    max: options.maxSessions ?? 1000,
+    revocations: storeRevocations({
+      stateGet: (...at) => app.relay.store.stateGet(...at),
+      stateSet: (...at) => app.relay.store.stateSet(...at)
+    })
   })
   const rates = new DeliveredPerMinute(options.registry, clock)
   const live = new LiveHub({
@@ -168,7 +170,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
         'the dashboard is disabled: set admin.token in the config to enable it (and the admin API)'
       )
     for (const [name, value] of Object.entries(securityHeaders)) reply.header(name, value)
-    request.uiSession = sessions.get(request.cookies[SESSION_COOKIE], current)
+    request.uiSession = await sessions.get(request.cookies[SESSION_COOKIE], current)
   })
 
   /** Pages want a session: a browser without one is sent to sign in, a live refresh is told. */
@@ -249,11 +251,11 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
         401
       )
     }
-    if (request.uiSession) sessions.end(request.uiSession.id)
+    if (request.uiSession) await sessions.end(request.uiSession)
     const session = sessions.open(current)
     request.log.info('dashboard: signed in')
     reply.clearCookie(LOGIN_COOKIE, { path: '/ui/login' })
-    reply.setCookie(SESSION_COOKIE, session.id, {
+    reply.setCookie(SESSION_COOKIE, session.cookie, {
       path: '/ui',
       httpOnly: true,
       sameSite: 'strict',
@@ -264,7 +266,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   })
 
   app.post('/logout', { preHandler: action }, async (request, reply) => {
-    sessions.end(request.uiSession!.id)
+    await sessions.end(request.uiSession!)
     request.log.info('dashboard: signed out')
     reply.clearCookie(SESSION_COOKIE, { path: '/ui' })
     return reply.code(303).redirect('/ui/login')
@@ -338,50 +340,21 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     const q = (query.q ?? '').slice(0, 256)
     const relay = query.relay ?? ''
     const status = ['pending', 'dead', 'delivered'].includes(query.status ?? '') ? query.status! : ''
-    const matches = (c: ConversationSummary) => {
-      if (q && !c.conversationId.toLowerCase().includes(q.toLowerCase())) return false
-      const dests = relay ? c.destinations.filter(d => d.relay === relay) : c.destinations
-      if (relay && dests.length === 0) return false
-      if (status === 'pending') return dests.some(d => d.pending > 0)
-      if (status === 'dead') return dests.some(d => d.dead > 0)
-      if (status === 'delivered') return dests.every(d => d.pending === 0 && d.dead === 0)
-      return true
-    }
-    const filtered = q !== '' || relay !== '' || status !== ''
-    const found: ConversationSummary[] = []
-    let after = query.after
-    let scanned = 0
+    // The filters are the store's query: one page of the listing, however few conversations match.
     let next: string | undefined
-    let more = false
+    const found: ConversationSummary[] = []
     try {
-      // Without filters, one page of the admin listing; with them, pages are read until one is full.
-      for (;;) {
-        const params = new URLSearchParams({ limit: String(filtered ? 200 : PAGE_SIZE) })
-        if (after) params.set('after', after)
-        const listing = await admin<{ conversations: ConversationSummary[]; next?: string }>(
-          'GET',
-          `/conversations?${params}`
-        )
-        for (const c of listing.conversations) {
-          scanned++
-          if (matches(c)) found.push(c)
-          if (found.length === PAGE_SIZE || scanned >= SCAN_LIMIT) {
-            next = toCursor(c)
-            more = scanned >= SCAN_LIMIT && found.length < PAGE_SIZE
-            break
-          }
-        }
-        if (next || !listing.next) {
-          // A page that ended exactly at the listing's end has nothing after it.
-          if (next && !listing.next && listing.conversations.at(-1) === found.at(-1) && !more) next = undefined
-          break
-        }
-        after = listing.next
-        if (!filtered) {
-          next = listing.next
-          break
-        }
-      }
+      const params = new URLSearchParams({ limit: String(PAGE_SIZE) })
+      if (query.after) params.set('after', query.after)
+      if (relay) params.set('relay', relay)
+      if (status) params.set('status', status)
+      if (q) params.set('search', q)
+      const listing = await admin<{ conversations: ConversationSummary[]; next?: string }>(
+        'GET',
+        `/conversations?${params}`
+      )
+      found.push(...listing.conversations)
+      next = listing.next
     } catch (error) {
       if (error instanceof AdminCallError)
         return html(
@@ -402,9 +375,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
           relays: relayNames(),
           query: { q, relay, status },
           conversations: found,
-          next,
-          scanned,
-          more
+          next
         })
       )
     )

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { delivered, type Relay } from '../../src/relays/types.js'
 import { post, seed, testApp } from '../helpers/app.js'
 import { until } from '../helpers/process.js'
 import { ADMIN_TOKEN, ManualTimers, setCookies, signIn } from './helpers.js'
@@ -140,6 +141,54 @@ t.test('hostile ids and texts come out as text', async t => {
   t.equal(one.statusCode, 200)
   t.notMatch(one.body, /<script>alert|<b>bold|<style>body/)
   t.match(one.body, /&lt;b&gt;bold&lt;\/b&gt;/)
+})
+
+t.test('the conversations page filters in the store query: one page, however few match', async t => {
+  const app = await dashboardApp(t)
+  const { cookie } = await signIn(app)
+  for (const [i, id] of ['alpha-1', 'beta-2', 'ALPHA-3'].entries())
+    t.equal(
+      (await post(app, seed({ conversation_id: id, message_id: `65a4ccfC7ce58e728d5897e${i}`, text: `hi ${id}` })))
+        .statusCode,
+      200
+    )
+  const list = (query: string) => app.inject({ method: 'GET', url: `/ui/conversations?${query}`, headers: { cookie } })
+  const found = await list('q=alpha')
+  t.equal(found.statusCode, 200)
+  t.match(found.body, /alpha-1/)
+  t.match(found.body, /ALPHA-3/)
+  t.notMatch(found.body, /beta-2/)
+  const none = await list('relay=no-such-relay')
+  t.equal(none.statusCode, 200)
+  t.notMatch(none.body, /alpha-1|beta-2/)
+  t.notMatch(none.body, /Search further|Searched/, 'no scanning in memory any more')
+})
+
+t.test('the conversation page links each delivery to its post, inert and without an opener', async t => {
+  const links = ['https://discord.com/channels/1/2/3', 'javascript:alert(1)']
+  let n = 0
+  const linking: Relay = { deliver: async () => delivered({ link: links[n++ % links.length] }) }
+  const app = await testApp(t, {
+    config: { admin: { token: ADMIN_TOKEN } },
+    ui: { timers: new ManualTimers() },
+    relays: new Map([['linking', linking]])
+  })
+  const { cookie } = await signIn(app)
+  for (const [i, text] of ['first', 'second'].entries())
+    await post(app, seed({ conversation_id: 'linked', message_id: `65a4ccfC7ce58e728d5897f${i}`, text }))
+  await app.relay.dispatcher.drain()
+  const one = await app.inject({
+    method: 'GET',
+    url: `/ui/conversation?${new URLSearchParams({ source: 'default', id: 'linked' })}`,
+    headers: { cookie }
+  })
+  t.equal(one.statusCode, 200)
+  t.match(
+    one.body,
+    /<a href="https:\/\/discord\.com\/channels\/1\/2\/3" rel="noopener noreferrer" target="_blank">view post<\/a>/
+  )
+  t.equal(one.body.match(/view post/g)?.length, 1, 'a link that is no web address is not shown')
+  t.notMatch(one.body, /javascript:/)
 })
 
 /** Whether a promise settles within a bound: it turns a hang into a failure rather than a tap timeout. */
