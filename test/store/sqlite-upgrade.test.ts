@@ -58,7 +58,8 @@ t.test('a store made before schema versions keeps its data and goes on deliverin
   t.strictSame(await store.backlog(), {
     pendingByRelay: { slack: 3, discord: 4 },
     deadByRelay: { slack: 1 },
-    oldestPendingAt: T + 1
+    oldestPendingAt: T + 1,
+    oldestPendingByRelay: { discord: T + 1, slack: T + 3 }
   })
   t.strictSame(await store.stateGet('slack', 'default', 'c1', 'thread'), { ts: '1700000000.000100' })
   t.equal(await store.stateGet('discord', 'default', 'c1', 'thread'), null, 'a stored null stays null')
