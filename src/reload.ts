@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from 'pino'
 import { loadConfigFile, type LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
@@ -6,6 +5,7 @@ import type { Dispatcher } from './dispatch/dispatcher.js'
 import { prepareRelay } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { logNotReady } from './readiness.js'
+import { planReload } from './reload-plan.js'
 import { compileRouter, type Router } from './router.js'
 import type { DeliveryLog } from './store/types.js'
 
@@ -44,27 +44,6 @@ export interface ReloaderOptions {
   /** Called with the new config and router once they are in force. */
   applied(config: Config, router: Router): void
   env?: NodeJS.ProcessEnv
-}
-
-/** Settings that identify what this process is bound to: a change needs a restart, so the reload is refused. */
-function needsRestart(from: Config, to: Config): string[] {
-  const differ: string[] = []
-  if (!isDeepStrictEqual(from.store, to.store)) differ.push('store')
-  for (const key of ['host', 'port', 'bodyLimit', 'headersTimeoutMs', 'requestTimeoutMs'] as const) {
-    if (from.server[key] !== to.server[key]) differ.push(`server.${key}`)
-  }
-  return differ
-}
-
-/** Settings read once at start by parts that are not rebuilt on reload: applied at the next start, said in a warning. */
-function atNextStart(from: Config, to: Config): string[] {
-  const differ: string[] = []
-  if (from.server.shutdownTimeoutMs !== to.server.shutdownTimeoutMs) differ.push('server.shutdownTimeoutMs')
-  if (from.log.format !== to.log.format) differ.push('log.format')
-  for (const key of ['intake', 'retention', 'metrics'] as const) {
-    if (!isDeepStrictEqual(from[key], to[key])) differ.push(key)
-  }
-  return differ
 }
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
@@ -133,8 +112,13 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
     }
     const from = current.config
     const to = next.config
-    const restart = needsRestart(from, to)
-    if (restart.length > 0) return refuse(`${restart.join(', ')} changed; these need a restart (nothing was changed)`)
+    const plan = planReload({
+      from,
+      to,
+      running: options.relays.keys(),
+      configDirChanged: current.configDir !== next.configDir
+    })
+    if (!plan.ok) return refuse(`${plan.needsRestart.join(', ')} changed; these need a restart (nothing was changed)`)
 
     // Every relay's plugin and options are checked, the unchanged ones too, so that the file as a whole is valid.
     try {
@@ -149,14 +133,7 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
       return refuse(`routes: ${errorText(error)}`)
     }
 
-    const kept: string[] = []
-    const fresh: Record<string, { type: string }> = {}
-    for (const [name, entry] of Object.entries(to.relays)) {
-      const unchanged =
-        options.relays.has(name) && isDeepStrictEqual(from.relays[name], entry) && current.configDir === next.configDir
-      if (unchanged) kept.push(name)
-      else fresh[name] = entry
-    }
+    const fresh = plan.relays.create
     let created: Map<string, Relay>
     try {
       created = Object.keys(fresh).length === 0 ? new Map() : await options.createRelays(fresh, next.configDir)
@@ -171,10 +148,7 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
 
     // Nothing below can fail for a bad config: from here on the new config is put in force.
     const previous = new Map(options.relays)
-    const added = Object.keys(fresh).filter(name => !previous.has(name))
-    const replaced = Object.keys(fresh).filter(name => previous.has(name))
-    // Built-in relays (`@gptbots`) are the app's, not the config's: a reload keeps them.
-    const removed = [...previous.keys()].filter(name => !(name in to.relays) && !name.startsWith('@'))
+    const { added, replaced, removed, kept } = plan.relays
     options.relays.clear()
     for (const name of Object.keys(to.relays)) options.relays.set(name, created.get(name) ?? previous.get(name)!)
     for (const [name, relay] of previous) if (name.startsWith('@')) options.relays.set(name, relay)
@@ -185,9 +159,8 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
       from.dispatch.deliveryTimeoutMs + 1000
     )
 
-    const dispatch = !isDeepStrictEqual(from.dispatch, to.dispatch)
+    const { dispatch, logLevel } = plan
     if (dispatch) options.dispatcher.usePolicy(to.dispatch)
-    const logLevel = from.log.level !== to.log.level
     if (logLevel) {
       logger.level = to.log.level
       for (const child of options.loggers?.() ?? []) child.level = to.log.level
@@ -197,12 +170,12 @@ export function createReloader(options: ReloaderOptions): { reload(): Promise<Re
 
     const changed: ReloadChanges = {
       relays: { added, removed, replaced, kept },
-      routes: !isDeepStrictEqual(from.routes, to.routes),
-      auth: !isDeepStrictEqual(from.auth, to.auth),
+      routes: plan.routes,
+      auth: plan.auth,
       dispatch,
       logLevel,
-      admin: !isDeepStrictEqual(from.admin, to.admin),
-      atNextStart: atNextStart(from, to)
+      admin: plan.admin,
+      atNextStart: plan.atNextStart
     }
     const parts = [
       added.length > 0 && `added ${added.join(', ')}`,

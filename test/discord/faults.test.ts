@@ -2,14 +2,8 @@ import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
-import {
-  ChannelType,
-  FakeDiscord,
-  deliverAsCore,
-  deliveryContext,
-  recordingLogger,
-  relayMessage
-} from '../fakes/discord.js'
+import { ChannelType, FakeDiscord, deliverAsCore } from '../fakes/discord.js'
+import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -84,7 +78,7 @@ t.test('a split message that fails midway resumes without reposting accepted par
   const accepted = contentsIn(channel.id).length
   t.equal(accepted, 2, 'two parts accepted before the failure')
   t.match(await state.get('progress'), { done: accepted })
-  const second = await relay.deliver(message, deliveryContext(state, 2))
+  const second = await relay.deliver(message, deliveryContext(state, { attempt: 2 }))
   t.equal(second.status, 'delivered')
   const contents = contentsIn(channel.id)
   t.ok(unique(contents), 'no part twice')

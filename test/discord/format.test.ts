@@ -5,7 +5,7 @@ import { partsOf, type Look } from '../../plugins/discord/format.js'
 import { nonceFor } from '../../plugins/discord/nonce.js'
 import { DiscordOptions } from '../../plugins/discord/options.js'
 import { threadName } from '../../plugins/discord/threads.js'
-import { relayMessage } from '../fakes/discord.js'
+import { relayMessage } from '../helpers/relay.js'
 
 const look: Look = {
   labelRole: true,

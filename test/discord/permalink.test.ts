@@ -3,7 +3,8 @@ import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { deliveryLink, discordPermalink } from '../../plugins/discord/permalink.js'
 import { memoryState } from '../helpers/memory-state.js'
-import { ChannelType, FakeDiscord, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
+import { ChannelType, FakeDiscord } from '../fakes/discord.js'
+import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())

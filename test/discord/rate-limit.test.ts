@@ -2,7 +2,8 @@ import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
-import { ChannelType, FakeDiscord, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
+import { ChannelType, FakeDiscord } from '../fakes/discord.js'
+import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 
 const fake = await new FakeDiscord({ bucketLimit: 3, bucketWindowMs: 120 }).start()
 t.teardown(() => fake.close())
@@ -56,7 +57,7 @@ t.test(
     const before = fake.messagesIn(thread.id).length
     t.equal(before, 2, 'the thread opener and part 1 were posted')
     await new Promise(resolve => setTimeout(resolve, first.retryAfterMs))
-    const second = await relay.deliver(message, deliveryContext(state, 2))
+    const second = await relay.deliver(message, deliveryContext(state, { attempt: 2 }))
     t.equal(second.status, 'delivered', JSON.stringify(second))
     const contents = fake.messagesIn(thread.id).map(m => m.content)
     t.ok(noDuplicates(contents), 'no part posted twice across the two attempts')

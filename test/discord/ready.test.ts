@@ -1,7 +1,8 @@
 import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
-import { ChannelType, FakeDiscord, recordingLogger } from '../fakes/discord.js'
+import { ChannelType, FakeDiscord } from '../fakes/discord.js'
+import { recordingLogger } from '../helpers/relay.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())

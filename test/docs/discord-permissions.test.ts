@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs'
 import { PermissionFlagsBits } from 'discord.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
-import { ChannelType, FakeDiscord, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
+import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 
 type Flag = keyof typeof PermissionFlagsBits
 

@@ -2,11 +2,12 @@ import { systemClock } from '../../src/dispatch/clock.js'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
-import { FakeSlack, deliveryContext, recordingLogger, relayMessage, type PostedMessage } from '../fakes/slack.js'
+import { FakeSlack, relayMessage, type PostedMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { until } from '../helpers/process.js'
 import { plausible } from './env.js'
 import { documentedPayload, postExample, startExample } from './harness.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 /** The scopes of the app manifest docs/slack.md tells users to paste. */
 function manifestScopes(): string[] {

@@ -2,7 +2,8 @@ import { generateKeyPairSync, type KeyObject, sign as cryptoSign } from 'node:cr
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RelayMessage } from '../../src/message.js'
-import type { ConversationState, DeliveryContext, DeliveryOutcome, Relay, RelayLogger } from '../../src/relays/types.js'
+import type { ConversationState, DeliveryOutcome, Relay } from '../../src/relays/types.js'
+import { deliveryContext } from '../helpers/relay.js'
 
 /**
  * A fake Discord API v10 on loopback for the real @discordjs/rest client (its `api` option set
@@ -1207,46 +1208,6 @@ export class FakeDiscord {
 
 // ---- driving a relay against the fake, as the core would ------------------------------------------
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error'
-  obj: unknown
-  msg?: string
-}
-
-/** A logger that keeps what it was told, for "logged once" assertions. */
-export function recordingLogger(): RelayLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = []
-  const at = (level: LogLine['level']) => (obj: object | string, msg?: string) => {
-    lines.push({ level, obj, msg })
-  }
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-}
-
-let messageCount = 0
-/** A RelayMessage as the core hands it to a relay. */
-export function relayMessage(fields: Partial<RelayMessage> = {}): RelayMessage {
-  messageCount++
-  return {
-    source: 'default',
-    messageId: `msg-${messageCount}`,
-    conversationId: 'conv-1',
-    type: 'ANSWER',
-    flowOutput: [],
-    createdAt: Date.now(),
-    receivedAt: Date.now(),
-    format: 'v1',
-    ...fields
-  }
-}
-
-export function deliveryContext(
-  state: ConversationState,
-  attempt = 1,
-  logger: RelayLogger = recordingLogger()
-): DeliveryContext {
-  return { state, attempt, signal: new AbortController().signal, logger }
-}
-
 /**
  * Delivers like the core: a `retry` outcome is tried again (after its retryAfterMs, kept short
  * by the tests) until it is delivered or failed, or `attempts` run out.
@@ -1259,7 +1220,7 @@ export async function deliverAsCore(
 ): Promise<{ outcome: DeliveryOutcome; outcomes: DeliveryOutcome[] }> {
   const outcomes: DeliveryOutcome[] = []
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const outcome = await relay.deliver(message, deliveryContext(state, attempt))
+    const outcome = await relay.deliver(message, deliveryContext(state, { attempt }))
     outcomes.push(outcome)
     if (outcome.status !== 'retry') return { outcome, outcomes }
     await new Promise(resolve => setTimeout(resolve, Math.min(outcome.retryAfterMs ?? 0, 500)))

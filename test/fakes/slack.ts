@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RelayMessage } from '../../src/message.js'
-import type { ConversationState, DeliveryContext } from '../../src/relays/types.js'
+import { relayMessage as sharedRelayMessage } from '../helpers/relay.js'
 
 /*
  * A Slack Web API on loopback for the real WebClient to talk to (through slackApiUrl). It is as
@@ -684,52 +684,15 @@ function fail(res: ServerResponse, error: unknown): void {
 /** The Slack tests' start of time (the shared ManualClock lives in test/helpers/clock.ts). */
 export const slackEpoch = 1_700_000_000_000
 
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error'
-  obj: object | string
-  msg?: string
-}
-
-export function recordingLogger() {
-  const entries: LogEntry[] = []
-  const at = (level: LogEntry['level']) => (obj: object | string, msg?: string) => {
-    entries.push({ level, obj, msg })
-  }
-  return {
-    entries,
-    errors: () => entries.filter(e => e.level === 'error'),
-    warnings: () => entries.filter(e => e.level === 'warn'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error')
-  }
-}
-
-let nextMessageId = 1
-
-/** A RelayMessage as the core hands it to a relay; each gets a new message id. */
-export function relayMessage(overrides: Partial<RelayMessage> = {}): RelayMessage {
-  return {
-    source: 'default',
-    messageId: `msg-${nextMessageId++}`,
+/** A RelayMessage as the Slack tests had it: the shared one (test/helpers/relay.ts) with text and fixed times. */
+export function relayMessage(fields: Partial<RelayMessage> = {}): RelayMessage {
+  return sharedRelayMessage({
     conversationId: 'conversation-1',
-    type: 'ANSWER',
     text: 'Hello',
-    flowOutput: [],
-    createdAt: 1_700_000_000_000,
-    receivedAt: 1_700_000_000_100,
-    format: 'v1',
-    ...overrides
-  }
-}
-
-/** A delivery context around one conversation's state. */
-export function deliveryContext(
-  state: ConversationState,
-  signal: AbortSignal = new AbortController().signal
-): DeliveryContext {
-  return { state, attempt: 1, signal, logger: recordingLogger() }
+    createdAt: slackEpoch,
+    receivedAt: slackEpoch + 100,
+    ...fields
+  })
 }
 
 /** The Markdown a posted message shows: its markdown blocks' text. */

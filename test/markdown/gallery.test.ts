@@ -5,18 +5,11 @@ import t from 'tap'
 import discordPlugin from '../../plugins/discord/index.js'
 import slackPlugin from '../../plugins/slack/index.js'
 import { renderForTerminal } from '../../plugins/console/index.js'
-import { ChannelType, FakeDiscord, relayMessage as discordMessage } from '../fakes/discord.js'
-import {
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  type PostedMessage
-} from '../fakes/slack.js'
+import { ChannelType, FakeDiscord } from '../fakes/discord.js'
+import { FakeSlack, fakeChannel, fakeToken, relayMessage, type PostedMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { decodeReferences } from '../../src/markdown/parse.js'
+import { deliveryContext, recordingLogger, relayMessage as discordMessage } from '../helpers/relay.js'
 
 /*
  * The gallery: realistic answers (English, Chinese, Japanese, mixed; code, tables, lists, links,

@@ -3,17 +3,9 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import type { RelayMessage } from '../../src/message.js'
-import {
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  shownMarkdown,
-  type PostedMessage
-} from '../fakes/slack.js'
+import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown, type PostedMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 

@@ -5,15 +5,14 @@ import type { SlackOptions } from '../../plugins/slack/options.js'
 import {
   FakeSlack,
   allScopes,
-  deliveryContext,
   fakeChannel,
   fakeToken,
-  recordingLogger,
   relayMessage,
   shownMarkdown,
   type FakeSlackOptions
 } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
@@ -200,7 +199,7 @@ t.test('an aborted delivery posts nothing and asks for a retry', async t => {
   const { fake, relay } = await setup(t)
   const abort = new AbortController()
   abort.abort()
-  const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState(), abort.signal))
+  const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState(), { signal: abort.signal }))
   t.match(outcome, { status: 'retry', error: /aborted/ })
   t.equal(fake.messages.length, 0)
 })

@@ -3,16 +3,9 @@ import t from 'tap'
 import { safeMarkdown } from '../../plugins/slack/format.js'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
-import {
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  shownMarkdown
-} from '../fakes/slack.js'
+import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 /** A long LLM answer: headings, lists, links, bold, and code blocks, one longer than a whole part. */
 function longAnswer(): string {

@@ -2,8 +2,9 @@ import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import { slackPermalink } from '../../plugins/slack/permalink.js'
-import { FakeSlack, deliveryContext, fakeChannel, fakeToken, recordingLogger, relayMessage } from '../fakes/slack.js'
+import { FakeSlack, fakeChannel, fakeToken, relayMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 t.test('each delivery records a link to its first post, with no call per post', async t => {
   const fake = await FakeSlack.start({ rateLimit: false })

@@ -4,17 +4,9 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'
-import {
-  slackEpoch,
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  shownMarkdown
-} from '../fakes/slack.js'
+import { slackEpoch, FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 

@@ -2,7 +2,8 @@ import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
-import { FakeSlack, fakeChannel, fakeToken, recordingLogger, type FakeSlackOptions } from '../fakes/slack.js'
+import { FakeSlack, fakeChannel, fakeToken, type FakeSlackOptions } from '../fakes/slack.js'
+import { recordingLogger } from '../helpers/relay.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
@@ -24,7 +25,7 @@ t.test('ready when the token works and the channel is open', async t => {
     fake.calls.map(c => c.method),
     ['auth.test', 'conversations.info']
   )
-  t.match(logger.entries.find(e => e.level === 'info')?.msg, /slack\.support is ready/)
+  t.match(logger.lines.find(e => e.level === 'info')?.msg, /slack\.support is ready/)
 })
 
 const broken: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] = [

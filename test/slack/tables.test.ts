@@ -1,17 +1,9 @@
 import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
-import {
-  checkMessage,
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  slackLimits
-} from '../fakes/slack.js'
+import { checkMessage, FakeSlack, fakeChannel, fakeToken, relayMessage, slackLimits } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 const cell = (text: string) => ({ type: 'raw_text', text })
 const table = (rows: number, cells: number, extra: Record<string, unknown> = {}) => ({

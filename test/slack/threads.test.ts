@@ -3,16 +3,9 @@ import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import type { ConversationState } from '../../src/relays/types.js'
-import {
-  FakeSlack,
-  deliveryContext,
-  fakeChannel,
-  fakeToken,
-  recordingLogger,
-  relayMessage,
-  shownMarkdown
-} from '../fakes/slack.js'
+import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 
 // Fast pacing for tests; the fake allows a little more than the relay asks for.
 const pace = { intervalMs: 2, burst: 5 }

@@ -2,9 +2,10 @@ import { systemClock } from '../../../src/dispatch/clock.js'
 import plugin from '../../../plugins/discord/index.js'
 import type { HandoffEvent, RelayMessage } from '../../../src/message.js'
 import type { Relay } from '../../../src/relays/types.js'
-import { ChannelType, type FakeDiscord, recordingLogger, relayMessage } from '../../fakes/discord.js'
+import { ChannelType, type FakeDiscord } from '../../fakes/discord.js'
 import { memoryDesk, serveRoute } from '../../helpers/memory-desk.js'
 import { memoryState } from '../../helpers/memory-state.js'
+import { recordingLogger, relayMessage } from '../../helpers/relay.js'
 
 let handoffs = 0
 

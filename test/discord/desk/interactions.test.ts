@@ -1,6 +1,7 @@
 import t from 'tap'
-import { deliveryContext, FakeDiscord } from '../../fakes/discord.js'
+import { FakeDiscord } from '../../fakes/discord.js'
 import { deskScene, establish } from './fixtures.js'
+import { deliveryContext } from '../../helpers/relay.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())

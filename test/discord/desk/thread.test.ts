@@ -1,7 +1,8 @@
 import { systemClock } from '../../../src/dispatch/clock.js'
 import t from 'tap'
-import { ChannelType, deliveryContext, FakeDiscord } from '../../fakes/discord.js'
+import { ChannelType, FakeDiscord } from '../../fakes/discord.js'
 import { deskScene, establish } from './fixtures.js'
+import { deliveryContext } from '../../helpers/relay.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
