@@ -28,13 +28,17 @@ export interface Group {
 }
 
 /**
- * The first group of `messages`, split into `parts` already (parts[i] for messages[i]): the head
+ * The first group of `messages`, each split into parts by `partsOf`: the head
  * alone when it needs several posts (or when nothing else fits beside it), else the head and the
  * messages after it that fit whole in the same post.
  */
-export function firstGroup(settings: SlackSettings, messages: RelayMessage[], parts: Post[][]): Group {
+export function firstGroup(
+  settings: SlackSettings,
+  messages: RelayMessage[],
+  partsOf: (message: RelayMessage) => Post[]
+): Group {
   const head = messages[0] as RelayMessage
-  const headParts = parts[0] ?? []
+  const headParts = partsOf(head)
   const alone: Group = {
     messages: [head],
     posts: headParts.map((part, index) => partArguments(settings, head, part, index)),
@@ -46,7 +50,8 @@ export function firstGroup(settings: SlackSettings, messages: RelayMessage[], pa
   let chars = 0
   let tables = 0
   for (const [i, message] of messages.entries()) {
-    const messageParts = parts[i] ?? []
+    // Each message is rendered only when the post may still have room for it.
+    const messageParts = i === 0 ? headParts : partsOf(message)
     if (messageParts.length > 1) break
     const post = messageParts[0]
     const size = post ? measure(post.segments) : { blocks: 0, chars: 0, tables: 0 }

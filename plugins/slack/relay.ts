@@ -146,7 +146,13 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       const parts = partsOf(message)
       if (parts.length === 0) return delivered({ channel, parts: 0 })
       try {
-        return delivered(await deliverGroup(channel, firstGroup(settings, [message], [parts]), context))
+        return delivered(
+          await deliverGroup(
+            channel,
+            firstGroup(settings, [message], () => parts),
+            context
+          )
+        )
       } catch (error) {
         return outcomeOf(channel, error, context)
       }
@@ -165,10 +171,15 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
           next: retry(`Slack relay ${init.name} is closed`) as Exclude<DeliveryOutcome, { status: 'delivered' }>
         }
       const channel = await channels.of(context.state)
-      const parts = messages.map(partsOf)
+      const rendered = new Map<RelayMessage, Post[]>()
+      const parts = (message: RelayMessage) => {
+        let found = rendered.get(message)
+        if (!found) rendered.set(message, (found = partsOf(message)))
+        return found
+      }
       // Messages with nothing to show (a flow bot's hidden output) are delivered without a post.
       let empty = 0
-      while (empty < messages.length && (parts[empty] as Post[]).length === 0) empty++
+      while (empty < messages.length && parts(messages[empty] as RelayMessage).length === 0) empty++
       if (empty > 0) return { delivered: Array.from({ length: empty }, () => ({ channel, parts: 0 })) }
       const group = firstGroup(settings, messages, parts)
       try {
