@@ -13,6 +13,14 @@ export type {
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'
-export type { Store } from './store/types.js'
+export type {
+  Store,
+  Outbox,
+  DeliveryLog,
+  OutboxRepair,
+  AdminQueries,
+  Maintenance,
+  ConversationStateStore
+} from './store/types.js'
 // The Markdown engine the built-in relays render with: parse once, write a flow, split it by the platform's limits.
 export * as markdown from './markdown/index.js'

@@ -13,7 +13,7 @@ import type { Clock } from './dispatch/clock.js'
 import type { AttemptEvent } from './dispatch/dispatcher.js'
 import type { IntakeEvent } from './intake/routes.js'
 import type { RelayLogger } from './relays/types.js'
-import type { BacklogStats, Store } from './store/types.js'
+import type { BacklogStats, DeliveryLog } from './store/types.js'
 
 const prefix = 'gptbots_relay_'
 /** The route label of requests that matched no route, so that scanners cannot mint label values. */
@@ -27,7 +27,7 @@ const requestBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 const webhookRoutes = new Set(['/webhook', '/webhook/:source'])
 
 export interface MetricsOptions {
-  store: Store
+  store: Pick<DeliveryLog, 'backlog'>
   /** The configured relays, read at each scrape (a reload updates the map in place): each gets a sample, 0 when idle, in the backlog gauges. */
   relays: ReadonlyMap<string, unknown>
   clock: Clock

@@ -1,6 +1,6 @@
 import type { HeldRelay } from './dispatch/holds.js'
 import type { Relay } from './relays/types.js'
-import type { Store } from './store/types.js'
+import type { Maintenance } from './store/types.js'
 
 export interface Readiness {
   ready: boolean
@@ -35,7 +35,11 @@ const sleep = (ms: number) =>
  * platform cannot make the probe itself time out. A check still running goes on, and its result
  * serves the probes after it.
  */
-export function readinessCheck(store: Store, relays: ReadonlyMap<string, Relay>, options: ReadinessOptions = {}) {
+export function readinessCheck(
+  store: Pick<Maintenance, 'ping'>,
+  relays: ReadonlyMap<string, Relay>,
+  options: ReadinessOptions = {}
+) {
   const { cacheMs = 30_000, timeoutMs = 5_000, now = () => Date.now(), wait = sleep, held } = options
   const seconds = `${Math.round(timeoutMs / 100) / 10} s`
   const within = (check: Promise<string>, late: string) => Promise.race([check, wait(timeoutMs).then(() => late)])

@@ -7,7 +7,7 @@ import { prepareRelay } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
 import { logNotReady } from './readiness.js'
 import { compileRouter, type Router } from './router.js'
-import type { Store } from './store/types.js'
+import type { DeliveryLog } from './store/types.js'
 
 /** What changed in a reload that was applied. */
 export interface ReloadChanges {
@@ -35,7 +35,7 @@ export interface ReloaderOptions {
   loaded: LoadedConfig
   /** The runtime's relay map: updated in place, so that everything holding it sees the current relays. */
   relays: Map<string, Relay>
-  store: Store
+  store: Pick<DeliveryLog, 'pendingByRelay'>
   dispatcher: Dispatcher
   createRelays: RelayFactory
   logger: Logger

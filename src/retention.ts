@@ -1,9 +1,9 @@
 import type { Config } from './config/schema.js'
 import type { Clock } from './dispatch/clock.js'
-import type { PruneResult, Store } from './store/types.js'
+import type { Maintenance, PruneResult } from './store/types.js'
 
 export interface RetentionOptions {
-  store: Pick<Store, 'prune'>
+  store: Pick<Maintenance, 'prune'>
   retention: Config['retention']
   clock: Clock
   logger: {

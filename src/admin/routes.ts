@@ -5,7 +5,13 @@ import { RelayHttpError } from '../errors.js'
 import { trust } from '../http-limits.js'
 import { Envelope } from '../intake/schemas.js'
 import { TokenSet } from '../intake/auth.js'
-import type { ConversationFilter, ConversationSummary, DeliveryRecord, Store } from '../store/types.js'
+import type {
+  AdminQueries,
+  ConversationFilter,
+  ConversationSummary,
+  DeliveryLog,
+  DeliveryRecord
+} from '../store/types.js'
 import { explain, slashPath } from '../validation.js'
 import { isAdmin } from './auth.js'
 import {
@@ -39,14 +45,14 @@ const errors = { '4xx': Envelope, '5xx': Envelope }
 /** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
 const partName = (dataVar: string) => (dataVar === 'querystring' ? 'query' : dataVar)
 
-async function deliveryById(store: Store, id: number): Promise<DeliveryRecord | undefined> {
+async function deliveryById(store: DeliveryLog, id: number): Promise<DeliveryRecord | undefined> {
   const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
   return record?.id === id ? record : undefined
 }
 
 /** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
 async function deliveriesOf(
-  store: Store,
+  store: DeliveryLog,
   source: string,
   conversationId: string,
   seqFrom: number,
@@ -74,7 +80,7 @@ async function deliveriesOf(
  * (which cannot put every conversation id into a URL path: ".." would be resolved away).
  */
 export async function conversationPage(
-  store: Store,
+  store: DeliveryLog,
   source: string,
   conversationId: string,
   query: { afterSeq?: number; limit?: number }
@@ -134,6 +140,8 @@ function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
 export async function adminRoutes(parent: FastifyInstance, options: AdminOptions): Promise<void> {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { clock } = options
+  // The admin API reads the log and repairs the outbox; the rest of the store is not its business.
+  const store: AdminQueries = app.relay.store
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setSchemaErrorFormatter(
     (errors, dataVar) =>
@@ -198,7 +206,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     async request => {
       const { source, after } = request.query
       const limit = request.query.limit ?? DEFAULT_LIMIT
-      const conversations = await app.relay.store.listConversations({
+      const conversations = await store.listConversations({
         source,
         limit,
         after: after === undefined ? undefined : fromCursor(after)
@@ -222,7 +230,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { source, conversationId } = request.params
-      return conversationPage(app.relay.store, source, conversationId, request.query)
+      return conversationPage(store, source, conversationId, request.query)
     }
   )
 
@@ -239,14 +247,14 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const limit = request.query.limit ?? DEFAULT_LIMIT
-      const deadLetters = await app.relay.store.listDeliveries({ ...request.query, status: 'dead', limit })
+      const deadLetters = await store.listDeliveries({ ...request.query, status: 'dead', limit })
       return { deadLetters, next: deadLetters.length === limit ? deadLetters.at(-1)!.id : undefined }
     }
   )
 
   /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
   const deadLetter = async (id: number, doing: string) => {
-    const record = await deliveryById(app.relay.store, id)
+    const record = await deliveryById(store, id)
     if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
     if (record.status !== 'dead')
       throw new RelayHttpError(
@@ -271,7 +279,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       const { id } = request.params
       const record = await deadLetter(id, 'replayed')
       configured(record.relay, `replay delivery ${id}`)
-      const replayed = await app.relay.store.replayDead({ deliveryId: id }, clock.now())
+      const replayed = await store.replayDead({ deliveryId: id }, clock.now())
       // Someone else replayed or dropped it between the look-up and now.
       if (replayed === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
       app.relay.dispatcher.notify()
@@ -303,7 +311,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         )
       }
       configured(relay, 'replay its dead letters')
-      const replayed = await app.relay.store.replayDead({ relay, source, conversationId }, clock.now())
+      const replayed = await store.replayDead({ relay, source, conversationId }, clock.now())
       if (replayed > 0) app.relay.dispatcher.notify()
       request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
       return { replayed }
@@ -330,7 +338,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         )
       }
       // Not `configured`: dead letters of a relay taken out of the config can still be cleared.
-      const dropped = await app.relay.store.dropDead({ relay, source, conversationId }, clock.now())
+      const dropped = await store.dropDead({ relay, source, conversationId })
       request.log.info({ relay, source, conversationId, dropped }, 'dead letters dropped')
       return { dropped }
     }
@@ -350,7 +358,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     async request => {
       const { id } = request.params
       const record = await deadLetter(id, 'dropped')
-      const dropped = await app.relay.store.dropDead({ deliveryId: id }, clock.now())
+      const dropped = await store.dropDead({ deliveryId: id })
       if (dropped === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
       request.log.info(
         { deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId },
@@ -376,7 +384,6 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
       const { source, conversationId } = request.params
       const { relay } = request.body
       configured(relay, `replay conversation "${conversationId}" into it`)
-      const store = app.relay.store
       if ((await store.listMessages(source, conversationId, { limit: 1 })).length === 0) {
         throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
       }

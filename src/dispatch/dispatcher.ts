@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { DeliveryOutcome, Relay, RelayLogger } from '../relays/types.js'
-import type { Lane, PendingDelivery, Store } from '../store/types.js'
+import type { RelayMessage } from '../message.js'
+import type {
+  BatchLimits,
+  BatchOutcome,
+  DeliveryContext,
+  DeliveryOutcome,
+  Relay,
+  RelayLogger
+} from '../relays/types.js'
+import type { BatchNext, ConversationStateStore, Lane, Outbox, PendingDelivery } from '../store/types.js'
 import { backoffDelay } from './backoff.js'
 import { systemClock, type Clock } from './clock.js'
 import { RelayHolds, type HeldRelay } from './holds.js'
@@ -15,7 +23,17 @@ export interface DispatchPolicy {
   pollIntervalMs: number
   /** How long a claimed lane stays ours without renewal; other replicas take it over after that. */
   leaseMs?: number
+  /**
+   * A lane's turn: after this many posts (single or combined), or this long, a lane gives its slot
+   * back when every slot is taken and another lane is waiting, so that one busy conversation cannot
+   * keep the others (a new conversation's first message above all) waiting behind its backlog.
+   */
+  laneTurnPosts?: number
+  laneTurnMs?: number
 }
+
+/** A lane's turn when none is configured: a few posts, or a second, whichever comes first. */
+export const defaultLaneTurn = { posts: 4, ms: 1000 }
 
 /** The lease when none is configured: a dead replica's lanes move on within seconds. */
 export const defaultLeaseMs = 5000
@@ -25,11 +43,14 @@ export interface AttemptEvent {
   relay: string
   delivery: PendingDelivery
   outcome: DeliveryOutcome | { status: 'dead'; error: string }
+  /** The whole call's duration: for a combined delivery, each of its messages reports the same. */
   durationMs: number
+  /** Set when the message went in a combined delivery: how many were offered, and its place (0 for the head). */
+  batch?: { size: number; index: number }
 }
 
 export interface DispatcherOptions extends DispatchPolicy {
-  store: Store
+  store: Outbox & ConversationStateStore
   relays: ReadonlyMap<string, Relay>
   logger: RelayLogger & { child?(bindings: object): RelayLogger }
   clock?: Clock
@@ -50,6 +71,26 @@ export interface DispatcherOptions extends DispatchPolicy {
 /** Raised inside a delivery when the dispatcher is shutting down: the outcome is unknown, so nothing is recorded. */
 class ShuttingDown extends Error {}
 
+/** What counts against a relay's `maxChars`: the text a relay could post for the message. */
+export const messageChars = (message: RelayMessage): number =>
+  (message.text?.length ?? 0) + message.flowOutput.reduce((sum, part) => sum + (part.content?.length ?? 0), 0)
+
+/** How many of `run` (a lane's pending deliveries, oldest first) to offer at once: the head always, then what fits. */
+export function offerable(run: PendingDelivery[], limits: BatchLimits): PendingDelivery[] {
+  const offered = run.slice(0, 1)
+  let chars = offered[0] ? messageChars(offered[0].message) : 0
+  for (const delivery of run.slice(1, Math.max(1, limits.maxMessages))) {
+    chars += messageChars(delivery.message)
+    if (limits.maxChars !== undefined && chars > limits.maxChars) break
+    offered.push(delivery)
+  }
+  return offered
+}
+
+/** The relay takes combined deliveries: how many to read from the lane at a time, else 1. */
+const runLimit = (relay: Relay | undefined): number =>
+  relay?.deliverBatch && relay.batchLimits ? Math.max(1, Math.floor(relay.batchLimits.maxMessages)) : 1
+
 const describeError = (error: unknown): string => {
   if (!(error instanceof Error)) return String(error)
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
@@ -62,7 +103,7 @@ const describeError = (error: unknown): string => {
  */
 export class Dispatcher {
   readonly owner: string
-  private readonly store: Store
+  private readonly store: Outbox & ConversationStateStore
   private relays: ReadonlyMap<string, Relay>
   private readonly clock: Clock
   private readonly random: () => number
@@ -328,26 +369,32 @@ export class Dispatcher {
   /** The lane's deliveries, in order; true when the store released the lane along with its last outcome. */
   private async deliverLane(lane: Lane): Promise<boolean> {
     try {
-      // After the first, each message comes back with the outcome of the one before it.
-      let delivery: PendingDelivery | undefined
+      // After the first step, the lane's next deliveries come back with the outcome of the one before.
+      let run: PendingDelivery[] = []
+      const turn = { posts: 0, since: this.clock.now() }
       while (!this.stopping) {
-        delivery ??= await this.store.head(lane.id)
-        if (!delivery) return false
-        // Looked up per message, with no wait between here and the attempt, which useRelays then
+        if (run.length === 0) {
+          const limit = runLimit(this.relays.get(lane.relay))
+          run =
+            limit > 1
+              ? await this.store.pendingRun(lane.id, limit)
+              : [await this.store.head(lane.id)].filter(d => d !== undefined)
+          if (run.length === 0) return false
+        }
+        // Looked up per step, with no wait between here and the attempt, which useRelays then
         // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
         if (!relay || !this.holds.mayAttempt(lane.relay, lane.id, this.clock.now())) return false
-        const started = performance.now()
-        const outcome = await this.attempt(relay, delivery)
-        if (outcome === undefined) return false
-        if (outcome.status === 'held') {
-          this.holdRelay(delivery, outcome.error, performance.now() - started)
-          return false
-        }
-        if (this.holds.settled(lane.relay, lane.id, this.clock.now(), outcome.status)) this.notify()
-        const step = await this.record(delivery, outcome, performance.now() - started)
-        if (!step.next) return step.released
-        delivery = step.next
+        const combined = relay.deliverBatch && relay.batchLimits ? offerable(run, relay.batchLimits) : []
+        const step =
+          combined.length > 1
+            ? await this.deliverCombined(relay, combined)
+            : await this.deliverOne(relay, run[0]!, runLimit(relay) > 1)
+        if (step === 'stop') return false
+        if (step.next.length === 0) return step.released
+        run = step.next
+        turn.posts++
+        if (await this.turnIsOver(turn)) return false
       }
     } catch (error) {
       this.options.logger.error(
@@ -358,8 +405,192 @@ export class Dispatcher {
     return false
   }
 
-  /** One try of one delivery, bounded in time; undefined when shutdown cut it short. */
-  private async attempt(relay: Relay, delivery: PendingDelivery): Promise<DeliveryOutcome | undefined> {
+  /**
+   * Whether a lane that has had its turn gives its slot back: only when no slot is free and some
+   * other lane is due and unclaimed, so a lone busy conversation keeps going without a round trip.
+   * Released, it is due again from its last outcome, behind the lanes that waited longer.
+   */
+  private async turnIsOver(turn: { posts: number; since: number }): Promise<boolean> {
+    const now = this.clock.now()
+    const posts = this.options.laneTurnPosts ?? defaultLaneTurn.posts
+    const ms = this.options.laneTurnMs ?? defaultLaneTurn.ms
+    if (turn.posts < posts && now - turn.since < ms) return false
+    if (this.room() > 0) return false
+    const due = await this.store.nextDueAt(this.relayNames, now)
+    return due !== undefined && due <= now
+  }
+
+  /** One message through `deliver`; a relay that takes combined deliveries has it recorded as one, to learn its next run. */
+  private async deliverOne(
+    relay: Relay,
+    delivery: PendingDelivery,
+    asRun: boolean
+  ): Promise<{ next: PendingDelivery[]; released: boolean } | 'stop'> {
+    const started = performance.now()
+    const outcome = await this.attempt<DeliveryOutcome>(
+      relay,
+      delivery,
+      context => relay.deliver(delivery.message, context),
+      {
+        timedOut: error => ({ status: 'retry', error }),
+        threw: error => ({ status: 'retry', error })
+      }
+    )
+    if (outcome === undefined) return 'stop'
+    if (outcome.status === 'held') {
+      this.holdRelay(delivery, outcome.error, performance.now() - started)
+      return 'stop'
+    }
+    if (this.holds.settled(delivery.relay, delivery.laneId, this.clock.now(), outcome.status)) this.notify()
+    if (!asRun) {
+      const step = await this.record(delivery, outcome, performance.now() - started)
+      return { next: step.next ? [step.next] : [], released: step.released }
+    }
+    const result: BatchOutcome =
+      outcome.status === 'delivered' ? { delivered: [outcome.posted] } : { delivered: [], next: outcome }
+    return this.recordCombined([delivery], result, performance.now() - started, relay)
+  }
+
+  /** The lane's head and the messages behind it, offered together through `deliverBatch`. */
+  private async deliverCombined(
+    relay: Relay,
+    offered: PendingDelivery[]
+  ): Promise<{ next: PendingDelivery[]; released: boolean } | 'stop'> {
+    const head = offered[0]!
+    const started = performance.now()
+    const outcome = await this.attempt<BatchOutcome>(
+      relay,
+      head,
+      context =>
+        relay.deliverBatch!(
+          offered.map(d => d.message),
+          context
+        ),
+      {
+        timedOut: error => ({ delivered: [], next: { status: 'retry', error } }),
+        threw: error => ({ delivered: [], next: { status: 'retry', error } })
+      }
+    )
+    if (outcome === undefined) return 'stop'
+    const status = outcome.delivered.length > 0 ? 'delivered' : (outcome.next?.status ?? 'retry')
+    if (status !== 'held' && this.holds.settled(head.relay, head.laneId, this.clock.now(), status)) this.notify()
+    return this.recordCombined(offered, outcome, performance.now() - started, relay)
+  }
+
+  /**
+   * Writes down a combined delivery, per message, in one store transaction: the delivered prefix,
+   * then the first undelivered message's retry or dead letter (as `record` decides for one). A
+   * `held` records the prefix and holds the relay.
+   */
+  private async recordCombined(
+    offered: PendingDelivery[],
+    reported: BatchOutcome,
+    durationMs: number,
+    relay: Relay
+  ): Promise<{ next: PendingDelivery[]; released: boolean } | 'stop'> {
+    const { logger } = this.options
+    const now = this.clock.now()
+    let delivered = Array.isArray(reported.delivered) ? reported.delivered : []
+    if (delivered.length > offered.length) {
+      logger.error(
+        { relay: offered[0]!.relay, offered: offered.length, reported: delivered.length },
+        'relay reported more messages delivered than it was offered; the extra are ignored'
+      )
+      delivered = delivered.slice(0, offered.length)
+    }
+    const first = offered[delivered.length]
+    let nextOutcome = first ? reported.next : undefined
+    // Nothing delivered and no reason given: counted as a failed try, or the lane would spin.
+    if (first && delivered.length === 0 && !nextOutcome)
+      nextOutcome = { status: 'retry', error: 'the relay delivered none of the messages offered and said not why' }
+    const batch = (index: number) => (offered.length > 1 ? { size: offered.length, index } : undefined)
+
+    let next: BatchNext | undefined
+    let retryInMs: number | undefined
+    if (first && nextOutcome && nextOutcome.status !== 'held') {
+      const attempt = first.attempts + 1
+      const error = this.options.scrub ? this.options.scrub(nextOutcome.error) : nextOutcome.error
+      if (nextOutcome.status === 'failed' || attempt >= this.options.maxAttempts) {
+        const reason = nextOutcome.status === 'failed' ? error : `gave up after ${attempt} attempts: ${error}`
+        next = { delivery: first, status: 'dead', error: reason }
+      } else {
+        const backoff = backoffDelay(
+          attempt,
+          { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs },
+          this.random
+        )
+        retryInMs = nextOutcome.retryAfterMs === undefined ? backoff : Math.max(nextOutcome.retryAfterMs, 0)
+        next = { delivery: first, status: 'retry', error, dueAt: now + retryInMs }
+      }
+    }
+    const following = await this.store.finishBatch(
+      { delivered: delivered.map((posted, i) => ({ delivery: offered[i]!, posted })), next },
+      this.owner,
+      now,
+      runLimit(this.relays.get(offered[0]!.relay) ?? relay)
+    )
+    delivered.forEach((posted, index) => {
+      const delivery = offered[index]!
+      logger.info({ ...this.fields(delivery), posted, ...this.batchField(batch(index)) }, 'delivered')
+      this.options.onAttempt?.({
+        relay: delivery.relay,
+        delivery,
+        outcome: { status: 'delivered', posted },
+        durationMs,
+        batch: batch(index)
+      })
+    })
+    if (!first || !nextOutcome) return { next: following, released: following.length === 0 && !first }
+    const index = delivered.length
+    if (nextOutcome.status === 'held') {
+      this.holdRelay(first, nextOutcome.error, durationMs)
+      return 'stop'
+    }
+    if (next?.status === 'dead') {
+      logger.error({ ...this.fields(first), error: next.error, ...this.batchField(batch(index)) }, 'dead-lettered')
+      this.options.onAttempt?.({
+        relay: first.relay,
+        delivery: first,
+        outcome: { status: 'dead', error: next.error },
+        durationMs,
+        batch: batch(index)
+      })
+      return { next: following, released: following.length === 0 }
+    }
+    logger.warn(
+      { ...this.fields(first), error: nextOutcome.error, retryInMs, ...this.batchField(batch(index)) },
+      'delivery failed; will retry'
+    )
+    this.options.onAttempt?.({
+      relay: first.relay,
+      delivery: first,
+      outcome: nextOutcome,
+      durationMs,
+      batch: batch(index)
+    })
+    return { next: [], released: false }
+  }
+
+  private fields(delivery: PendingDelivery) {
+    return {
+      relay: delivery.relay,
+      conversationId: delivery.message.conversationId,
+      messageId: delivery.message.messageId,
+      attempt: delivery.attempts + 1
+    }
+  }
+
+  private batchField(batch: { size: number; index: number } | undefined) {
+    return batch ? { batch } : {}
+  }
+
+  /** One try of one relay call for a lane (its head's delivery), bounded in time; undefined when shutdown cut it short. */
+  private async attempt<T>(
+    relay: Relay,
+    delivery: PendingDelivery,
+    call: (context: DeliveryContext) => Promise<T>,
+    failure: { timedOut(error: string): T; threw(error: string): T }
+  ): Promise<T | undefined> {
     const controller = new AbortController()
     this.inFlight.add(controller)
     const { message } = delivery
@@ -376,10 +607,10 @@ export class Dispatcher {
       // Its slot is free for another conversation.
       this.notify()
     }, stallMs)
-    const timeout = new Promise<DeliveryOutcome>(resolve => {
+    const timeout = new Promise<T>(resolve => {
       timer = setTimeout(() => {
         // Settle before aborting, so that the race below sees the timeout rather than the abort.
-        resolve({ status: 'retry', error: `delivery timed out after ${this.options.deliveryTimeoutMs} ms` })
+        resolve(failure.timedOut(`delivery timed out after ${this.options.deliveryTimeoutMs} ms`))
         controller.abort(new Error(`delivery timed out after ${this.options.deliveryTimeoutMs} ms`))
       }, this.options.deliveryTimeoutMs)
     })
@@ -388,14 +619,14 @@ export class Dispatcher {
       controller.signal.addEventListener('abort', () => resolve(undefined), { once: true })
     )
     try {
-      const running = relay
-        .deliver(message, {
+      // async, so that a relay throwing at once is caught like one that rejects.
+      const running = (async () =>
+        call({
           state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
           attempt: delivery.attempts + 1,
           signal: controller.signal,
           logger
-        })
-        .catch((error: unknown): DeliveryOutcome => ({ status: 'retry', error: describeError(error) }))
+        }))().catch((error: unknown): T => failure.threw(describeError(error)))
       this.attempting.set(running, relay)
       void running.finally(() => this.attempting.delete(running))
       const outcome = await Promise.race([running, timeout, abandoned])

@@ -1,9 +1,9 @@
 import type { ConversationState } from '../relays/types.js'
-import type { Store } from '../store/types.js'
+import type { ConversationStateStore } from '../store/types.js'
 
 /** A relay's memory for one conversation, kept in the store. */
 export function conversationState(
-  store: Store,
+  store: ConversationStateStore,
   relay: string,
   source: string,
   conversationId: string

@@ -5,7 +5,7 @@ import { RelayHttpError } from '../errors.js'
 import { trust } from '../http-limits.js'
 import type { MessageType } from '../message.js'
 import type { Router } from '../router.js'
-import type { Store } from '../store/types.js'
+import type { Outbox } from '../store/types.js'
 import { checker, slashPath } from '../validation.js'
 import { authenticate, TokenSet } from './auth.js'
 import { deliverabilityProblems, withWellFormedText } from './deliverable.js'
@@ -17,7 +17,7 @@ export interface IntakeOptions {
   config: Config
   /** The config in force now, when a reload may replace `config`: auth is read from it per request. */
   liveConfig?(): Config
-  store: Store
+  store: Pick<Outbox, 'accept'>
   router: Router
   clock: Clock
   /** Called after a message is stored, to wake delivery. */

@@ -1,6 +1,14 @@
 import type pg from 'pg'
 import type { RelayMessage } from '../message.js'
-import { checkSelector, pruneBatch, selectorParams } from './selector.js'
+import { checkSelector, selectorParams } from './selector.js'
+import {
+  type BacklogRow,
+  backlogFrom,
+  type PruneBatch,
+  type PruneCursor,
+  pruneBatch,
+  pruneInBatches
+} from './shared.js'
 import type {
   BacklogStats,
   ConversationFilter,
@@ -63,7 +71,7 @@ function statements(s: string) {
       SELECT seq, $2, $3, $4, $4 FROM unnest($1::bigint[]) WITH ORDINALITY AS m (seq, ord) ORDER BY ord`,
     backlog: `SELECT 'pending' AS kind, relay, sum(pending)::bigint AS n FROM ${s}.lanes WHERE pending > 0 GROUP BY relay
       UNION ALL SELECT 'dead', relay, count(*) FROM ${s}.deliveries WHERE status = 'dead' GROUP BY relay
-      UNION ALL SELECT 'oldest', NULL, min(m.received_at) FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq WHERE d.status = 'pending'`,
+      UNION ALL SELECT 'oldest', d.relay, min(m.received_at) FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq WHERE d.status = 'pending' GROUP BY d.relay`,
     // Old messages in (received_at, seq) order from a cursor, locked so that no delivery can be
     // added to them (replayConversation) while they go; rows another transaction holds wait for the next run.
     prunable: `SELECT seq, received_at AS "receivedAt" FROM ${s}.messages m
@@ -173,32 +181,16 @@ export class PostgresOutboxAdmin {
   }
 
   async backlog(): Promise<BacklogStats> {
-    const { rows } = await this.db.query<{ kind: string; relay: string | null; n: number | null }>(this.q.backlog, [])
-    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {} }
-    for (const row of rows) {
-      if (row.kind === 'pending') stats.pendingByRelay[row.relay!] = row.n!
-      else if (row.kind === 'dead') stats.deadByRelay[row.relay!] = row.n!
-      else if (row.n !== null) stats.oldestPendingAt = row.n
-    }
-    return stats
+    const { rows } = await this.db.query<BacklogRow>(this.q.backlog, [])
+    return backlogFrom(rows)
   }
 
-  async prune(before: number): Promise<PruneResult> {
-    const total: PruneResult = { messages: 0, deliveries: 0 }
-    const cursor = { afterAt: Number.MIN_SAFE_INTEGER, afterSeq: 0 }
-    for (;;) {
-      // One transaction per batch: locks are held briefly, and a batch tried again counts once.
-      const batch = await this.db.transaction(client => this.pruneOnce(client, before, cursor))
-      if (!batch) return total
-      total.messages += batch.messages
-      total.deliveries += batch.deliveries
-      cursor.afterAt = batch.last.receivedAt
-      cursor.afterSeq = batch.last.seq
-      if (batch.looked < pruneBatch) return total
-    }
+  prune(before: number): Promise<PruneResult> {
+    // One transaction per batch: locks are held briefly, and a batch tried again counts once.
+    return pruneInBatches(before, (b, cursor) => this.db.transaction(client => this.pruneOnce(client, b, cursor)))
   }
 
-  private async pruneOnce(client: pg.ClientBase, before: number, cursor: { afterAt: number; afterSeq: number }) {
+  private async pruneOnce(client: pg.ClientBase, before: number, cursor: PruneCursor): Promise<PruneBatch> {
     const { rows } = await client.query<{ seq: number; receivedAt: number }>(this.q.prunable, [
       before,
       cursor.afterAt,
@@ -206,7 +198,7 @@ export class PostgresOutboxAdmin {
       pruneBatch
     ])
     const last = rows[rows.length - 1]
-    if (!last) return undefined
+    if (!last) return { messages: 0, deliveries: 0, looked: 0 }
     const kept = await client.query<{ seq: number }>(this.q.stillPrunable, [rows.map(r => r.seq)])
     const seqs = kept.rows.map(r => r.seq)
     let messages = 0

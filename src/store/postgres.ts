@@ -6,9 +6,18 @@ import { PostgresOutboxAdmin } from './postgres-admin.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { channelFor, NotificationListener } from './postgres-listen.js'
 import { migrate } from './postgres-schema.js'
+import {
+  type DeliveryRow,
+  deliveryFrom,
+  type HeadRow,
+  outcomeColumns,
+  pendingByRelayFrom,
+  pendingFrom
+} from './shared.js'
 import type {
   AcceptResult,
   BacklogStats,
+  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
@@ -36,14 +45,8 @@ interface Waiting extends Accepting {
   reject(error: unknown): void
 }
 
-interface HeadRow {
-  id: number
-  lane_id: number
-  relay: string
-  seq: number
-  attempts: number
-  payload: RelayMessage
-}
+/** PostgreSQL hands json columns back parsed. */
+const parsed = (json: unknown): unknown => json
 
 /** At most this many messages share one transaction. */
 const maxBatch = 500
@@ -136,6 +139,22 @@ export class PostgresStore implements Store {
           RETURNING l.owner = $7 AS ours
         )
         SELECT next.* FROM next, lane WHERE lane.ours`,
+      run: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+        WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT $2`,
+      // The lane row first, under the lock accepts take too: a combined delivery's outcomes and
+      // the lane's count move together, and no accept interleaves with them.
+      lockLane: `SELECT owner FROM ${s}.lanes WHERE id = $1 FOR UPDATE`,
+      deliverEach: `UPDATE ${s}.deliveries d SET status = 'delivered', attempts = d.attempts + 1, posted = v.posted::json, updated_at = $3
+        FROM unnest($1::bigint[], $2::text[]) AS v (id, posted)
+        WHERE d.id = v.id AND d.status = 'pending'`,
+      bury: `UPDATE ${s}.deliveries SET status = 'dead', attempts = attempts + 1, last_error = $1, updated_at = $2
+        WHERE id = $3 AND status = 'pending'`,
+      failAttempt: `UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
+        WHERE id = $3 AND status = 'pending'`,
+      advanceLane: `UPDATE ${s}.lanes SET pending = pending - $1::int, due_at = CASE WHEN pending > $1::int THEN $2::bigint ELSE NULL END
+        WHERE id = $3`,
+      delayLane: `UPDATE ${s}.lanes SET due_at = $1 WHERE id = $2`,
       retry: `WITH failed AS (
           UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
           WHERE id = $3 AND status = 'pending' RETURNING lane_id
@@ -234,17 +253,8 @@ export class PostgresStore implements Store {
   }
 
   async head(laneId: number): Promise<PendingDelivery | undefined> {
-    const { rows } = await this.query<HeadRow>(this.q.head, [laneId])
-    const row = rows[0]
-    if (!row) return undefined
-    return {
-      id: row.id,
-      laneId: row.lane_id,
-      relay: row.relay,
-      seq: row.seq,
-      attempts: row.attempts,
-      message: row.payload
-    }
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.head, [laneId])
+    return rows[0] && pendingFrom(rows[0], parsed)
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -262,11 +272,8 @@ export class PostgresStore implements Store {
     owner: string,
     now: number
   ): Promise<PendingDelivery | undefined> {
-    const [error, posted] =
-      outcome.status === 'dead'
-        ? [outcome.error, null]
-        : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
-    const { rows } = await this.query<HeadRow>(this.q.finishNext, [
+    const [error, posted] = outcomeColumns(outcome)
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.finishNext, [
       outcome.status,
       error,
       posted,
@@ -275,16 +282,41 @@ export class PostgresStore implements Store {
       delivery.laneId,
       owner
     ])
-    const row = rows[0]
-    if (!row) return undefined
-    return {
-      id: row.id,
-      laneId: row.lane_id,
-      relay: row.relay,
-      seq: row.seq,
-      attempts: row.attempts,
-      message: row.payload
-    }
+    return rows[0] && pendingFrom(rows[0], parsed)
+  }
+
+  async pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
+    return rows.map(row => pendingFrom(row, parsed))
+  }
+
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
+    laneIds.delete(undefined)
+    if (laneIds.size !== 1) return Promise.reject(new Error("a combined delivery records one lane's messages"))
+    const laneId = [...laneIds][0]!
+    return inTransaction(this.pool, this.url, async client => {
+      const lane = await client.query<{ owner: string | null }>(this.q.lockLane, [laneId])
+      let finished = 0
+      if (record.delivered.length > 0) {
+        const ids = record.delivered.map(d => d.delivery.id)
+        const posted = record.delivered.map(d => (d.posted === undefined ? null : JSON.stringify(d.posted)))
+        finished += (await client.query(this.q.deliverEach, [ids, posted, now])).rowCount ?? 0
+      }
+      const next = record.next
+      if (next?.status === 'dead')
+        finished += (await client.query(this.q.bury, [next.error, now, next.delivery.id])).rowCount ?? 0
+      if (finished > 0) await client.query(this.q.advanceLane, [finished, now, laneId])
+      if (next?.status === 'retry') {
+        if (((await client.query(this.q.failAttempt, [next.error, now, next.delivery.id])).rowCount ?? 0) > 0)
+          await client.query(this.q.delayLane, [next.dueAt, laneId])
+        return []
+      }
+      if (lane.rows[0]?.owner !== owner) return []
+      const { rows } = await client.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
+      if (rows.length === 0) await client.query(this.q.release, [laneId, owner])
+      return rows.map(row => pendingFrom(row, parsed))
+    })
   }
 
   async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
@@ -298,12 +330,7 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    const { rows } = await this.query<
-      Omit<DeliveryRecord, 'lastError' | 'posted'> & {
-        lastError: string | null
-        posted: DeliveryRecord['posted'] | null
-      }
-    >(this.q.listDeliveries, [
+    const { rows } = await this.query<DeliveryRow<unknown>>(this.q.listDeliveries, [
       filter.afterId ?? 0,
       filter.status ?? null,
       filter.relay ?? null,
@@ -313,17 +340,12 @@ export class PostgresStore implements Store {
       filter.seqFrom ?? null,
       filter.seqTo ?? null
     ])
-    // Absent rather than null, as the interface's optional fields say.
-    return rows.map(({ lastError, posted, ...row }) => ({
-      ...row,
-      ...(lastError === null ? {} : { lastError }),
-      ...(posted === null ? {} : { posted })
-    }))
+    return rows.map(row => deliveryFrom(row, parsed))
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {
     const { rows } = await this.query<{ relay: string; n: number }>(this.q.pendingByRelay, [])
-    return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+    return pendingByRelayFrom(rows)
   }
 
   listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
@@ -342,7 +364,7 @@ export class PostgresStore implements Store {
     return this.admin.replayDead(selector, now)
   }
 
-  dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
+  dropDead(selector: DeadLetterSelector): Promise<number> {
     return this.admin.dropDead(selector)
   }
 

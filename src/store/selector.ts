@@ -19,6 +19,3 @@ export function selectorParams(selector: DeadLetterSelector) {
     conversationId: selector.conversationId ?? null
   }
 }
-
-/** Rows a pruning transaction removes at most, so that intake never waits long behind it. */
-export const pruneBatch = 1000

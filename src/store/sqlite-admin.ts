@@ -1,5 +1,13 @@
 import type Database from 'better-sqlite3'
-import { checkSelector, pruneBatch, selectorParams } from './selector.js'
+import { checkSelector, selectorParams } from './selector.js'
+import {
+  type BacklogRow,
+  backlogFrom,
+  type PruneBatch,
+  type PruneCursor,
+  pruneBatch,
+  pruneInBatches
+} from './shared.js'
 import type {
   BacklogStats,
   ConversationFilter,
@@ -76,7 +84,7 @@ export class SqliteOutboxAdmin {
       backlog:
         db.prepare(`SELECT 'pending' AS kind, relay, SUM(pending) AS n FROM lanes WHERE pending > 0 GROUP BY relay
         UNION ALL SELECT 'dead', relay, COUNT(*) FROM deliveries WHERE status = 'dead' GROUP BY relay
-        UNION ALL SELECT 'oldest', NULL, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending'`),
+        UNION ALL SELECT 'oldest', d.relay, MIN(m.received_at) FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.status = 'pending' GROUP BY d.relay`),
       // Walks old messages in (received_at, seq) order from a cursor, so the ones kept are read once.
       prunable: db.prepare(`SELECT seq, received_at AS receivedAt FROM messages m
         WHERE received_at < @before AND (received_at, seq) > (@afterAt, @afterSeq)
@@ -154,43 +162,31 @@ export class SqliteOutboxAdmin {
   }
 
   backlog(): BacklogStats {
-    const stats: BacklogStats = { pendingByRelay: {}, deadByRelay: {} }
-    for (const row of this.q.backlog.all() as { kind: string; relay: string | null; n: number | null }[]) {
-      if (row.kind === 'pending') stats.pendingByRelay[row.relay!] = row.n!
-      else if (row.kind === 'dead') stats.deadByRelay[row.relay!] = row.n!
-      else if (row.n !== null) stats.oldestPendingAt = row.n
-    }
-    return stats
+    return backlogFrom(this.q.backlog.all() as BacklogRow[])
   }
 
-  /** One batch of pruning in one transaction; `cursor` moves past what it looked at. */
-  private pruneOnce(before: number, cursor: { afterAt: number; afterSeq: number }): PruneResult & { done: boolean } {
+  /** One batch of pruning in one transaction. */
+  private pruneOnce(before: number, cursor: PruneCursor): PruneBatch {
     return this.db.transaction(() => {
       const rows = this.q.prunable.all({ before, ...cursor, limit: pruneBatch }) as {
         seq: number
         receivedAt: number
       }[]
       const last = rows[rows.length - 1]
-      if (!last) return { messages: 0, deliveries: 0, done: true }
-      cursor.afterAt = last.receivedAt
-      cursor.afterSeq = last.seq
+      if (!last) return { messages: 0, deliveries: 0, looked: 0 }
       const seqs = JSON.stringify(rows.map(r => r.seq))
       const deliveries = this.q.pruneDeliveries.run(seqs).changes
       const messages = this.q.pruneMessages.run(seqs).changes
-      return { messages, deliveries, done: rows.length < pruneBatch }
+      return { messages, deliveries, last, looked: rows.length }
     })()
   }
 
-  async prune(before: number): Promise<PruneResult> {
-    const total: PruneResult = { messages: 0, deliveries: 0 }
-    const cursor = { afterAt: Number.MIN_SAFE_INTEGER, afterSeq: 0 }
-    for (;;) {
-      const batch = this.pruneOnce(before, cursor)
-      total.messages += batch.messages
-      total.deliveries += batch.deliveries
-      if (batch.done) return total
-      // SQLite works on the event loop: let webhooks in between batches.
-      await new Promise(resolve => setImmediate(resolve))
-    }
+  prune(before: number): Promise<PruneResult> {
+    // SQLite works on the event loop: let webhooks in between batches.
+    return pruneInBatches(
+      before,
+      (b, cursor) => this.pruneOnce(b, cursor),
+      () => new Promise(resolve => setImmediate(resolve))
+    )
   }
 }

@@ -1,11 +1,21 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
 import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
+import { GroupCommit, type SyncFile } from './sqlite-commit.js'
+import {
+  type DeliveryRow,
+  deliveryFrom,
+  type HeadRow,
+  outcomeColumns,
+  pendingByRelayFrom,
+  pendingFrom
+} from './shared.js'
 import type {
   AcceptResult,
   BacklogStats,
+  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
@@ -25,7 +35,7 @@ export interface SqliteStoreOptions {
   /** FULL: an accepted message survives power loss; NORMAL: a process crash only. Delivery bookkeeping is written as with NORMAL either way. */
   synchronous?: 'FULL' | 'NORMAL'
   /** How the WAL is flushed to disk (node:fs fsync); tests hold or fail it. */
-  syncFile?: (fd: number, done: (error: Error | null) => void) => void
+  syncFile?: SyncFile
 }
 
 const schema = `
@@ -75,30 +85,6 @@ CREATE TABLE IF NOT EXISTS relay_state (
 );
 `
 
-/** A write waiting for the next shared commit. */
-interface Waiting {
-  work(): unknown
-  /** Needs its fsync before it resolves (an accepted message); a commit of nothing else skips it. */
-  durable: boolean
-  resolve(result: unknown): void
-  reject(error: unknown): void
-}
-
-/** A committed write, answered once the commits up to `upTo` are on disk. */
-interface Unflushed {
-  upTo: number
-  settle(error?: unknown): void
-}
-
-interface HeadRow {
-  id: number
-  lane_id: number
-  relay: string
-  seq: number
-  attempts: number
-  payload: string
-}
-
 const listDeliveries = (db: Database.Database, where: string, index = '') =>
   db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
       m.type, d.status, d.attempts, d.last_error AS lastError, d.posted, d.created_at AS createdAt, d.updated_at AS updatedAt
@@ -108,18 +94,7 @@ const listDeliveries = (db: Database.Database, where: string, index = '') =>
       AND (@seqFrom IS NULL OR m.seq >= @seqFrom) AND (@seqTo IS NULL OR m.seq <= @seqTo)
     ORDER BY d.id LIMIT @limit`)
 
-/** Errors that say the file cannot be written now (full, read-only, failing), rather than that one write was wrong. */
-const cannotWrite = (error: unknown) =>
-  /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test((error as { code?: string }).code ?? '')
-
-const pendingFrom = (row: HeadRow): PendingDelivery => ({
-  id: row.id,
-  laneId: row.lane_id,
-  relay: row.relay,
-  seq: row.seq,
-  attempts: row.attempts,
-  message: JSON.parse(row.payload)
-})
+const fromText = (json: string): unknown => JSON.parse(json)
 
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one relay process (the file is opened
@@ -127,23 +102,7 @@ const pendingFrom = (row: HeadRow): PendingDelivery => ({
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database
-  private waiting: Waiting[] = []
-  /** The WAL file, flushed after commits that hold an accept; undefined when nothing is flushed (NORMAL, :memory:). */
-  private wal?: number
-  private readonly syncFile: NonNullable<SqliteStoreOptions['syncFile']>
-  /** Writes committed and waiting for a flush. */
-  private unflushed: Unflushed[] = []
-  private flushing?: Promise<void>
-  /** Commits made, the last one that held an accept, and how far they are all on disk. */
-  private commits = 0
-  private acceptedIn = 0
-  private flushedTo = 0
-  /** A failed flush: the OS may have dropped what it held, so nothing more is acknowledged. */
-  private broken?: Error
-  /** Why the last commit could not write (disk full, read-only file system); cleared by the next that could. */
-  private writeFailure?: Error
-  /** Runs a write inside the shared transaction as a savepoint. */
-  private readonly savepoint: (work: () => unknown) => unknown
+  private readonly writes: GroupCommit
   private readonly q
   private readonly admin: SqliteOutboxAdmin
 
@@ -160,13 +119,12 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON')
     this.db.exec(schema)
     this.db.exec(sqliteAdminIndexes)
-    this.syncFile = options.syncFile ?? fsync
-    if ((options.synchronous ?? 'FULL') === 'FULL' && options.path !== ':memory:') this.openWal(options.path)
+    const flushWal = (options.synchronous ?? 'FULL') === 'FULL' && options.path !== ':memory:'
+    this.writes = new GroupCommit(this.db, { walPath: flushWal ? options.path : undefined, syncFile: options.syncFile })
     // Leases only matter between processes sharing a store; this file has one owner, so whatever
     // a previous run held is free again.
     this.db.exec('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL')
     const db = this.db
-    this.savepoint = db.transaction((work: () => unknown) => work())
     this.q = {
       insertMessage: db.prepare(`INSERT INTO messages (source, message_id, type, conversation_id, payload, received_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`),
@@ -186,6 +144,11 @@ export class SqliteStore implements Store {
       laneOwner: db.prepare('SELECT owner FROM lanes WHERE id = ?'),
       head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
+      run: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
+        JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?`),
+      advanceLaneBy: db.prepare(
+        'UPDATE lanes SET pending = pending - @n, due_at = CASE WHEN pending > @n THEN @now ELSE NULL END WHERE id = @id'
+      ),
       finish:
         db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
         WHERE id = ? AND status = 'pending'`),
@@ -221,17 +184,6 @@ export class SqliteStore implements Store {
     this.admin = new SqliteOutboxAdmin(db)
   }
 
-  private openWal(path: string): void {
-    this.wal = openSync(`${path}-wal`, 'r')
-    // The WAL may be new: its directory entry must reach the disk as well.
-    const dir = openSync(dirname(path), 'r')
-    try {
-      fsyncSync(dir)
-    } finally {
-      closeSync(dir)
-    }
-  }
-
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
     return this.write(() => {
       const row = this.q.insertMessage.get(
@@ -253,115 +205,13 @@ export class SqliteStore implements Store {
     }, true)
   }
 
-  /**
-   * Group commit: every write asked for in one turn of the event loop (accepts, outcomes, leases)
-   * shares one transaction (better-sqlite3 runs it on the event loop, so the fewer the better).
-   * Each write runs in its own savepoint, so one that fails fails alone. Resolves once committed
-   * and once every accept the commit could read is flushed (commitWaiting says why).
-   *
-   * Only accepted messages are `durable`: the 200 promises GPTBots they survive a power loss. The
-   * dispatcher's bookkeeping (leases, outcomes, relay state) is never flushed for its own sake: it
-   * reaches the disk with the next accept's flush, or within the OS's writeback. It survives a
-   * crash of the process either way; a power loss can lose its last moments, and then deliveries
-   * from that moment are made again, in order (the WAL loses a tail, never a middle), as after a
-   * crash between posting and recording.
-   */
   private write<T>(work: () => T, durable: boolean): Promise<T> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ work, durable, resolve: resolve as (result: unknown) => void, reject })
-      if (this.waiting.length === 1) setImmediate(() => this.commitWaiting())
-    })
-  }
-
-  private commitWaiting(): void {
-    const batch = this.waiting
-    this.waiting = []
-    // close() may have committed this batch already.
-    if (batch.length === 0) return
-    if (this.broken) {
-      for (const w of batch) w.reject(this.broken)
-      return
-    }
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
-    try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.savepoint(w.work) })
-          } catch (error) {
-            outcomes.push({ ok: false, error })
-          }
-        }
-      })()
-    } catch (error) {
-      this.writeFailure = error as Error
-      for (const w of batch) w.reject(error)
-      return
-    }
-    const failed = outcomes.find(o => !o.ok && cannotWrite(o.error))
-    this.writeFailure = failed && !failed.ok ? (failed.error as Error) : undefined
-    const commit = ++this.commits
-    if (batch.some(w => w.durable)) this.acceptedIn = commit
-    // Every write is answered once the last accept it could see is on disk: what the dispatcher
-    // reads (a lane's next message, say) may be an accept, and it must not post what a power loss
-    // could take back. Bookkeeping that follows flushed accepts only is answered at once.
-    const upTo = this.wal === undefined ? 0 : this.acceptedIn
-    batch.forEach((w, i) => {
-      const outcome = outcomes[i]!
-      if (!outcome.ok) w.reject(outcome.error)
-      else if (upTo > this.flushedTo)
-        this.unflushed.push({
-          upTo,
-          settle: error => (error === undefined ? w.resolve(outcome.value) : w.reject(error))
-        })
-      else w.resolve(outcome.value)
-    })
-    this.flush()
-  }
-
-  /**
-   * Puts what is committed on disk: one fsync of the WAL, run in libuv's thread pool while the
-   * event loop takes the next requests, covers every commit made before it started. Commits made
-   * meanwhile wait for the next one (group commit). This is the flush SQLite makes itself with
-   * synchronous FULL, moved off the event loop.
-   */
-  private flush(): void {
-    if (this.flushing || this.unflushed.length === 0 || this.wal === undefined) return
-    if (this.broken) {
-      const answering = this.unflushed
-      this.unflushed = []
-      for (const waiting of answering) waiting.settle(this.broken)
-      return
-    }
-    const covers = this.commits
-    this.flushing = new Promise(resolve => {
-      this.syncFile(this.wal!, error => {
-        this.flushing = undefined
-        // After a failed fsync the kernel may have dropped the pages it could not write, and a later
-        // fsync can succeed without them: nothing that followed can be promised either.
-        if (error)
-          this.broken ??= new Error(
-            `could not flush the SQLite WAL to disk; the store accepts nothing more: ${error.message}`,
-            { cause: error }
-          )
-        else this.flushedTo = covers
-        const answering = error ? this.unflushed : this.unflushed.filter(w => w.upTo <= covers)
-        this.unflushed = error ? [] : this.unflushed.filter(w => w.upTo > covers)
-        for (const waiting of answering) waiting.settle(error ? this.broken : undefined)
-        resolve()
-        this.flush()
-      })
-    })
+    return this.writes.write(work, durable)
   }
 
   /** Resolves once an operator's change, committed just now outside the write queue, is on disk. */
   private flushed(): Promise<void> {
-    this.acceptedIn = ++this.commits
-    if (this.wal === undefined) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      this.unflushed.push({ upTo: this.acceptedIn, settle: error => (error === undefined ? resolve() : reject(error)) })
-      this.flush()
-    })
+    return this.writes.flushed()
   }
 
   async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
@@ -376,8 +226,8 @@ export class SqliteStore implements Store {
   /** Read in the write queue, so that it is answered after the flush of any accept it sees. */
   head(laneId: number): Promise<PendingDelivery | undefined> {
     return this.write(() => {
-      const row = this.q.head.get(laneId) as HeadRow | undefined
-      return row && pendingFrom(row)
+      const row = this.q.head.get(laneId) as HeadRow<string> | undefined
+      return row && pendingFrom(row, fromText)
     }, false)
   }
 
@@ -398,19 +248,57 @@ export class SqliteStore implements Store {
     owner: string,
     now: number
   ): Promise<PendingDelivery | undefined> {
-    const [error, posted] =
-      outcome.status === 'dead'
-        ? [outcome.error, null]
-        : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+    const [error, posted] = outcomeColumns(outcome)
     return this.write(() => {
       if (this.q.finish.run(outcome.status, error, posted, now, delivery.id).changes > 0)
         this.q.advanceLane.run(now, delivery.laneId)
       const lane = this.q.laneOwner.get(delivery.laneId) as { owner: string | null } | undefined
       if (lane?.owner !== owner) return undefined
-      const row = this.q.head.get(delivery.laneId) as HeadRow | undefined
-      if (row) return pendingFrom(row)
+      const row = this.q.head.get(delivery.laneId) as HeadRow<string> | undefined
+      if (row) return pendingFrom(row, fromText)
       this.q.release.run(delivery.laneId, owner)
       return undefined
+    }, false)
+  }
+
+  /** Read in the write queue, as head is. */
+  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+    return this.write(
+      () => (this.q.run.all(laneId, limit) as HeadRow<string>[]).map(row => pendingFrom(row, fromText)),
+      false
+    )
+  }
+
+  /** The delivered prefix, the next outcome, then the lane's next run or its release, in one savepoint. */
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    return this.write(() => {
+      const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
+      laneIds.delete(undefined)
+      if (laneIds.size !== 1) throw new Error("a combined delivery records one lane's messages")
+      const laneId = [...laneIds][0]!
+      let finished = 0
+      for (const { delivery, posted } of record.delivered)
+        finished += this.q.finish.run(
+          'delivered',
+          null,
+          posted === undefined ? null : JSON.stringify(posted),
+          now,
+          delivery.id
+        ).changes
+      const next = record.next
+      if (next?.status === 'dead')
+        finished += this.q.finish.run('dead', next.error, null, now, next.delivery.id).changes
+      if (finished > 0) this.q.advanceLaneBy.run({ n: finished, now, id: laneId })
+      if (next?.status === 'retry') {
+        if (this.q.failAttempt.run(next.error, now, next.delivery.id).changes > 0)
+          this.q.delayLane.run(next.dueAt, laneId)
+        return []
+      }
+      const lane = this.q.laneOwner.get(laneId) as { owner: string | null } | undefined
+      if (lane?.owner !== owner) return []
+      const rows = this.q.run.all(laneId, limit) as HeadRow<string>[]
+      if (rows.length === 0) this.q.release.run(laneId, owner)
+      return rows.map(row => pendingFrom(row, fromText))
     }, false)
   }
 
@@ -441,17 +329,12 @@ export class SqliteStore implements Store {
       conversationId: filter.conversationId ?? null,
       seqFrom: filter.seqFrom ?? null,
       seqTo: filter.seqTo ?? null
-    }) as (Omit<DeliveryRecord, 'posted' | 'lastError'> & { posted: string | null; lastError: string | null })[]
-    return rows.map(({ posted, lastError, ...row }) => ({
-      ...row,
-      ...(lastError === null ? {} : { lastError }),
-      ...(posted === null ? {} : { posted: JSON.parse(posted) })
-    }))
+    }) as DeliveryRow<string>[]
+    return rows.map(row => deliveryFrom(row, fromText))
   }
 
   async pendingByRelay(): Promise<Record<string, number>> {
-    const rows = this.q.pendingByRelay.all() as { relay: string; n: number }[]
-    return Object.fromEntries(rows.map(r => [r.relay, r.n]))
+    return pendingByRelayFrom(this.q.pendingByRelay.all() as { relay: string; n: number }[])
   }
 
   async listConversations(filter: ConversationFilter): Promise<ConversationSummary[]> {
@@ -473,7 +356,7 @@ export class SqliteStore implements Store {
     return count
   }
 
-  async dropDead(selector: DeadLetterSelector, _now: number): Promise<number> {
+  async dropDead(selector: DeadLetterSelector): Promise<number> {
     const count = this.admin.dropDead(selector)
     await this.flushed()
     return count
@@ -516,30 +399,17 @@ export class SqliteStore implements Store {
    * want of space fails it too.
    */
   async ping(): Promise<void> {
-    if (this.broken) throw this.broken
+    if (this.writes.broken) throw this.writes.broken
     await this.write(() => {
       this.q.stateSet.run('', '', '', 'readiness-probe', JSON.stringify('x'.repeat(4096)))
       this.q.stateDelete.run('', '', '', 'readiness-probe')
     }, false)
-    if (this.writeFailure) throw new Error(`the store cannot take writes: ${this.writeFailure.message}`)
+    const failure = this.writes.writeFailure
+    if (failure) throw new Error(`the store cannot take writes: ${failure.message}`)
   }
 
   async close(): Promise<void> {
-    if (this.waiting.length > 0) this.commitWaiting()
-    while (this.flushing) await this.flushing
-    if (this.wal !== undefined) {
-      // What is left is flushed here and now, the process being about to stop.
-      const answering = this.unflushed
-      this.unflushed = []
-      try {
-        if (answering.length > 0) fsyncSync(this.wal)
-        for (const waiting of answering) waiting.settle()
-      } catch (error) {
-        for (const waiting of answering) waiting.settle(error)
-      }
-      closeSync(this.wal)
-      this.wal = undefined
-    }
+    await this.writes.close()
     if (this.db.open) this.db.close()
   }
 }

@@ -96,6 +96,8 @@ export interface BacklogStats {
   deadByRelay: Record<string, number>
   /** receivedAt (ms) of the oldest pending delivery, or undefined when nothing is pending. */
   oldestPendingAt?: number
+  /** receivedAt (ms) of each relay's oldest pending delivery; a relay with nothing pending is absent. */
+  oldestPendingByRelay: Record<string, number>
 }
 
 export interface PruneResult {
@@ -112,6 +114,21 @@ export interface AcceptResult {
 /** How a delivery ended for good: delivered (with what the relay posted), or dead with its last error. */
 export type FinalOutcome = { status: 'delivered'; posted?: Posted } | { status: 'dead'; error: string }
 
+/** What to write down after the first message of a combined delivery that did not go: a dead letter, or a retry at `dueAt`. */
+export type BatchNext =
+  | { delivery: PendingDelivery; status: 'dead'; error: string }
+  | { delivery: PendingDelivery; status: 'retry'; error: string; dueAt: number }
+
+/**
+ * The outcome of one combined delivery of a lane's messages, recorded per message in one
+ * transaction: the delivered prefix (each with what was posted for it, in lane order), then
+ * optionally the outcome of the first message not delivered.
+ */
+export interface BatchRecord {
+  delivered: { delivery: PendingDelivery; posted?: Posted }[]
+  next?: BatchNext
+}
+
 export interface ClaimOptions {
   /** Who claims: one dispatcher process. */
   owner: string
@@ -123,10 +140,10 @@ export interface ClaimOptions {
 }
 
 /**
- * Everything the relay keeps. SQLite and PostgreSQL implement this one interface; the dispatcher
- * and the relays see nothing else of the store.
+ * The outbox as the intake and the dispatcher use it: messages go in, lanes are leased, and each
+ * delivery's outcome moves its lane on.
  */
-export interface Store {
+export interface Outbox {
   /**
    * Stores a message and one pending delivery per destination relay, atomically, before the
    * webhook is acknowledged. A message already stored (same source, message id and type) is a
@@ -160,13 +177,38 @@ export interface Store {
     now: number
   ): Promise<PendingDelivery | undefined>
 
+  /**
+   * The lane's head and the pending deliveries behind it, oldest first, at most `limit`: what a
+   * relay that takes several messages at once is offered. Empty when the lane has none pending.
+   */
+  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]>
+  /**
+   * Records a combined delivery in one transaction (see BatchRecord): each delivered message gets
+   * its own status and `posted`, the lane moves past them, then `next` is recorded as a dead letter
+   * or a retry would be. Only deliveries still pending count, as with finishAndNext. Unless a retry
+   * was recorded (the lane then waits for it, still held), hands `owner` the lane's next pending
+   * deliveries, at most `limit` (what pendingRun would answer now), or releases the lane when none
+   * is left; a lane `owner` no longer holds gets nothing and is left alone.
+   */
+  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]>
+
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>
+
+  /**
+   * Calls `wake` when another process sharing the store (a replica) may have stored new work, so
+   * that its dispatcher need not wait for a poll. Returns a function that stops it. Optional: a
+   * store owned by one process has nothing to learn.
+   */
+  watch?(wake: () => void): () => void
+}
+
+/** What the outbox holds and what happened to it, as the admin API, the dashboard and metrics read it. */
+export interface DeliveryLog {
   /** The delivery log, oldest first: what happened to each message for each relay. */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryRecord[]>
   /** Pending deliveries per relay, for start-up warnings and metrics. */
   pendingByRelay(): Promise<Record<string, number>>
-
   /** Conversations, most recently active first. */
   listConversations(filter: ConversationFilter): Promise<ConversationSummary[]>
   /** A conversation's messages in arrival order (seq), at most `limit` (default 100) after `afterSeq`. */
@@ -175,6 +217,12 @@ export interface Store {
     conversationId: string,
     options?: { afterSeq?: number; limit?: number }
   ): Promise<StoredMessage[]>
+  /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
+  backlog(): Promise<BacklogStats>
+}
+
+/** What an operator changes in the outbox: dead letters revived or dropped, conversations replayed. */
+export interface OutboxRepair {
   /**
    * Makes the selected dead letters pending again (attempts reset, last error kept), due now. Each
    * keeps its place: a lane delivers its pending deliveries in id order, so a replayed letter goes
@@ -182,33 +230,40 @@ export interface Store {
    */
   replayDead(selector: DeadLetterSelector, now: number): Promise<number>
   /** Deletes the selected dead letters for good. Returns how many. */
-  dropDead(selector: DeadLetterSelector, now: number): Promise<number>
+  dropDead(selector: DeadLetterSelector): Promise<number>
   /**
    * Queues every message of a conversation, in arrival order, as new pending deliveries to `relay`
    * (after anything already pending in that lane), e.g. for a newly added relay. Returns how many.
    */
   replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number>
-  /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
-  backlog(): Promise<BacklogStats>
+}
+
+/** The admin API's view of the store: the log to read and the repairs to make. */
+export type AdminQueries = DeliveryLog & OutboxRepair
+
+/** Keeping the store itself: pruning, readiness, shutdown. */
+export interface Maintenance {
   /**
    * Deletes messages received before `before` whose every delivery is delivered (or that had no
    * destination), with their deliveries; their dedupe records go with them. Messages with a pending
    * or dead delivery are kept. Returns what was removed.
    */
   prune(before: number): Promise<PruneResult>
-
-  stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown>
-  stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>
-  stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
-
-  /**
-   * Calls `wake` when another process sharing the store (a replica) may have stored new work, so
-   * that its dispatcher need not wait for a poll. Returns a function that stops it. Optional: a
-   * store owned by one process has nothing to learn.
-   */
-  watch?(wake: () => void): () => void
-
   /** Answers when the store can be read and written, for readiness checks. */
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** What relays remember per conversation (a thread id, say), kept by relay, source and conversation. */
+export interface ConversationStateStore {
+  stateGet(relay: string, source: string, conversationId: string, key: string): Promise<unknown>
+  stateSet(relay: string, source: string, conversationId: string, key: string, value: unknown): Promise<void>
+  stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
+}
+
+/**
+ * Everything the relay keeps: SQLite and PostgreSQL implement every part. Each consumer takes the
+ * smallest part it needs (the dispatcher the outbox and state, the admin API the log and repairs,
+ * retention the maintenance), so a new store or a test double knows what each one uses.
+ */
+export interface Store extends Outbox, DeliveryLog, OutboxRepair, Maintenance, ConversationStateStore {}

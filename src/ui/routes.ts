@@ -5,7 +5,7 @@ import { conversationPage, toCursor } from '../admin/routes.js'
 import type { Clock } from '../dispatch/clock.js'
 import { Errors, RelayHttpError, type ErrorCode } from '../errors.js'
 import type { Readiness } from '../readiness.js'
-import type { ConversationSummary, DeliveryRecord } from '../store/types.js'
+import type { ConversationSummary, DeliveryLog, DeliveryRecord } from '../store/types.js'
 import { css, icon, js } from './assets.js'
 import { LiveHub, systemTimers, type Timers } from './live.js'
 import {
@@ -84,6 +84,8 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
   const { clock } = options
   const timers = options.timers ?? systemTimers
   const token = () => app.relay.config.admin.token
+  // The dashboard only reads: the delivery log is all of the store it sees.
+  const store: DeliveryLog = app.relay.store
   const sessions = new Sessions({
     clock,
     ttlMs: options.sessionTtlMs ?? 12 * 3600_000,
@@ -102,8 +104,8 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
       // Streams of sessions that expired or whose token a reload changed end here.
       sessions.sweep(current)
       const [backlog, latest, ready] = await Promise.all([
-        app.relay.store.backlog(),
-        app.relay.store.listConversations({ limit: 1 }),
+        store.backlog(),
+        store.listConversations({ limit: 1 }),
         options.readiness()
       ])
       return JSON.stringify([backlog, latest, ready])
@@ -289,7 +291,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     const registry = options.registry
     await rates.sample()
     const [backlog, ready, rateLimited, accepted, duplicates, probes, refused] = await Promise.all([
-      app.relay.store.backlog().catch((error: Error) => error),
+      store.backlog().catch((error: Error) => error),
       options.readiness(),
       counterBy(registry, 'gptbots_relay_delivery_rate_limited_total', 'relay'),
       counterBy(registry, 'gptbots_relay_messages_received_total', 'source'),
@@ -417,7 +419,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     let listing: { messages: MessageEntry[]; next?: number }
     try {
       // Read as the admin API reads it, but not through its URL: an id such as ".." cannot be a path segment.
-      listing = await conversationPage(app.relay.store, source, conversationId, { afterSeq, limit: 100 })
+      listing = await conversationPage(store, source, conversationId, { afterSeq, limit: 100 })
     } catch (error) {
       if (error instanceof RelayHttpError)
         return html(reply, page(layout, errorMain(error.message, '/ui/conversations')), error.status)
@@ -507,7 +509,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     // What became of the letters replayed from here: the delivery log's own entries.
     const replayed: DeliveryRecord[] = []
     for (const id of replayedIds) {
-      const [record] = await app.relay.store.listDeliveries({ afterId: id - 1, limit: 1 })
+      const [record] = await store.listDeliveries({ afterId: id - 1, limit: 1 })
       if (record?.id === id) replayed.push(record)
     }
     const notice =

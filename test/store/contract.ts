@@ -1,6 +1,7 @@
 import type { Test } from 'tap'
 // The parts live under fixtures/, which tap does not run as test files of their own.
 import { acceptContract } from './fixtures/accept-contract.js'
+import { batchContract } from './fixtures/batch-contract.js'
 import { claimContract } from './fixtures/claims-contract.js'
 import { laneContract } from './fixtures/lanes-contract.js'
 import { outboxAdminContract } from './fixtures/outbox-admin-contract.js'
@@ -20,5 +21,6 @@ export function storeContract(t: Test, name: string, makeStore: MakeStore): void
     claimContract(t, makeStore)
     stateContract(t, makeStore)
     outboxAdminContract(t, makeStore)
+    batchContract(t, makeStore)
   })
 }

@@ -139,7 +139,7 @@ if (db) {
     await pruner.query(`DELETE FROM ${s}.messages`)
     await pruner.query('COMMIT')
     t.equal(await replaying, 0, 'the pruned message is not replayed, and nothing fails')
-    t.strictSame(await a.backlog(), { pendingByRelay: {}, deadByRelay: {} })
+    t.strictSame(await a.backlog(), { pendingByRelay: {}, deadByRelay: {}, oldestPendingByRelay: {} })
   })
 
   t.test('replicas pruning at once remove each message once', async t => {
