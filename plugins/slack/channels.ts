@@ -1,30 +1,32 @@
 import type { ConversationState } from '../../src/relays/types.js'
 
-/** What tells how busy a channel is right now: the posts waiting for its next slot. */
+/** What tells how busy a channel is in this process: the posts waiting for its next slot. */
 export interface ChannelLoad {
   waiting(channel: string): number
 }
 
 const key = 'channel'
-/** How long a new conversation counts towards its channel's load, in this process. */
-const recentMs = 10 * 60_000
+const countsKey = 'channelConversations'
 
 /**
- * Which of the relay's channels a conversation goes to (#15). With one channel, that one. With
+ * Which of a relay's channels a conversation goes to (#15). With one channel, that one. With
  * several, a new conversation goes to the least busy channel, and the choice is kept in the
  * conversation's state in the store, so that it stays there across restarts and on every replica
  * (only one delivery of a conversation runs at a time, cluster-wide, so the first choice wins).
  * A conversation that already has a thread in one of the channels (the relay had one channel
- * before) stays with it. "Least busy" is this process's view: posts waiting for the channel and
- * the conversations it was given in the last ten minutes.
+ * before) stays with it.
+ *
+ * "Least busy": fewest conversations given to the channel so far, counted in the relay's shared
+ * state in the store so that every replica sees the others' choices, plus the posts waiting for
+ * the channel in this process. Two replicas choosing at the same moment may both count from the
+ * same figures; that only makes the spread a little uneven, never splits a conversation.
  */
 export class ChannelChoice {
-  readonly #recent = new Map<string, number[]>()
+  readonly #local = new Map<string, number>()
 
   constructor(
     readonly channels: readonly string[],
-    private readonly load: ChannelLoad,
-    private readonly now: () => number = Date.now
+    private readonly load: ChannelLoad
   ) {}
 
   async of(state: ConversationState): Promise<string> {
@@ -33,37 +35,38 @@ export class ChannelChoice {
     if (typeof stored === 'string' && this.channels.includes(stored)) return stored
     const thread = await state.get<{ channel?: unknown }>('thread')
     const threaded = typeof thread?.channel === 'string' ? thread.channel : undefined
-    const chosen = threaded && this.channels.includes(threaded) ? threaded : this.leastBusy()
+    const counts = await this.#counts(state)
+    const chosen = threaded && this.channels.includes(threaded) ? threaded : this.#leastBusy(counts)
+    counts[chosen] = (counts[chosen] ?? 0) + 1
+    // The conversation's own choice is written last: a crash before it only counts it twice.
+    if (state.shared) await state.shared.set(countsKey, counts)
+    else this.#local.set(chosen, counts[chosen])
     await state.set(key, chosen)
-    this.#count(chosen)
     return chosen
   }
 
-  /** The channel with the fewest waiting posts and recent new conversations; the first on a tie. */
-  leastBusy(): string {
+  async #counts(state: ConversationState): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {}
+    const stored = state.shared ? await state.shared.get<unknown>(countsKey) : Object.fromEntries(this.#local)
+    if (typeof stored === 'object' && stored !== null) {
+      for (const [channel, count] of Object.entries(stored)) {
+        if (typeof count === 'number' && Number.isFinite(count)) counts[channel] = count
+      }
+    }
+    return counts
+  }
+
+  /** The channel with the fewest conversations and waiting posts; the first on a tie. */
+  #leastBusy(counts: Record<string, number>): string {
     let best = this.channels[0] as string
     let bestScore = Number.POSITIVE_INFINITY
     for (const channel of this.channels) {
-      const score = this.load.waiting(channel) + this.#recentCount(channel)
+      const score = (counts[channel] ?? 0) + this.load.waiting(channel)
       if (score < bestScore) {
         best = channel
         bestScore = score
       }
     }
     return best
-  }
-
-  #count(channel: string): void {
-    const times = this.#recent.get(channel) ?? []
-    times.push(this.now())
-    this.#recent.set(channel, times)
-  }
-
-  #recentCount(channel: string): number {
-    const times = this.#recent.get(channel)
-    if (!times) return 0
-    const since = this.now() - recentMs
-    while (times.length > 0 && (times[0] as number) < since) times.shift()
-    return times.length
   }
 }

@@ -17,6 +17,7 @@ import { ChannelPacer, systemClock, type Clock, type Turn } from './pace.js'
 import { conversationMetadata, postBlocks, titleArguments, type PostArguments } from './payload.js'
 import { firstGroup, postLimits, type Group } from './combine.js'
 import { ChannelChoice } from './channels.js'
+import { ChannelLag } from '../../src/relays/channel-lag.js'
 import { checkReadiness } from './readiness.js'
 import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
 
@@ -35,6 +36,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
   const pacer = new ChannelPacer(clock, settings.pace.intervalMs, settings.pace.burst)
   const alerts = new AdminAlerts(init.logger, init.name)
   const channels = new ChannelChoice(settings.channels, pacer)
+  const lag = new ChannelLag()
   let closed = false
 
   /** Posts to the channel at the channel's pace, fairly among conversations; resolves to the new message's ts. */
@@ -139,22 +141,27 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
     }
   }
 
-  return {
+  const relay: Relay & { channelLag(): ReadonlyMap<string, number> } = {
     async deliver(message, context) {
       if (closed) return retry(`Slack relay ${init.name} is closed`)
       const channel = await channels.of(context.state)
       const parts = partsOf(message)
       if (parts.length === 0) return delivered({ channel, parts: 0 })
+      lag.offered(channel, [message])
       try {
-        return delivered(
+        const outcome = delivered(
           await deliverGroup(
             channel,
             firstGroup(settings, [message], () => parts),
             context
           )
         )
+        lag.settled([message], 1)
+        return outcome
       } catch (error) {
-        return outcomeOf(channel, error, context)
+        const outcome = outcomeOf(channel, error, context)
+        lag.settled([message], 0, outcome.status === 'failed')
+        return outcome
       }
     },
 
@@ -181,12 +188,16 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       let empty = 0
       while (empty < messages.length && parts(messages[empty] as RelayMessage).length === 0) empty++
       if (empty > 0) return { delivered: Array.from({ length: empty }, () => ({ channel, parts: 0 })) }
+      lag.offered(channel, messages)
       const group = firstGroup(settings, messages, parts)
       try {
         const posted = await deliverGroup(channel, group, context)
+        lag.settled(messages, group.messages.length)
         return { delivered: group.messages.map(() => posted) }
       } catch (error) {
-        return { delivered: [], next: outcomeOf(channel, error, context) }
+        const next = outcomeOf(channel, error, context)
+        lag.settled(messages, 0, next.status === 'failed')
+        return { delivered: [], next }
       }
     },
 
@@ -196,8 +207,12 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       for (const channel of settings.channels) await checkReadiness(client, { ...settings, channel }, init)
     },
 
+    /** Per channel, when the oldest message offered and not yet posted was received: /metrics shows its age. */
+    channelLag: () => lag.snapshot(),
+
     async close() {
       closed = true
     }
   }
+  return relay
 }

@@ -19,6 +19,12 @@ export interface ConversationState {
   get<T = unknown>(key: string): Promise<T | undefined>
   set(key: string, value: unknown): Promise<void>
   delete(key: string): Promise<void>
+  /**
+   * The relay's memory shared by all its conversations (and all replicas), such as how many
+   * conversations each of its channels was given. Not guarded like a conversation's: writes from
+   * two deliveries can race, so keep only what may be approximate there.
+   */
+  shared?: ConversationState
 }
 
 export interface DeliveryContext {
