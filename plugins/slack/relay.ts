@@ -3,6 +3,7 @@ import {
   delivered,
   retry,
   type DeliveryContext,
+  type BatchOutcome,
   type DeliveryOutcome,
   type Posted,
   type Relay,
@@ -13,7 +14,7 @@ import { AdminAlerts, slackFailure } from './errors.js'
 import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
-import { ChannelPacer, systemClock, type Clock, type Turn } from './pace.js'
+import { ChannelPacer, systemClock, type Answered, type Clock, type Turn } from './pace.js'
 import { conversationMetadata, postBlocks, titleArguments, type PostArguments } from './payload.js'
 import { firstGroup, postLimits, type Group } from './combine.js'
 import { ChannelChoice } from './channels.js'
@@ -43,7 +44,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
   async function post(channel: string, args: PostArguments, signal: AbortSignal, turn: Turn): Promise<string> {
     // A post already sent is let finish: aborting it midway could leave it on Slack unrecorded.
     if (signal.aborted) throw new DeliveryAborted('aborted before posting')
-    const answered = await pacer.take(channel, signal, turn)
+    const answered = takeReserved(channel, turn.key) ?? (await pacer.take(channel, signal, turn))
     let result
     try {
       if (signal.aborted) throw new DeliveryAborted('aborted before posting')
@@ -57,6 +58,24 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       throw new Error(`Slack accepted a message in ${channel} but returned no ts`)
     }
     return result.ts
+  }
+
+  /** Slots taken by awaitTurn for a conversation's next post, by conversation. */
+  const reserved = new Map<string, { channel: string; answered: Answered }>()
+
+  function takeReserved(channel: string, key: string | undefined): Answered | undefined {
+    const slot = key === undefined ? undefined : reserved.get(key)
+    if (!slot) return undefined
+    reserved.delete(key as string)
+    if (slot.channel === channel) return slot.answered
+    slot.answered()
+    return undefined
+  }
+
+  /** A slot taken and not used (nothing to post) is given up. */
+  function releaseReserved(key: string): void {
+    reserved.get(key)?.answered()
+    reserved.delete(key)
   }
 
   /**
@@ -143,67 +162,38 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
 
   const relay: Relay & { channelLag(): ReadonlyMap<string, number> } = {
     async deliver(message, context) {
-      if (closed) return retry(`Slack relay ${init.name} is closed`)
-      const channel = await channels.of(context.state)
-      const parts = partsOf(message)
-      if (parts.length === 0) return delivered({ channel, parts: 0 })
-      lag.offered(channel, [message])
       try {
-        const outcome = delivered(
-          await deliverGroup(
-            channel,
-            firstGroup(settings, [message], () => parts),
-            context
-          )
-        )
-        lag.settled([message], 1)
-        return outcome
-      } catch (error) {
-        const outcome = outcomeOf(channel, error, context)
-        lag.settled([message], 0, outcome.status === 'failed')
-        return outcome
+        return await deliverOne(message, context)
+      } finally {
+        releaseReserved(message.conversationId)
+      }
+    },
+
+    async deliverBatch(messages, context) {
+      try {
+        return await deliverRun(messages, context)
+      } finally {
+        releaseReserved((messages[0] as RelayMessage).conversationId)
       }
     },
 
     /**
-     * Posts the first group of the backlog: the head and the messages after it that fit whole in
-     * one post, or the head alone in its parts. The rest stays pending and is offered again, so
-     * that each call takes one turn of the channel and messages that arrived meanwhile join the
-     * next post.
+     * Waits for the conversation's next slot in its channel and keeps it for the delivery that
+     * follows, so that the dispatcher reads the backlog when the post can go at once.
      */
-    async deliverBatch(messages, context) {
-      if (closed)
-        return {
-          delivered: [],
-          next: retry(`Slack relay ${init.name} is closed`) as Exclude<DeliveryOutcome, { status: 'delivered' }>
-        }
+    async awaitTurn(message, context) {
+      if (closed) return
       const channel = await channels.of(context.state)
-      const rendered = new Map<RelayMessage, Post[]>()
-      const parts = (message: RelayMessage) => {
-        let found = rendered.get(message)
-        if (!found) rendered.set(message, (found = partsOf(message)))
-        return found
-      }
-      // Messages with nothing to show (a flow bot's hidden output) are delivered without a post.
-      let empty = 0
-      while (empty < messages.length && parts(messages[empty] as RelayMessage).length === 0) empty++
-      if (empty > 0) return { delivered: Array.from({ length: empty }, () => ({ channel, parts: 0 })) }
-      lag.offered(channel, messages)
-      const group = firstGroup(settings, messages, parts)
-      try {
-        const posted = await deliverGroup(channel, group, context)
-        lag.settled(messages, group.messages.length)
-        return { delivered: group.messages.map(() => posted) }
-      } catch (error) {
-        const next = outcomeOf(channel, error, context)
-        lag.settled(messages, 0, next.status === 'failed')
-        return { delivered: [], next }
-      }
+      const thread = await threadFor(context.state, channel)
+      const key = message.conversationId
+      releaseReserved(key)
+      const answered = await pacer.take(channel, context.signal, { key, first: !thread })
+      reserved.set(key, { channel, answered })
     },
 
     batchLimits: { maxMessages: postLimits.blocks / 2, maxChars: settings.maxPartLength },
 
-    async ready() {
+    ready: async () => {
       for (const channel of settings.channels) await checkReadiness(client, { ...settings, channel }, init)
     },
 
@@ -214,5 +204,65 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: 
       closed = true
     }
   }
+
+  async function deliverOne(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
+    if (closed) return retry(`Slack relay ${init.name} is closed`)
+    const channel = await channels.of(context.state)
+    const parts = partsOf(message)
+    if (parts.length === 0) return delivered({ channel, parts: 0 })
+    lag.offered(channel, [message])
+    try {
+      const outcome = delivered(
+        await deliverGroup(
+          channel,
+          firstGroup(settings, [message], () => parts),
+          context
+        )
+      )
+      lag.settled([message], 1)
+      return outcome
+    } catch (error) {
+      const outcome = outcomeOf(channel, error, context)
+      lag.settled([message], 0, outcome.status === 'failed')
+      return outcome
+    }
+  }
+
+  /**
+   * Posts the first group of the backlog: the head and the messages after it that fit whole in
+   * one post, or the head alone in its parts. The rest stays pending and is offered again, so
+   * that each call takes one turn of the channel and messages that arrived meanwhile join the
+   * next post.
+   */
+  async function deliverRun(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
+    if (closed)
+      return {
+        delivered: [],
+        next: retry(`Slack relay ${init.name} is closed`) as Exclude<DeliveryOutcome, { status: 'delivered' }>
+      }
+    const channel = await channels.of(context.state)
+    const rendered = new Map<RelayMessage, Post[]>()
+    const parts = (message: RelayMessage) => {
+      let found = rendered.get(message)
+      if (!found) rendered.set(message, (found = partsOf(message)))
+      return found
+    }
+    // Messages with nothing to show (a flow bot's hidden output) are delivered without a post.
+    let empty = 0
+    while (empty < messages.length && parts(messages[empty] as RelayMessage).length === 0) empty++
+    if (empty > 0) return { delivered: Array.from({ length: empty }, () => ({ channel, parts: 0 })) }
+    lag.offered(channel, messages)
+    const group = firstGroup(settings, messages, parts)
+    try {
+      const posted = await deliverGroup(channel, group, context)
+      lag.settled(messages, group.messages.length)
+      return { delivered: group.messages.map(() => posted) }
+    } catch (error) {
+      const next = outcomeOf(channel, error, context)
+      lag.settled(messages, 0, next.status === 'failed')
+      return { delivered: [], next }
+    }
+  }
+
   return relay
 }

@@ -93,6 +93,14 @@ export interface Relay {
   deliverBatch?(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome>
   /** The bounds of `deliverBatch`; required with it. */
   batchLimits?: BatchLimits
+  /**
+   * Optional, with `deliverBatch`: resolves when the relay can post the conversation's next post
+   * at once (its channel's pace allows it). The dispatcher awaits it before reading the lane's
+   * run, then offers that run, so that messages that arrived while the conversation waited for its
+   * turn join the post instead of waiting for the next one. The slot is the relay's to keep for
+   * the delivery that follows; a rejection is ignored (the delivery then paces itself).
+   */
+  awaitTurn?(message: RelayMessage, context: DeliveryContext): Promise<void>
   /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
   ready?(): Promise<void>
   close?(): Promise<void>
