@@ -7,7 +7,8 @@
  *
  *   npm run build && npx tsx bench/busy-channel.ts [slack] [slack3] [discord]
  *
- * BENCH_BUSY_S (60), BENCH_BUSY_RATE (3 msg/s) and BENCH_BUSY_CONVERSATIONS (12) change the load.
+ * BENCH_BUSY_S (60), BENCH_BUSY_RATE (3 msg/s) and BENCH_BUSY_CONVERSATIONS (12) change the load;
+ * BENCH_BUSY_THREAD_START=message runs the Slack relay with threadStart "message" (default "title").
  */
 import { cpus, loadavg } from 'node:os'
 import { ChannelType, FakeDiscord } from '../test/fakes/discord.js'
@@ -114,7 +115,8 @@ async function slack(channelCount: number) {
     type: 'slack',
     token: fakeToken,
     apiUrl: fake.apiUrl,
-    ...(channelCount === 1 ? { channel: ids[0] } : { channels: ids })
+    ...(channelCount === 1 ? { channel: ids[0] } : { channels: ids }),
+    ...(process.env.BENCH_BUSY_THREAD_START ? { threadStart: process.env.BENCH_BUSY_THREAD_START } : {})
   }
   const dir = tempDir('busy')
   const running = await startRelay(dir, baseConfig({ driver: 'sqlite', path: './relay.db' }, { 'slack.busy': relay }))
