@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js'
 import { systemClock, type Clock } from './dispatch/clock.js'
 import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
+import { LagWatch } from './dispatch/lag.js'
 import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http-errors.js'
 import { frameworkErrors, serverOptions, useHttpLimits } from './http-limits.js'
@@ -133,7 +134,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       // A reload may bring new relay secrets: the logger must know them before the relays can log.
       scrubSecretsOf(logger, { relays: entries })
       scrubber.learn({ relays: entries })
-      return loadRelays(entries, dir, childLogger)
+      return loadRelays(entries, dir, childLogger, clock)
     })
   let relays: Map<string, Relay>
   try {
@@ -163,6 +164,14 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     logger: childLogger({ component: 'dispatcher' }),
     onAttempt: metrics?.attempt,
     scrub: scrubber.text
+  })
+  // Warns once when a relay falls behind by more than dispatch.lagWarnMs, and when it catches up (#15).
+  const lagWatch = new LagWatch({
+    store,
+    relays: () => relays.keys(),
+    thresholdMs: () => runtime.config.dispatch.lagWarnMs,
+    clock,
+    logger: childLogger({ component: 'lag' })
   })
   let router = compileRouter(config.routes, [...relays.keys()])
   const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber }
@@ -230,6 +239,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     }
     if (options.dispatch !== 'manual') {
       dispatcher.start()
+      lagWatch.start()
       retention = startRetention({
         store,
         retention: config.retention,
@@ -240,6 +250,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   })
   app.addHook('onClose', async () => {
     await retention?.stop()
+    await lagWatch.stop()
     await dispatcher.stop(config.server.shutdownTimeoutMs)
     await reloader.close()
     for (const relay of relays.values())

@@ -8,8 +8,14 @@ export type {
   DeliveryContext,
   DeliveryOutcome,
   ConversationState,
-  Posted
+  Posted,
+  BatchOutcome,
+  BatchLimits,
+  Clock
 } from './relays/types.js'
+export { systemClock } from './dispatch/clock.js'
+// How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
+export { messageChars } from './dispatch/dispatcher.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'

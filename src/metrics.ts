@@ -219,6 +219,41 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
       gauge.set(stats.oldestPendingAt === undefined ? 0 : Math.max(0, clock.now() - stats.oldestPendingAt) / 1000)
   )
 
+  new BacklogGauge(
+    {
+      name: `${prefix}lag_seconds`,
+      help: 'Age of the oldest undelivered (pending) message of each relay, since the relay received it; 0 when nothing is pending.',
+      labelNames: ['relay'] as const,
+      registers
+    },
+    backlog,
+    (gauge, stats) => {
+      const now = clock.now()
+      for (const relay of relays.keys()) gauge.set({ relay }, 0)
+      for (const [relay, at] of Object.entries(stats.oldestPendingByRelay))
+        gauge.set({ relay }, Math.max(0, now - at) / 1000)
+    }
+  )
+  new Gauge({
+    name: `${prefix}channel_lag_seconds`,
+    help: 'Age of the oldest message waiting for each platform channel, by relay and channel, for relays that report it (see docs/metrics.md).',
+    labelNames: ['relay', 'channel'] as const,
+    registers,
+    collect() {
+      this.reset()
+      const now = clock.now()
+      for (const [relay, instance] of relays) {
+        const lag = (instance as { channelLag?: () => ReadonlyMap<string, number> } | undefined)?.channelLag
+        if (typeof lag !== 'function') continue
+        try {
+          for (const [channel, at] of lag.call(instance)) this.set({ relay, channel }, Math.max(0, now - at) / 1000)
+        } catch (error) {
+          logger.error({ err: error, relay }, 'metrics: the relay could not report its lag per channel')
+        }
+      }
+    }
+  })
+
   new Gauge({
     name: `${prefix}relay_held`,
     help: 'Whether a relay holds its deliveries because the platform refused its credentials (1) or not (0), by relay.',
@@ -238,9 +273,10 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
       else if (event.kind === 'duplicate') duplicates.inc({ source: event.source })
       else received.inc({ source: event.source, type: event.type })
     },
-    attempt({ relay, delivery, outcome, durationMs }) {
+    attempt({ relay, delivery, outcome, durationMs, batch }) {
       attempts.inc({ relay, outcome: outcome.status === 'failed' ? 'dead' : outcome.status })
-      attemptDuration.observe({ relay }, durationMs / 1000)
+      // A combined delivery is one attempt however many messages it carried.
+      if (!batch || batch.index === 0) attemptDuration.observe({ relay }, durationMs / 1000)
       if (outcome.status === 'retry' && outcome.retryAfterMs !== undefined) rateLimited.inc({ relay })
       if (outcome.status === 'delivered') {
         const now = clock.now()

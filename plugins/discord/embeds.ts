@@ -1,3 +1,4 @@
+import { type APIEmbed, embedLength } from 'discord.js'
 import type { FlowOutput } from '../../src/message.js'
 import { linkDestination, shorten } from '../../src/markdown/text.js'
 import { discordTexts } from './markdown.js'
@@ -15,25 +16,11 @@ export const EmbedLimit = {
   perMessageChars: 6000
 } as const
 
-export interface Embed {
-  title?: string
-  description?: string
-  color?: number
-  footer?: { text: string }
-  author?: { name: string }
-  fields?: { name: string; value: string; inline?: boolean }[]
-}
+/** The parts of Discord's embed the relay fills. */
+export type Embed = Pick<APIEmbed, 'title' | 'description' | 'color' | 'footer' | 'author' | 'fields'>
 
-/** The characters Discord counts towards the 6,000 of a message. */
-export function embedChars(embed: Embed): number {
-  let chars =
-    (embed.title ?? '').length +
-    (embed.description ?? '').length +
-    (embed.footer?.text ?? '').length +
-    (embed.author?.name ?? '').length
-  for (const field of embed.fields ?? []) chars += field.name.length + field.value.length
-  return chars
-}
+/** The characters Discord counts towards the 6,000 of a message (title, description, fields, footer, author). */
+export const embedChars: (embed: Embed) => number = embedLength
 
 export { shorten }
 

@@ -1,3 +1,4 @@
+import { RESTJSONErrorCodes } from 'discord.js'
 import { rootCause } from '../../src/relays/cause.js'
 import { DiscordAPIError, HTTPError, RateLimitError } from './rest.js'
 
@@ -9,18 +10,18 @@ export type Trouble =
   | { kind: 'credentials'; reason: string }
   | { kind: 'transient'; reason: string; retryAfterMs?: number }
 
-// Discord's JSON error codes the relay tells apart.
+// Discord's JSON error codes the relay tells apart, by discord.js's names.
 export const Code = {
-  UnknownChannel: 10003,
-  UnknownWebhook: 10015,
-  MissingAccess: 50001,
-  CannotSendEmpty: 50006,
-  NotATextChannel: 50008,
-  MissingPermissions: 50013,
-  InvalidWebhookToken: 50027,
-  InvalidFormBody: 50035,
-  ArchivedThread: 50083,
-  WebhookThreadsOnlyInForums: 220003
+  UnknownChannel: RESTJSONErrorCodes.UnknownChannel,
+  UnknownWebhook: RESTJSONErrorCodes.UnknownWebhook,
+  MissingAccess: RESTJSONErrorCodes.MissingAccess,
+  CannotSendEmpty: RESTJSONErrorCodes.CannotSendAnEmptyMessage,
+  NotATextChannel: RESTJSONErrorCodes.CannotSendMessagesInNonTextChannel,
+  MissingPermissions: RESTJSONErrorCodes.MissingPermissions,
+  InvalidWebhookToken: RESTJSONErrorCodes.InvalidWebhookToken,
+  InvalidFormBody: RESTJSONErrorCodes.InvalidFormBodyOrContentType,
+  ArchivedThread: RESTJSONErrorCodes.InvalidActionOnArchivedThread,
+  WebhookThreadsOnlyInForums: RESTJSONErrorCodes.WebhooksCanOnlyCreateThreadsInForumChannels
 } as const
 
 export const apiCode = (error: unknown): number | string | undefined =>

@@ -1,3 +1,4 @@
+import { ChannelType } from 'discord.js'
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import {
   delivered,
@@ -52,17 +53,17 @@ class Once<T> {
   }
 }
 
-const CHANNEL_TYPE_NAMES: Record<number, string> = {
-  0: 'text channel',
-  2: 'voice channel',
-  4: 'category',
-  5: 'announcement channel',
-  10: 'thread',
-  11: 'thread',
-  12: 'private thread',
-  13: 'stage channel',
-  15: 'forum channel',
-  16: 'media channel'
+const CHANNEL_TYPE_NAMES: Partial<Record<ChannelType, string>> = {
+  [ChannelType.GuildText]: 'text channel',
+  [ChannelType.GuildVoice]: 'voice channel',
+  [ChannelType.GuildCategory]: 'category',
+  [ChannelType.GuildAnnouncement]: 'announcement channel',
+  [ChannelType.AnnouncementThread]: 'thread',
+  [ChannelType.PublicThread]: 'thread',
+  [ChannelType.PrivateThread]: 'private thread',
+  [ChannelType.GuildStageVoice]: 'stage channel',
+  [ChannelType.GuildForum]: 'forum channel',
+  [ChannelType.GuildMedia]: 'media channel'
 }
 
 export class DiscordRelay implements Relay {
@@ -243,7 +244,11 @@ export class DiscordRelay implements Relay {
           ? { message: progress.message, place: orphan, done: 1, ids: [orphan] }
           : restart(orphan)
     } else {
-      await state.set(PENDING_KEY, { name, at: Date.now(), message: progress.message } satisfies PendingThread)
+      await state.set(PENDING_KEY, {
+        name,
+        at: this.init.clock.now(),
+        message: progress.message
+      } satisfies PendingThread)
       made =
         mode === 'thread'
           ? { message: progress.message, place: await this.startThread(channelId, name, signal), done: 0, ids: [] }
@@ -258,7 +263,8 @@ export class DiscordRelay implements Relay {
   private async startThread(channelId: string, name: string, signal: AbortSignal): Promise<string> {
     const channel = await this.channelInfo.get(signal)
     // An announcement channel's threads are announcement threads.
-    const type = channel.type === 5 ? 10 : 11
+    const type =
+      channel.type === ChannelType.GuildAnnouncement ? ChannelType.AnnouncementThread : ChannelType.PublicThread
     const thread = await this.api.startThread(channelId, { name, type, ...this.archiveAfter() }, signal)
     return thread.id
   }
@@ -397,7 +403,8 @@ export class DiscordRelay implements Relay {
     await check('the bot', () => this.api.me())
     const channelId = await check('the webhook', () => this.channelId())
     const channel = await check(`channel ${channelId}`, () => this.api.channel(channelId))
-    const wanted = mode === 'forum' ? [15] : [0, 5]
+    const wanted: ChannelType[] =
+      mode === 'forum' ? [ChannelType.GuildForum] : [ChannelType.GuildText, ChannelType.GuildAnnouncement]
     if (!wanted.includes(channel.type)) {
       const is = CHANNEL_TYPE_NAMES[channel.type] ?? `channel of type ${channel.type}`
       const needs = mode === 'forum' ? 'a forum channel' : 'a text or announcement channel'

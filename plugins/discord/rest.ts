@@ -1,4 +1,5 @@
-// The one module of the project that talks to discord.js; the rest of the relay sees plain JSON.
+// The one module of the project that calls Discord through discord.js; the rest of the relay sees plain JSON
+// (and takes only discord.js's types, enums and pure helpers).
 import {
   REST,
   Routes,
@@ -6,6 +7,7 @@ import {
   HTTPError,
   RateLimitError,
   type APIChannel,
+  type ChannelType,
   type APIMessage,
   type APIThreadList,
   type APIUser,
@@ -97,7 +99,11 @@ export class DiscordApi {
   /** A public thread without a starter message (type 11; 10 in an announcement channel). */
   startThread(
     channelId: string,
-    body: { name: string; type: 10 | 11; auto_archive_duration?: number },
+    body: {
+      name: string
+      type: ChannelType.AnnouncementThread | ChannelType.PublicThread
+      auto_archive_duration?: number
+    },
     signal?: AbortSignal
   ): Promise<APIChannel> {
     return scoped<APIChannel>(signal, s => this.bot().post(Routes.threads(channelId), { body, signal: s }))

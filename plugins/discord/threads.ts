@@ -1,3 +1,4 @@
+import { SnowflakeUtil } from 'discord.js'
 import type { RelayMessage } from '../../src/message.js'
 import { shorten } from './embeds.js'
 import type { APIChannel } from './rest.js'
@@ -32,9 +33,6 @@ export function threadName(template: string, message: RelayMessage): string {
   return shorten(name || `Conversation ${message.conversationId}`.trim(), THREAD_NAME_LIMIT)
 }
 
-/** When Discord created something, from its id. */
-export const snowflakeTime = (id: string): number => Number((BigInt(id) >> 22n) + 1420070400000n)
-
 /**
  * Among a guild's active threads, the one an earlier attempt created for this conversation (same
  * parent, owner and name, created since the attempt) but whose id never reached us.
@@ -53,7 +51,7 @@ export function orphanOf(
       'owner_id' in thread &&
       thread.owner_id === ownerId &&
       thread.name === pending.name &&
-      snowflakeTime(thread.id) >= since
+      SnowflakeUtil.timestampFrom(thread.id) >= since
   )
   found.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
   return found[0]?.id

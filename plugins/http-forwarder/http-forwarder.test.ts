@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../../test/helpers/clock.js'
 import { post, seed, testApp } from '../../test/helpers/app.js'
 import { receiver } from '../../test/helpers/receiver.js'
 import { sign, verify } from './signature.js'

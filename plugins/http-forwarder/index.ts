@@ -31,7 +31,7 @@ const Options = Type.Object(
 const transient = new Set([408, 425, 429, 500, 502, 503, 504])
 
 /** Retry-After as seconds or an HTTP date, in milliseconds; undefined when absent or unreadable. */
-function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined
   if (/^\d+(\.\d+)?$/.test(header.trim())) return Math.round(Number(header) * 1000)
   const date = Date.parse(header)
@@ -70,7 +70,7 @@ export default defineRelay({
     return {
       async deliver(message, context): Promise<DeliveryOutcome> {
         const body = JSON.stringify(message)
-        const timestamp = Math.floor(Date.now() / 1000)
+        const timestamp = Math.floor(init.clock.now() / 1000)
         let response: Response
         try {
           response = await fetch(options.url, {
@@ -97,7 +97,8 @@ export default defineRelay({
         const text = (await response.text().catch(() => '')).slice(0, 300)
         if (response.ok) return delivered({ status: response.status })
         const what = `${options.url} answered HTTP ${response.status}${text ? `: ${text}` : ''}`
-        if (transient.has(response.status)) return retry(what, retryAfterMs(response.headers.get('retry-after')))
+        if (transient.has(response.status))
+          return retry(what, retryAfterMs(response.headers.get('retry-after'), init.clock.now()))
         init.logger.error(
           { status: response.status },
           `${what}; the message is dead-lettered (check the URL, the receiver's auth and what it accepts)`

@@ -1,15 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-
-/** Time as the pacer sees it; tests pass a clock they move by hand. */
-export interface Clock {
-  now(): number
-  sleep(ms: number, signal?: AbortSignal): Promise<void>
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => sleep(ms, undefined, { signal })
-}
+import type { Clock } from '../../src/relays/types.js'
 
 /** Thrown instead of waiting while Slack has asked the relay to leave a channel alone. */
 export class ChannelHeld extends Error {

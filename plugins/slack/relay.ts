@@ -14,7 +14,7 @@ import { AdminAlerts, slackFailure } from './errors.js'
 import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
-import { ChannelPacer, systemClock, type Answered, type Clock, type Turn } from './pace.js'
+import { ChannelPacer, type Answered, type Turn } from './pace.js'
 import { conversationMetadata, postBlocks, titleArguments, type PostArguments } from './payload.js'
 import { firstGroup, postLimits, type Group } from './combine.js'
 import { ChannelChoice } from './channels.js'
@@ -27,11 +27,9 @@ class DeliveryAborted extends Error {
   override name = 'AbortError'
 }
 
-/**
- * Builds a Slack relay. `clock` is for tests that need to move time (pacing, Retry-After);
- * everything else comes from the config entry.
- */
-export function createSlackRelay(options: SlackOptions, init: RelayInit, clock: Clock = systemClock): Relay {
+/** Builds a Slack relay from its config entry; time (pacing, Retry-After) is read from `init.clock`. */
+export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay {
+  const { clock } = init
   const settings = slackSettings(options)
   const client = slackClient({ ...settings, logger: init.logger })
   const pacer = new ChannelPacer(clock, settings.pace.intervalMs, settings.pace.burst)

@@ -15,6 +15,7 @@ import type {
 import { explain, slashPath } from '../validation.js'
 import { isAdmin } from './auth.js'
 import {
+  BacklogReply,
   ConversationParams,
   ConversationsQuery,
   ConversationsReply,
@@ -231,6 +232,40 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     async request => {
       const { source, conversationId } = request.params
       return conversationPage(store, source, conversationId, request.query)
+    }
+  )
+
+  app.get(
+    '/backlog',
+    {
+      schema: {
+        summary: 'The backlog per relay: pending, dead, and how long the oldest pending message has waited',
+        tags: ['admin'],
+        security,
+        response: { 200: BacklogReply, ...errors }
+      }
+    },
+    async () => {
+      const stats = await app.relay.store.backlog()
+      const now = clock.now()
+      const names = new Set([
+        ...app.relay.relays.keys(),
+        ...Object.keys(stats.pendingByRelay),
+        ...Object.keys(stats.deadByRelay)
+      ])
+      return {
+        relays: [...names].sort().map(relay => {
+          const oldest = stats.oldestPendingByRelay[relay]
+          return {
+            relay,
+            configured: app.relay.relays.has(relay),
+            pending: stats.pendingByRelay[relay] ?? 0,
+            dead: stats.deadByRelay[relay] ?? 0,
+            ...(oldest === undefined ? {} : { oldestPendingAt: oldest }),
+            lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest)
+          }
+        })
+      }
     }
   )
 

@@ -153,3 +153,20 @@ export const ReplayedReply = Type.Object({
 export const DroppedReply = Type.Object({ dropped: Type.Integer({ description: 'Dead letters deleted.' }) })
 export const QueuedReply = Type.Object({ queued: Type.Integer({ description: 'Messages queued for the relay.' }) })
 export const ReloadReply = Type.Object({ ok: Type.Boolean(), message: Type.String() }, { additionalProperties: true })
+
+export const BacklogReply = Type.Object({
+  relays: Type.Array(
+    Type.Object({
+      relay: Type.String(),
+      configured: Type.Boolean({ description: 'False for a relay no longer in the config whose messages still wait.' }),
+      pending: Type.Integer({ description: 'Deliveries waiting (due, or waiting for a retry).' }),
+      dead: Type.Integer({ description: 'Dead letters kept until replayed or dropped.' }),
+      oldestPendingAt: Type.Optional({
+        ...Millis,
+        description: 'When the relay received its oldest pending message; absent when none is pending.'
+      }),
+      lagMs: Type.Integer({ minimum: 0, description: 'How long that message has waited (0 when none is pending).' })
+    })
+  )
+})
+export type BacklogReply = Static<typeof BacklogReply>

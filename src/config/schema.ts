@@ -134,6 +134,12 @@ export const DispatchConfig = Type.Object(
       default: 5000,
       description:
         'How long a conversation stays with the replica delivering it without a heartbeat (renewed every third of it while a delivery runs): after a replica dies, another takes its conversations over within about this long. See docs/replicas.md.'
+    }),
+    lagWarnMs: Type.Integer({
+      minimum: 0,
+      default: 300000,
+      description:
+        "The log warns once when a relay's oldest undelivered message has waited longer than this, and says when it has caught up (back to half of it). 0 turns the warning off."
     })
   },
   { additionalProperties: false, default: {} }

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../dispatch/clock.js'
 import { existsSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'
@@ -131,7 +132,8 @@ export type LoggerFactory = (bindings: { relay: string }) => RelayLogger
 export async function loadRelays(
   entries: Record<string, { type: string }>,
   configDir: string,
-  loggerFor: LoggerFactory
+  loggerFor: LoggerFactory,
+  clock: Clock = systemClock
 ): Promise<Map<string, Relay>> {
   const prepared = await Promise.all(
     Object.entries(entries).map(([name, entry]) => prepareRelay(name, entry, configDir))
@@ -139,7 +141,7 @@ export async function loadRelays(
   const relays = new Map<string, Relay>()
   for (const { name, plugin, options } of prepared) {
     try {
-      relays.set(name, await plugin.create(options, { name, logger: loggerFor({ relay: name }), configDir }))
+      relays.set(name, await plugin.create(options, { name, logger: loggerFor({ relay: name }), configDir, clock }))
     } catch (error) {
       for (const relay of relays.values()) await relay.close?.().catch(() => {})
       throw new ConfigError(`relays.${name}: could not start: ${(error as Error).message}`, { cause: error })

@@ -1,5 +1,8 @@
+import type { Clock } from '../dispatch/clock.js'
 import type { TSchema, Static } from 'typebox'
 import type { RelayMessage } from '../message.js'
+
+export type { Clock } from '../dispatch/clock.js'
 
 /** What a relay can log through; a pino logger fits. */
 export interface RelayLogger {
@@ -101,6 +104,13 @@ export interface Relay {
    * the delivery that follows; a rejection is ignored (the delivery then paces itself).
    */
   awaitTurn?(message: RelayMessage, context: DeliveryContext): Promise<void>
+  /**
+   * Optional, for the lag gauge per channel: for each platform channel (a label of the relay's
+   * choosing, such as a channel id) with messages waiting, the receivedAt (ms) of the oldest message
+   * the relay has been offered for it and not yet posted. Read at each /metrics scrape; a channel
+   * with nothing waiting is left out.
+   */
+  channelLag?(): ReadonlyMap<string, number>
   /** Checked at start and by readiness probes: throw an Error that says what the admin must fix. */
   ready?(): Promise<void>
   close?(): Promise<void>
@@ -112,6 +122,11 @@ export interface RelayInit {
   logger: RelayLogger
   /** The directory of the config file, for options that name files. */
   configDir: string
+  /**
+   * The relay's clock: read the time and wait (pacing, Retry-After) through it rather than
+   * Date.now() and timers, so that tests can move time for the core and the relay together.
+   */
+  clock: Clock
 }
 
 /** What a relay plugin module exports (as named exports or as its default export). */

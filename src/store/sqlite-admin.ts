@@ -17,21 +17,6 @@ import type {
   StoredMessage
 } from './types.js'
 
-/**
- * Indexes the admin, metrics and pruning queries read by; created with the outbox tables. Every
- * accept and every outcome writes them, so there are few: a delivery's counts are reached through
- * its message's conversation, and only dead letters are indexed by status. The two dropped here
- * were written by each accept and outcome (about a fifth of an accept's cost).
- */
-export const sqliteAdminIndexes = `
-CREATE INDEX IF NOT EXISTS messages_conversation ON messages (source, conversation_id, seq, received_at);
-CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at);
-CREATE INDEX IF NOT EXISTS lanes_conversation ON lanes (source, conversation_id);
-CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (relay, id) WHERE status = 'dead';
-DROP INDEX IF EXISTS deliveries_lane_status;
-DROP INDEX IF EXISTS deliveries_status;
-`
-
 const ids = (rows: { id: number }[]) => JSON.stringify(rows.map(r => r.id))
 
 /**

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
-import { SqliteOutboxAdmin, sqliteAdminIndexes } from './sqlite-admin.js'
+import { SqliteOutboxAdmin } from './sqlite-admin.js'
+import { migrateSqlite } from './sqlite-schema.js'
 import { GroupCommit, type SyncFile } from './sqlite-commit.js'
 import {
   type DeliveryRow,
@@ -38,53 +39,6 @@ export interface SqliteStoreOptions {
   syncFile?: SyncFile
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  source TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  type TEXT NOT NULL,
-  conversation_id TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  UNIQUE (source, message_id, type)
-);
-CREATE TABLE IF NOT EXISTS lanes (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  relay TEXT NOT NULL,
-  source TEXT NOT NULL,
-  conversation_id TEXT NOT NULL,
-  pending INTEGER NOT NULL DEFAULT 0,
-  due_at INTEGER,
-  owner TEXT,
-  lease_until INTEGER,
-  UNIQUE (relay, source, conversation_id)
-);
-CREATE INDEX IF NOT EXISTS lanes_due ON lanes (due_at) WHERE due_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  seq INTEGER NOT NULL REFERENCES messages (seq),
-  lane_id INTEGER NOT NULL REFERENCES lanes (id),
-  relay TEXT NOT NULL,
-  status TEXT NOT NULL DEFAULT 'pending',
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT,
-  posted TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (lane_id, id) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq);
-CREATE TABLE IF NOT EXISTS relay_state (
-  relay TEXT NOT NULL,
-  source TEXT NOT NULL,
-  conversation_id TEXT NOT NULL,
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  PRIMARY KEY (relay, source, conversation_id, key)
-);
-`
-
 const listDeliveries = (db: Database.Database, where: string, index = '') =>
   db.prepare(`SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS conversationId, m.message_id AS messageId,
       m.type, d.status, d.attempts, d.last_error AS lastError, d.posted, d.created_at AS createdAt, d.updated_at AS updatedAt
@@ -117,8 +71,13 @@ export class SqliteStore implements Store {
     // Each write's savepoint journals into memory instead of a temporary file per commit.
     this.db.pragma('temp_store = MEMORY')
     this.db.pragma('foreign_keys = ON')
-    this.db.exec(schema)
-    this.db.exec(sqliteAdminIndexes)
+    try {
+      migrateSqlite(this.db)
+    } catch (error) {
+      // A file this code cannot use is let go, not held locked until the process ends.
+      this.db.close()
+      throw error
+    }
     const flushWal = (options.synchronous ?? 'FULL') === 'FULL' && options.path !== ':memory:'
     this.writes = new GroupCommit(this.db, { walPath: flushWal ? options.path : undefined, syncFile: options.syncFile })
     // Leases only matter between processes sharing a store; this file has one owner, so whatever

@@ -111,6 +111,8 @@ export interface RelayRow {
   series?: number[]
   pending: number
   dead: number
+  /** How long the relay's oldest undelivered message has waited; undefined when none waits. */
+  oldestPendingAgeMs?: number
   rateLimited?: number
 }
 
@@ -163,6 +165,7 @@ export function overviewMain(data: OverviewData): Html {
               <th scope="col">Readiness</th>
               <th scope="col">Delivered / min (30 min)</th>
               <th scope="col" class="num">Backlog</th>
+              <th scope="col" class="num">Oldest waiting</th>
               <th scope="col" class="num">Dead letters</th>
               <th scope="col" class="num">429s</th>
             </tr>
@@ -174,6 +177,7 @@ export function overviewMain(data: OverviewData): Html {
                 <td data-label="Readiness">${relay.ready === 'ok' ? statusBadge('delivered', 'ready') : html`${statusBadge('dead', 'not ready')} <span class="error-text">${relay.ready}</span>`}</td>
                 <td data-label="Delivered / min">${relay.series ? sparkline(relay.series) : off}</td>
                 <td class="num" data-label="Backlog">${relay.pending}</td>
+                <td class="num" data-label="Oldest waiting">${relay.oldestPendingAgeMs === undefined ? html`<span class="muted">none</span>` : age(relay.oldestPendingAgeMs)}</td>
                 <td class="num" data-label="Dead letters">${relay.dead > 0 ? html`<a href="${`/ui/dead-letters?relay=${encodeURIComponent(relay.name)}`}">${relay.dead}</a>` : 0}</td>
                 <td class="num" data-label="429s">${relay.rateLimited ?? off}</td>
               </tr>`

@@ -301,6 +301,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     ])
     const stats = backlog instanceof Error ? undefined : backlog
     const names = new Set([...relayNames(), ...Object.keys(stats?.pendingByRelay ?? {})])
+    const ageOf = (at: number | undefined) => (at === undefined ? undefined : Math.max(0, clock.now() - at))
     const sum = (record: Record<string, number> | undefined) =>
       record === undefined ? undefined : Object.values(record).reduce((a, b) => a + b, 0)
     return html(
@@ -314,6 +315,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
             series: rates.available ? rates.series(name) : undefined,
             pending: stats?.pendingByRelay[name] ?? 0,
             dead: stats?.deadByRelay[name] ?? 0,
+            oldestPendingAgeMs: ageOf(stats?.oldestPendingByRelay[name]),
             rateLimited: registry ? (rateLimited?.[name] ?? 0) : undefined
           })),
           oldestPendingAgeMs:

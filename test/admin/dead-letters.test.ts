@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { TOKEN, post, seed, testApp } from '../helpers/app.js'
 

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { systemClock } from '../../src/dispatch/clock.js'
 import plugin from '../../plugins/discord/index.js'
 import type { Relay } from '../../src/relays/types.js'
 import { ChannelType, FakeDiscord, deliveryContext, recordingLogger, relayMessage } from '../fakes/discord.js'
@@ -11,7 +12,7 @@ async function relayIn(mode: 'forum' | 'channel' | 'thread'): Promise<{ relay: R
   const channel = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
   const relay = await plugin.create(
     { token: fake.token, channel: channel.id, mode, apiUrl: fake.api },
-    { name: `discord.${mode}`, logger: recordingLogger(), configDir: '.' }
+    { name: `discord.${mode}`, logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   return { relay, channel: channel.id }
 }

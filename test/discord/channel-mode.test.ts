@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -10,7 +11,7 @@ t.test('every message goes straight into the channel, marked with its conversati
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await plugin.create(
     { token: fake.token, channel: channel.id, mode: 'channel', apiUrl: fake.api },
-    { name: 'discord.channel', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.channel', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const turns = [
     ['c1', 'QUESTION', 'q one'],
@@ -42,7 +43,7 @@ t.test('every part of a long message carries the mark, since conversations inter
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await plugin.create(
     { token: fake.token, channel: channel.id, mode: 'channel', apiUrl: fake.api },
-    { name: 'discord.channel', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.channel', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const text = Array.from({ length: 120 }, (_, i) => `Line ${i} of a long answer that goes on.`).join('\n')
   const outcome = await relay.deliver(relayMessage({ conversationId: 'long', text }), deliveryContext(memoryState()))

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -17,7 +18,7 @@ const MESSAGES = 'POST /channels/:id/messages'
 const relayFor = (channel: string, mode?: 'forum' | 'channel') =>
   plugin.create(
     { token: fake.token, channel, apiUrl: fake.api, mode },
-    { name: 'discord.faults', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.faults', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 const longText = (label: string) => Array.from({ length: 400 }, (_, i) => `${label} line ${i}`).join('\n')
 const contentsIn = (id: string) => fake.messagesIn(id).map(m => m.content)

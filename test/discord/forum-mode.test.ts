@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -10,7 +11,7 @@ t.test('each conversation becomes one forum post, made with its first message', 
   const forum = fake.addChannel(ChannelType.Forum)
   const relay = await plugin.create(
     { token: fake.token, channel: forum.id, mode: 'forum', apiUrl: fake.api },
-    { name: 'discord.forum', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.forum', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const states = { a: memoryState(), b: memoryState() }
   const turns = [

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -9,7 +10,7 @@ t.teardown(() => fake.close())
 const relayFor = async (channel: string) =>
   plugin.create(
     { token: fake.token, channel, apiUrl: fake.api },
-    { name: 'discord.long', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.long', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 
 const code = Array.from(

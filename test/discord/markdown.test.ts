@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { discordTexts } from '../../plugins/discord/markdown.js'
@@ -62,7 +63,7 @@ t.test('linkPreviews: false posts with SUPPRESS_EMBEDS; the strict fake accepts 
     const channel = fake.addChannel(ChannelType.Text)
     const relay = await plugin.create(
       { token: fake.token, channel: channel.id, mode: 'channel', apiUrl: fake.api, linkPreviews },
-      { name: 'discord.md', logger: recordingLogger(), configDir: '.' }
+      { name: 'discord.md', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
     t.equal(outcome.status, 'delivered')

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -22,7 +23,7 @@ t.test('mentions in relayed text never ping, in every mode and every request', a
   for (const config of configs) {
     const relay = await plugin.create(
       { apiUrl: fake.api, ...config },
-      { name: 'discord.pings', logger: recordingLogger(), configDir: '.' }
+      { name: 'discord.pings', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     const message = relayMessage({
       conversationId: `pings-${config.mode ?? 'thread'}`,

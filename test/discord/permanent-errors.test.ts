@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -35,7 +36,7 @@ for (const { name, setup, error } of cases) {
     const logger = recordingLogger()
     const relay = await plugin.create(
       { token: fake.token, apiUrl: fake.api, ...setup() },
-      { name: 'discord.broken', logger, configDir: '.' }
+      { name: 'discord.broken', logger, configDir: '.', clock: systemClock }
     )
     const outcomes = []
     for (let i = 0; i < 3; i++) {
@@ -58,7 +59,7 @@ t.test('a refused token holds the delivery, with what to do, and leaves the sayi
   const logger = recordingLogger()
   const relay = await plugin.create(
     { token: 'revoked', apiUrl: fake.api, channel: fake.addChannel(ChannelType.Text).id },
-    { name: 'discord.broken', logger, configDir: '.' }
+    { name: 'discord.broken', logger, configDir: '.', clock: systemClock }
   )
   const outcome = await relay.deliver(relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
   t.match(outcome, {
@@ -77,7 +78,7 @@ t.test('a distinct problem is logged loudly again', async t => {
   const denied = fake.addChannel(ChannelType.Text, { deny: 50013 })
   const relay = await plugin.create(
     { token: fake.token, apiUrl: fake.api, channel: denied.id, mode: 'channel' },
-    { name: 'discord.broken', logger, configDir: '.' }
+    { name: 'discord.broken', logger, configDir: '.', clock: systemClock }
   )
   await relay.deliver(relayMessage({ text: 'one' }), deliveryContext(memoryState()))
   denied.deny = 50001

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -9,7 +10,7 @@ t.teardown(() => fake.close())
 const relayFor = (channel: string, maxRateLimitWaitMs: number) =>
   plugin.create(
     { token: fake.token, channel, apiUrl: fake.api, maxRateLimitWaitMs },
-    { name: 'discord.limits', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.limits', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 const longText = (label: string) => Array.from({ length: 300 }, (_, i) => `${label} line ${i} of the answer`).join('\n')
 const noDuplicates = (contents: (string | undefined)[]) => new Set(contents).size === contents.length

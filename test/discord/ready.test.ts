@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { ChannelType, FakeDiscord, recordingLogger } from '../fakes/discord.js'
@@ -9,7 +10,8 @@ const relay = (options: object) =>
   plugin.create({ apiUrl: fake.api, ...options } as never, {
     name: 'discord.ready',
     logger: recordingLogger(),
-    configDir: '.'
+    configDir: '.',
+    clock: systemClock
   })
 
 t.test('ready when the token works and the channel suits the mode', async t => {

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -16,7 +17,7 @@ t.teardown(() => fake.close())
 const relayFor = (channel: string, extra: object = {}) =>
   plugin.create(
     { token: fake.token, channel, apiUrl: fake.api, ...extra },
-    { name: 'discord.threads', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.threads', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 const contentsIn = (id: string) => fake.messagesIn(id).map(m => m.content)
 

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -9,7 +10,7 @@ t.teardown(() => fake.close())
 const relayFor = (channel: string, extra: object = {}) =>
   plugin.create(
     { token: fake.token, channel, apiUrl: fake.api, ...extra },
-    { name: 'discord.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 
 t.test('each conversation gets one public thread, and every message lands in it, interleaved', async t => {

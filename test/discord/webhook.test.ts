@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
@@ -15,7 +16,7 @@ const personas = {
 const create = (options: object) =>
   plugin.create(
     { apiUrl: fake.api, ...personas, ...options },
-    { name: 'discord.hook', logger: recordingLogger(), configDir: '.' }
+    { name: 'discord.hook', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 
 t.test(

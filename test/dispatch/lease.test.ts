@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import { defaultLeaseMs, Dispatcher } from '../../src/dispatch/dispatcher.js'
 import type { RelayMessage } from '../../src/message.js'
 import { SqliteStore } from '../../src/store/sqlite.js'

@@ -1,3 +1,4 @@
+import { ManualClock } from '../helpers/clock.js'
 import t from 'tap'
 import { Dispatcher } from '../../src/dispatch/dispatcher.js'
 import type { RelayMessage } from '../../src/message.js'
@@ -54,7 +55,7 @@ t.test(
       store,
       relays: new Map([['fake', relay]]),
       logger: silent,
-      clock: { now: () => T },
+      clock: new ManualClock(T),
       concurrency: 4,
       maxAttempts: 3,
       backoffBaseMs: 100,

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import { readFileSync } from 'node:fs'
 import { PermissionFlagsBits } from 'discord.js'
 import t from 'tap'
@@ -46,7 +47,7 @@ async function usedBy(mode: 'thread' | 'forum' | 'channel'): Promise<Set<Flag>> 
     const channel = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
     const relay = await plugin.create(
       { token: fake.token, channel: channel.id, apiUrl: fake.api, mode },
-      { name: 'discord.support', logger: recordingLogger(), configDir: '.' }
+      { name: 'discord.support', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     await relay.ready!()
     const state = memoryState()

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
@@ -52,7 +53,7 @@ t.test('each scope of the manifest is needed: without it the relay fails or warn
     const logger = recordingLogger()
     const relay = await plugin.create(
       { token: 'xoxb-less', channel, apiUrl: fake.apiUrl },
-      { name: 'slack.support', logger, configDir: '.' }
+      { name: 'slack.support', logger, configDir: '.', clock: systemClock }
     )
     const ready = await relay.ready!().then(
       () => 'ready',

@@ -543,31 +543,12 @@ function fail(res: ServerResponse, error: unknown): void {
 }
 
 /*
- * What tests of the Slack relay share besides the server: a clock they move by hand, a logger
+ * What tests of the Slack relay share besides the server: a start of time, a logger
  * that remembers, and GPTBots messages as the relay receives them.
  */
 
-/** A clock whose sleeps return at once, moving time forward instead: pacing tests run instantly. */
-export class ManualClock {
-  constructor(public time = 1_700_000_000_000) {}
-
-  readonly now = (): number => this.time
-
-  /** How long each sleep asked to wait, in order. */
-  readonly sleeps: number[] = []
-
-  readonly sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
-    signal?.throwIfAborted()
-    const until = this.time + Math.max(0, ms)
-    this.sleeps.push(ms)
-    await Promise.resolve()
-    this.time = Math.max(this.time, until)
-  }
-
-  advance(ms: number): void {
-    this.time += ms
-  }
-}
+/** The Slack tests' start of time (the shared ManualClock lives in test/helpers/clock.ts). */
+export const slackEpoch = 1_700_000_000_000
 
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error'

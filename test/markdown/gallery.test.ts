@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -88,7 +89,7 @@ for (const answer of answers) {
         customize: true,
         pace: { intervalMs: 0, burst: 1 }
       },
-      { name: 'slack.gallery', logger: recordingLogger(), configDir: '.' }
+      { name: 'slack.gallery', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     const before = slack.messages.length
     const outcome = await slackRelay.deliver(relayMessage({ text: answer.text }), deliveryContext(memoryState()))
@@ -105,7 +106,7 @@ for (const answer of answers) {
     const channel = discord.addChannel(ChannelType.Text)
     const discordRelay = await discordPlugin.create(
       { token: discord.token, channel: channel.id, mode: 'channel', apiUrl: discord.api },
-      { name: 'discord.gallery', logger: recordingLogger(), configDir: '.' }
+      { name: 'discord.gallery', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     const delivered = await discordRelay.deliver(discordMessage({ text: answer.text }), deliveryContext(memoryState()))
     t.equal(delivered.status, 'delivered', 'Discord accepted every post')

@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import type { DeliveryOutcome } from '../../src/relays/types.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { post, seed, testApp } from '../helpers/app.js'

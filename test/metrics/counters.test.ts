@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import type { DeliveryOutcome } from '../../src/relays/types.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { post, seed, testApp, TOKEN } from '../helpers/app.js'

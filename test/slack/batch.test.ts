@@ -1,4 +1,5 @@
 import t from 'tap'
+import { systemClock } from '../../src/dispatch/clock.js'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'
@@ -24,7 +25,7 @@ async function setup(t: Teardown, options: Partial<SlackOptions> = {}, fakeOptio
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 }, ...options },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   return { fake, relay }
 }
@@ -230,7 +231,7 @@ t.test("fairness: a new conversation's first post goes before another's long bac
       threadStart: 'message',
       pace: { intervalMs: 50, burst: 1 }
     },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   // Four conversations with backlogs of six 6,000-character messages each, one post per message.
   const offered = new Map(

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { systemClock } from '../../src/dispatch/clock.js'
 import t, { type Test } from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import { conversationState } from '../../src/dispatch/state.js'
@@ -36,7 +37,7 @@ async function instance(fake: FakeSlack, options: object = {}): Promise<Relay> {
       pace: { intervalMs: 0, burst: 1 },
       ...options
     },
-    { name: relayName, logger: recordingLogger(), configDir: '.' }
+    { name: relayName, logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
 }
 
@@ -109,7 +110,7 @@ t.test('the config takes channel, channels or both, and needs one', async t => {
     async () =>
       plugin.create(
         { token: fakeToken, apiUrl: fake.apiUrl },
-        { name: 'x', logger: recordingLogger(), configDir: '.' }
+        { name: 'x', logger: recordingLogger(), configDir: '.', clock: systemClock }
       ),
     { message: /set "channel"/ }
   )

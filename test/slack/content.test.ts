@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
@@ -26,7 +27,7 @@ async function relayed(
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 }, ...options },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const outcome = await relay.deliver(relayMessage(message), deliveryContext(memoryState()))
   if (outcome.status !== 'delivered') throw new Error(`not delivered: ${JSON.stringify(outcome)}`)
@@ -83,7 +84,7 @@ t.test('an empty message posts nothing and starts no thread', async t => {
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const outcome = await relay.deliver(relayMessage({ text: '  ', flowOutput: [] }), deliveryContext(memoryState()))
   t.same(outcome, { status: 'delivered', posted: { channel: fakeChannel, parts: 0 } })

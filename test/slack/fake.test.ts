@@ -1,5 +1,6 @@
+import { ManualClock } from '../helpers/clock.js'
 import t from 'tap'
-import { FakeSlack, ManualClock, fakeChannel, fakeToken, slackLimits } from '../fakes/slack.js'
+import { slackEpoch, FakeSlack, fakeChannel, fakeToken, slackLimits } from '../fakes/slack.js'
 
 // The fake is only worth what its strictness is worth: each limit a relay must respect is checked here.
 
@@ -153,7 +154,7 @@ t.test('tokens, channels and scopes', async t => {
 })
 
 t.test('paces each channel and answers 429 with Retry-After', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const fake = await FakeSlack.start({
     now: clock.now,
     rateLimit: { intervalMs: 1000, burst: 2 },

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import { safeMarkdown } from '../../plugins/slack/format.js'
 import plugin from '../../plugins/slack/index.js'
@@ -62,7 +63,7 @@ async function deliverLongAnswer(t: Teardown, options: Partial<SlackOptions>) {
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 2, burst: 5 }, ...options },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const answer = longAnswer()
   const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))

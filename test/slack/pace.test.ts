@@ -1,6 +1,7 @@
+import { slackEpoch } from '../fakes/slack.js'
+import { ManualClock } from '../helpers/clock.js'
 import t from 'tap'
 import { ChannelHeld, ChannelPacer } from '../../plugins/slack/pace.js'
-import { ManualClock } from '../fakes/slack.js'
 
 /** When each of `count` posts to a channel would go out, relative to the start. */
 async function slots(pacer: ChannelPacer, clock: ManualClock, channel: string, count: number): Promise<number[]> {
@@ -14,13 +15,13 @@ async function slots(pacer: ChannelPacer, clock: ManualClock, channel: string, c
 }
 
 t.test('a burst goes at once, then one post per interval', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 3)
   t.same(await slots(pacer, clock, 'C1', 6), [0, 0, 0, 1000, 2000, 3000])
 })
 
 t.test('a quiet channel earns its burst back', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 2)
   await slots(pacer, clock, 'C1', 4)
   clock.advance(10_000)
@@ -28,7 +29,7 @@ t.test('a quiet channel earns its burst back', async t => {
 })
 
 t.test('channels are paced apart from each other', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 1)
   await pacer.take('C1')
   const before = clock.now()
@@ -37,7 +38,7 @@ t.test('channels are paced apart from each other', async t => {
 })
 
 t.test('concurrent posts to one channel get distinct slots, in the order they asked', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 1)
   const start = clock.now()
   const order: [number, number][] = []
@@ -61,7 +62,7 @@ t.test('concurrent posts to one channel get distinct slots, in the order they as
 t.test(
   'the pace counts from when Slack answered: a slow post and a quick one after it do not arrive too close',
   async t => {
-    const clock = new ManualClock()
+    const clock = new ManualClock(slackEpoch)
     const pacer = new ChannelPacer(clock, 1000, 1)
     const start = clock.now()
     const answered = await pacer.take('C1')
@@ -74,7 +75,7 @@ t.test(
 )
 
 t.test('a burst whose first post arrived late moves the steady pace after it by as much', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 3)
   const start = clock.now()
   const burst = await Promise.all([0, 1, 2].map(() => pacer.take('C1')))
@@ -93,7 +94,7 @@ t.test('a burst whose first post arrived late moves the steady pace after it by 
 })
 
 t.test('a hold after a 429 refuses posts until it ends, then resumes without a burst', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 3)
   pacer.hold('C1', clock.now() + 5000)
   await t.rejects(pacer.take('C1'), ChannelHeld)
@@ -109,7 +110,7 @@ t.test('a hold after a 429 refuses posts until it ends, then resumes without a b
 })
 
 t.test('a hold set while a post waits for its slot stops that post too', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 1)
   await pacer.take('C1')
   const waiting = pacer.take('C1')
@@ -118,7 +119,7 @@ t.test('a hold set while a post waits for its slot stops that post too', async t
 })
 
 t.test('an aborted delivery stops waiting', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 1000, 1)
   await pacer.take('C1')
   const abort = new AbortController()
@@ -127,7 +128,7 @@ t.test('an aborted delivery stops waiting', async t => {
 })
 
 t.test('an interval of 0 does not pace at all', async t => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const pacer = new ChannelPacer(clock, 0, 1)
   t.same(await slots(pacer, clock, 'C1', 5), [0, 0, 0, 0, 0])
 })

@@ -1,10 +1,12 @@
+import { systemClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'
 import {
+  slackEpoch,
   FakeSlack,
-  ManualClock,
   deliveryContext,
   fakeChannel,
   fakeToken,
@@ -18,7 +20,7 @@ type Teardown = Pick<typeof t, 'teardown'>
 
 /** A fake and relays sharing one hand-moved clock, so that Retry-After passes without sleeping. */
 async function withClock(t: Teardown) {
-  const clock = new ManualClock()
+  const clock = new ManualClock(slackEpoch)
   const fake = await FakeSlack.start({
     now: clock.now,
     rateLimit: false,
@@ -28,8 +30,7 @@ async function withClock(t: Teardown) {
   const relayFor = (options: Partial<SlackOptions> = {}) =>
     createSlackRelay(
       { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, ...options },
-      { name: 'slack.test', logger: recordingLogger(), configDir: '.' },
-      clock
+      { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock }
     )
   return { clock, fake, relayFor }
 }
@@ -127,7 +128,7 @@ t.test('real time: pacing with short windows, through the default export', async
       maxPartLength: 1000,
       pace: { intervalMs: 40, burst: 1 }
     },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const text = Array.from({ length: 3 }, (_, i) => `Part ${i} ` + 'word '.repeat(180).trim()).join('\n\n')
   await relay.ready?.()

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
@@ -11,7 +12,7 @@ async function setup(t: Teardown, fakeOptions: FakeSlackOptions = {}, options: P
   const logger = recordingLogger()
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, ...options },
-    { name: 'slack.support', logger, configDir: '.' }
+    { name: 'slack.support', logger, configDir: '.', clock: systemClock }
   )
   return { fake, logger, ready: () => relay.ready!() }
 }

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import {
@@ -58,7 +59,7 @@ t.test('tables reach Slack as table blocks, one per message and last in it', asy
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered', 'the strict fake accepted every post')
@@ -104,7 +105,7 @@ t.test('a table too big for a table block is a monospace table, aligned for CJK'
   t.teardown(() => fake.close())
   const relay = await plugin.create(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
-    { name: 'slack.test', logger: recordingLogger(), configDir: '.' }
+    { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const rows = Array.from({ length: 120 }, (_, i) => `| ${i} | 第${i}行 |`)
   const text = ['| # | 名称 |', '|--:|---|', ...rows].join('\n')

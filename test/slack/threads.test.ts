@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/dispatch/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
@@ -27,7 +28,7 @@ async function setup(t: Teardown, options: Partial<SlackOptions> = {}) {
   const create = (extra: Partial<SlackOptions> = {}) =>
     plugin.create(
       { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace, ...options, ...extra },
-      { name: 'slack.test', logger, configDir: '.' }
+      { name: 'slack.test', logger, configDir: '.', clock: systemClock }
     )
   return { fake, logger, relay: await create(), create }
 }

@@ -1,6 +1,6 @@
 import { Counter, Registry } from 'prom-client'
 import t from 'tap'
-import { ManualClock } from '../../src/dispatch/clock.js'
+import { ManualClock } from '../helpers/clock.js'
 import { counterBy, DeliveredPerMinute } from '../../src/ui/rates.js'
 
 const MINUTE = 60_000

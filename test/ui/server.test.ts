@@ -254,6 +254,11 @@ t.test('the overview reads intake and 429 counts from the metrics registry, and 
   t.match(overview.body, /<dt>default<\/dt><dd>1<\/dd>/, 'accepted, by source')
   t.match(overview.body, /<th scope="row" class="id">console<\/th>/)
   t.match(overview.body, /data-label="Backlog">1</, 'the stored message waits for the console relay')
+  t.match(
+    overview.body,
+    /data-label="Oldest waiting">\d+ s</,
+    "the relay's oldest undelivered message, from the same backlog query as the metrics"
+  )
 
   const plain = await testApp(t, { config: { admin: { token: ADMIN_TOKEN }, metrics: { enabled: false } } })
   const signed = await signIn(plain)

@@ -1,0 +1,112 @@
+import type Database from 'better-sqlite3'
+
+interface SqliteMigration {
+  version: number
+  name: string
+  sql: string
+}
+
+/**
+ * The SQLite schema, step by step, as PostgreSQL's (postgres-schema.ts). A released step is never
+ * edited; a change is a new step at the end. Step 1 is the schema as it stood when versions began:
+ * its statements say IF NOT EXISTS so that a file made before then is taken over as it is.
+ */
+const migrations: SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'outbox',
+    // The last four indexes are what the admin, metrics and pruning read by. Every accept and
+    // every outcome writes them, so there are few: a delivery's counts are reached through its
+    // message's conversation, and only dead letters are indexed by status.
+    sql: `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  UNIQUE (source, message_id, type)
+);
+CREATE TABLE IF NOT EXISTS lanes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  relay TEXT NOT NULL,
+  source TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  pending INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER,
+  owner TEXT,
+  lease_until INTEGER,
+  UNIQUE (relay, source, conversation_id)
+);
+CREATE INDEX IF NOT EXISTS lanes_due ON lanes (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER NOT NULL REFERENCES messages (seq),
+  lane_id INTEGER NOT NULL REFERENCES lanes (id),
+  relay TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  posted TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (lane_id, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq);
+CREATE TABLE IF NOT EXISTS relay_state (
+  relay TEXT NOT NULL,
+  source TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (relay, source, conversation_id, key)
+);
+CREATE INDEX IF NOT EXISTS messages_conversation ON messages (source, conversation_id, seq, received_at);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at);
+CREATE INDEX IF NOT EXISTS lanes_conversation ON lanes (source, conversation_id);
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (relay, id) WHERE status = 'dead';
+`
+  }
+]
+
+/**
+ * What a file made before versions began may hold beyond step 1: two indexes that every accept and
+ * outcome wrote for the admin (about a fifth of an accept's cost), dropped when it is taken over.
+ */
+const beforeVersions = `
+DROP INDEX IF EXISTS deliveries_lane_status;
+DROP INDEX IF EXISTS deliveries_status;
+`
+
+export const sqliteSchemaVersion = migrations[migrations.length - 1]!.version
+
+/**
+ * Brings the file up to the newest version in one transaction, recording each step in
+ * schema_migrations; a file newer than this code is refused rather than written with old rules.
+ */
+export function migrateSqlite(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+)`)
+    const current = db.prepare('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck().get() as number
+    if (current > sqliteSchemaVersion) {
+      throw new Error(
+        `the SQLite store is at schema version ${current}, newer than this relay knows (${sqliteSchemaVersion}); run a newer gptbots-relay`
+      )
+    }
+    const unversioned =
+      current === 0 && db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'`).get()
+    if (unversioned) db.exec(beforeVersions)
+    const record = db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)')
+    for (const migration of migrations) {
+      if (migration.version <= current) continue
+      db.exec(migration.sql)
+      record.run(migration.version, migration.name)
+    }
+  })()
+}
