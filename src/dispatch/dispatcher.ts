@@ -537,6 +537,12 @@ export class Dispatcher {
     if (first && delivered.length === 0 && !nextOutcome)
       nextOutcome = { status: 'retry', error: 'the relay delivered none of the messages offered and said not why' }
     const batch = (index: number) => (offered.length > 1 ? { size: offered.length, index } : undefined)
+    // Held with nothing delivered: there is nothing to write (the store refuses an empty record),
+    // and a store error here would release the lane unheld, to be claimed and posted again at once.
+    if (first && delivered.length === 0 && nextOutcome?.status === 'held') {
+      this.holdRelay(first, nextOutcome.error, durationMs)
+      return 'stop'
+    }
 
     let next: BatchNext | undefined
     let retryInMs: number | undefined
