@@ -5,6 +5,7 @@ import {
   failed,
   held,
   retry,
+  type BatchOutcome,
   type DeliveryContext,
   type DeliveryOutcome,
   type InboundRoute,
@@ -12,7 +13,8 @@ import {
   type RelayInit
 } from '../../src/relays/types.js'
 import { apiCode, Code, judge } from './errors.js'
-import { partsOf, type Look, type Part } from './format.js'
+import { escapeMarkdown } from 'discord.js'
+import { CONTENT_LIMIT, partsOf, SUPPRESS_EMBEDS, type Look, type Part } from './format.js'
 import { deliveryLink, type PermalinkSources } from './permalink.js'
 import { DiscordDesk, type DeskDelivery } from './inbound/desk.js'
 import { nonceFor } from './nonce.js'
@@ -137,6 +139,9 @@ export class DiscordRelay implements Relay {
     }
   }
 
+  /** At most this many messages in one combined post: their text must fit 2,000 characters anyway. */
+  readonly batchLimits = { maxMessages: 20, maxChars: CONTENT_LIMIT }
+
   async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
     let desk: DeskDelivery | undefined
     if (message.handoff && this.desk) {
@@ -148,7 +153,71 @@ export class DiscordRelay implements Relay {
         return this.outcomeOf(error, 'the handoff thread', context)
       }
     }
-    const parts = desk?.parts ?? partsOf(message, this.look)
+    return this.deliverParts(message, desk?.parts ?? partsOf(message, this.look), context, desk)
+  }
+
+  /**
+   * Posts the lane's head and the messages after it that fit whole in one Discord message (#15):
+   * each turn opens with a line naming its speaker and the time it was written (Discord shows
+   * `<t:…>` in the reader's time zone). A message that needs several parts or carries embeds goes
+   * alone. One post per call; the rest is offered again. The combined post's nonce and progress are
+   * keyed on all its messages, so a retry with another set of messages never matches it.
+   */
+  async deliverBatch(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
+    const head = messages[0] as RelayMessage
+    // Handoff threads (#17) are the desk's: their messages are never combined.
+    const group = head.handoff && this.desk ? [] : this.combinable(messages)
+    if (group.length < 2) {
+      const outcome = await this.deliver(head, context)
+      return outcome.status === 'delivered' ? { delivered: [outcome.posted] } : { delivered: [], next: outcome }
+    }
+    const combined: RelayMessage = {
+      ...head,
+      messageId: group.map(turn => turn.message.messageId).join('+'),
+      text: group.map(turn => turn.content).join('\n')
+    }
+    const part: Part = { content: combined.text }
+    if (this.look.linkPreviews === false) part.flags = SUPPRESS_EMBEDS
+    const outcome = await this.deliverParts(combined, [part], context)
+    if (outcome.status !== 'delivered') return { delivered: [], next: outcome }
+    const posted = { ...outcome.posted, combined: group.length }
+    return { delivered: group.map(() => posted) }
+  }
+
+  /** The head and the messages after it that fit one post together, each as its turn's text. */
+  private combinable(messages: RelayMessage[]): { message: RelayMessage; content: string }[] {
+    const bare: Look = { ...this.look, labelRole: false, markConversation: false }
+    const group: { message: RelayMessage; content: string }[] = []
+    let length = 0
+    for (const message of messages) {
+      // Through a webhook, a post has its speaker's name: only one speaker's turns go together.
+      if (this.settings.webhook && message.type !== messages[0]?.type) break
+      const parts = partsOf(message, bare)
+      if (parts.length !== 1 || parts[0]?.embeds || !parts[0]?.content) break
+      const header = this.turnHeader(message, group.length === 0)
+      const content = `${header}\n${parts[0].content}`
+      if (length + content.length + 1 > CONTENT_LIMIT) break
+      group.push({ message, content })
+      length += content.length + 1
+    }
+    return group
+  }
+
+  private turnHeader(message: RelayMessage, first: boolean): string {
+    const icon = message.type === 'ANSWER' ? '🤖' : '👤'
+    const name = escapeMarkdown(this.settings.names[message.type])
+    const when = `<t:${Math.floor(message.createdAt / 1000)}:T>`
+    const mark =
+      first && this.look.markConversation ? ` · conversation \`${message.conversationId.replace(/`/g, '')}\`` : ''
+    return `**${icon} ${name}** · ${when}${mark}`
+  }
+
+  private async deliverParts(
+    message: RelayMessage,
+    parts: Part[],
+    context: DeliveryContext,
+    desk?: DeskDelivery
+  ): Promise<DeliveryOutcome> {
     if (parts.length === 0) {
       context.logger.debug(
         { messageId: message.messageId },

@@ -36,6 +36,13 @@ export const slackDefaults = {
   timeoutMs: 15_000
 } as const
 
+const ChannelId = Type.String({
+  pattern: '^[CGD][A-Z0-9]+$',
+  patternErrorMessage:
+    'must be a channel ID such as C0123ABCD, not a channel name such as "#general": in Slack, open the channel, click its name at the top, and copy the Channel ID at the bottom of the About tab',
+  description: 'Channel ID such as C0123456 (not a #name)'
+})
+
 export const SlackOptions = Type.Object(
   {
     token: Type.String({
@@ -44,12 +51,16 @@ export const SlackOptions = Type.Object(
         "must be a Slack bot token starting with xoxb-: copy the Bot User OAuth Token from your app's OAuth & Permissions page at https://api.slack.com/apps",
       description: 'Bot token (xoxb-...) with chat:write'
     }),
-    channel: Type.String({
-      pattern: '^[CGD][A-Z0-9]+$',
-      patternErrorMessage:
-        'must be a channel ID such as C0123ABCD, not a channel name such as "#general": in Slack, open the channel, click its name at the top, and copy the Channel ID at the bottom of the About tab',
-      description: 'Channel ID such as C0123456 (not a #name)'
-    }),
+    channel: Type.Optional(ChannelId),
+    channels: Type.Optional(
+      Type.Array(ChannelId, {
+        minItems: 1,
+        maxItems: 50,
+        uniqueItems: true,
+        description:
+          'Several channel IDs: each new conversation goes to the least busy one and stays there (with or instead of channel)'
+      })
+    ),
     apiUrl: Type.Optional(
       Type.String({
         pattern: '^https?://',
@@ -129,7 +140,10 @@ export interface Speaker {
 /** The options with every default filled in, so the relay never meets an undefined. */
 export interface SlackSettings {
   token: string
+  /** The first channel: the one error messages name when no other is known. */
   channel: string
+  /** Every channel given, `channel` first. */
+  channels: string[]
   apiUrl: string
   threadStart: 'title' | 'message'
   threadTitle: string
@@ -142,9 +156,14 @@ export interface SlackSettings {
 }
 
 export function slackSettings(options: SlackOptions): SlackSettings {
+  const channels = [...new Set([...(options.channel ? [options.channel] : []), ...(options.channels ?? [])])]
+  if (channels.length === 0) {
+    throw new Error('set "channel" to a channel ID such as C0123456 (or "channels" to several)')
+  }
   return {
     token: options.token,
-    channel: options.channel,
+    channel: channels[0] as string,
+    channels,
     apiUrl: options.apiUrl ?? slackDefaults.apiUrl,
     threadStart: options.threadStart ?? slackDefaults.threadStart,
     threadTitle: options.threadTitle ?? slackDefaults.threadTitle,

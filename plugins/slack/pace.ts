@@ -11,6 +11,24 @@ export class ChannelHeld extends Error {
   }
 }
 
+/** Who a post is for, so that the channel's posts are shared fairly among conversations. */
+export interface Turn {
+  /** The conversation (or any lane) the post belongs to; posts of one key go in the order asked. */
+  key?: string
+  /**
+   * The first post of a conversation (its thread's parent): it goes before the round, so that a
+   * new conversation shows up at once however long the others' backlogs are.
+   */
+  first?: boolean
+}
+
+interface Waiter {
+  first: boolean
+  signal?: AbortSignal
+  resolve(answered: Answered): void
+  reject(error: unknown): void
+}
+
 interface ChannelLane {
   /**
    * When the channel is next free in a steady one-per-interval flow (GCRA's theoretical arrival
@@ -21,26 +39,30 @@ interface ChannelLane {
   heldUntil: number
   /** Posts let through so far. */
   sent: number
-  /** Settles when the post before the last one in line has been let through or gave up. */
-  line: Promise<void>
+  /** First posts of conversations, served before the round. */
+  firsts: Waiter[]
+  /** Waiting posts by key; the map's order is the round: a key served goes to its end. */
+  round: Map<string, Waiter[]>
+  /** Whether a loop is handing out this channel's slots. */
+  pumping: boolean
 }
 
 /** Called once Slack has answered a post (or the post failed): from then on its arrival time is bounded. */
 export type Answered = () => void
 
+let anonymous = 0
+
 /**
  * Keeps posts to each channel near Slack's pace of about one per second, letting a short burst
- * through. Posts to a channel wait in line, so concurrent deliveries to a channel go fairly;
- * channels never wait for each other.
+ * through. Slack counts every post of a channel, thread replies included, against one budget:
+ * the posts waiting for it are served round robin by conversation (one post of each in turn, not
+ * first come first served), so that a chatty conversation cannot starve the others, and a
+ * conversation's first post goes before the round. Channels never wait for each other.
  *
  * Slack counts a post when it arrives, which is some time after the relay lets it go; a post that
  * took long to arrive and one after it that arrived quickly look closer together to Slack than
  * they were sent. So the pace is kept on the latest time each post can have arrived: when it was
  * answered.
- *
- * Queued messages are not combined: each relayed message is posted as its own Slack message(s),
- * because the core delivers one message per conversation at a time and records each delivery's
- * outcome; merging would blur which message reached Slack. Splitting the long ones is enough.
  */
 export class ChannelPacer {
   readonly #lanes = new Map<string, ChannelLane>()
@@ -52,32 +74,34 @@ export class ChannelPacer {
   ) {}
 
   /**
-   * Waits for this channel's next slot; call what it returns once Slack has answered. While the
-   * channel is held after a 429 it throws ChannelHeld rather than sleeping, so that the delivery
-   * goes back to the core's queue instead of tying up a worker for the whole Retry-After.
+   * Waits for this channel's next slot given to `turn`'s key; call what it returns once Slack has
+   * answered. While the channel is held after a 429 it throws ChannelHeld rather than sleeping, so
+   * that the delivery goes back to the core's queue instead of tying up a worker for the whole
+   * Retry-After.
    */
-  async take(channel: string, signal?: AbortSignal): Promise<Answered> {
-    signal?.throwIfAborted()
+  take(channel: string, signal?: AbortSignal, turn: Turn = {}): Promise<Answered> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
     const lane = this.#lane(channel)
-    const before = lane.line
-    let done!: () => void
-    lane.line = new Promise(resolve => {
-      done = resolve
-    })
-    try {
-      await before
-      for (;;) {
-        signal?.throwIfAborted()
-        const now = this.clock.now()
-        if (lane.heldUntil > now) throw new ChannelHeld(channel, lane.heldUntil - now)
-        const slot = Math.max(now, lane.nextFree - this.#tolerance)
-        if (slot <= now) return this.#letThrough(lane, now)
-        // Looked at again after the sleep: an answer or a 429 meanwhile may have moved the slot.
-        await this.clock.sleep(slot - now, signal)
+    const now = this.clock.now()
+    if (lane.heldUntil > now) return Promise.reject(new ChannelHeld(channel, lane.heldUntil - now))
+    return new Promise<Answered>((resolve, reject) => {
+      const waiter: Waiter = { first: turn.first === true, signal, resolve, reject }
+      if (waiter.first) lane.firsts.push(waiter)
+      else {
+        const key = turn.key ?? `\0${++anonymous}`
+        const queue = lane.round.get(key)
+        if (queue) queue.push(waiter)
+        else lane.round.set(key, [waiter])
       }
-    } finally {
-      done()
-    }
+      signal?.addEventListener(
+        'abort',
+        () => {
+          if (this.#remove(lane, waiter)) reject(signal.reason)
+        },
+        { once: true }
+      )
+      if (!lane.pumping) void this.#pump(channel, lane)
+    })
   }
 
   /** Keeps the channel free of posts until `until`, then lets them resume at the steady pace, without a burst. */
@@ -85,6 +109,82 @@ export class ChannelPacer {
     const lane = this.#lane(channel)
     lane.heldUntil = Math.max(lane.heldUntil, until)
     lane.nextFree = Math.max(lane.nextFree, until + this.#tolerance)
+  }
+
+  /** How many posts wait for this channel: a measure of how busy it is. */
+  waiting(channel: string): number {
+    const lane = this.#lanes.get(channel)
+    if (!lane) return 0
+    let count = lane.firsts.length
+    for (const queue of lane.round.values()) count += queue.length
+    return count
+  }
+
+  /** Hands out the channel's slots while posts wait for them. */
+  async #pump(channel: string, lane: ChannelLane): Promise<void> {
+    lane.pumping = true
+    try {
+      for (;;) {
+        const now = this.clock.now()
+        if (lane.heldUntil > now) {
+          for (const waiter of this.#drain(lane)) waiter.reject(new ChannelHeld(channel, lane.heldUntil - now))
+          return
+        }
+        if (!this.#hasWaiters(lane)) return
+        const slot = Math.max(now, lane.nextFree - this.#tolerance)
+        if (slot <= now) {
+          this.#next(lane)?.resolve(this.#letThrough(lane, now))
+          continue
+        }
+        // Looked at again after the sleep: an answer or a 429 meanwhile may have moved the slot.
+        await this.clock.sleep(slot - now)
+      }
+    } catch (error) {
+      for (const waiter of this.#drain(lane)) waiter.reject(error)
+    } finally {
+      lane.pumping = false
+    }
+  }
+
+  /** The waiter served next: a first post, else the head of the key whose turn it is. */
+  #next(lane: ChannelLane): Waiter | undefined {
+    const first = lane.firsts.shift()
+    if (first) return first
+    for (const [key, queue] of lane.round) {
+      lane.round.delete(key)
+      const waiter = queue.shift()
+      // The key goes to the end of the round if it has more waiting.
+      if (queue.length > 0) lane.round.set(key, queue)
+      if (waiter) return waiter
+    }
+    return undefined
+  }
+
+  #hasWaiters(lane: ChannelLane): boolean {
+    return lane.firsts.length > 0 || lane.round.size > 0
+  }
+
+  #drain(lane: ChannelLane): Waiter[] {
+    const all = [...lane.firsts, ...[...lane.round.values()].flat()]
+    lane.firsts = []
+    lane.round.clear()
+    return all
+  }
+
+  #remove(lane: ChannelLane, waiter: Waiter): boolean {
+    const index = lane.firsts.indexOf(waiter)
+    if (index !== -1) {
+      lane.firsts.splice(index, 1)
+      return true
+    }
+    for (const [key, queue] of lane.round) {
+      const at = queue.indexOf(waiter)
+      if (at === -1) continue
+      queue.splice(at, 1)
+      if (queue.length === 0) lane.round.delete(key)
+      return true
+    }
+    return false
   }
 
   #letThrough(lane: ChannelLane, now: number): Answered {
@@ -107,7 +207,7 @@ export class ChannelPacer {
   #lane(channel: string): ChannelLane {
     let lane = this.#lanes.get(channel)
     if (!lane) {
-      lane = { nextFree: 0, heldUntil: 0, sent: 0, line: Promise.resolve() }
+      lane = { nextFree: 0, heldUntil: 0, sent: 0, firsts: [], round: new Map(), pumping: false }
       this.#lanes.set(channel, lane)
     }
     return lane

@@ -1,4 +1,4 @@
-import type { Post } from '../../src/markdown/split.js'
+import type { Post, Segment } from '../../src/markdown/split.js'
 import type { RelayMessage } from '../../src/message.js'
 import { escapeMrkdwn, fallbackText, threadTitle } from './format.js'
 import type { SlackSettings, Speaker } from './options.js'
@@ -17,7 +17,7 @@ export interface PostArguments {
   metadata?: { event_type: string; event_payload: Record<string, string> }
 }
 
-type Block =
+export type Block =
   | { type: 'markdown'; text: string }
   | { type: 'context'; elements: ContextElement[] }
   | { type: 'table' | 'divider' }
@@ -49,9 +49,7 @@ export function partArguments(
   index: number
 ): PostArguments {
   const speaker = settings.speakers[message.type]
-  const blocks: Block[] = post.segments.map(segment =>
-    'block' in segment ? (segment.block as Block) : { type: 'markdown', text: segment.text }
-  )
+  const blocks: Block[] = post.segments.map(slackBlock)
   const plain = post.plain || 'table'
   if (settings.customize) {
     const icon = speaker.iconUrl ? { icon_url: speaker.iconUrl } : { icon_emoji: speaker.iconEmoji }
@@ -60,6 +58,11 @@ export function partArguments(
   const name = escapeMrkdwn(speaker.name)
   if (index === 0) blocks.unshift(speakerContext(speaker))
   return { text: `${name}: ${fallbackText(plain, fallbackLimit - name.length - 2)}`, blocks }
+}
+
+/** A segment of a split post as a Slack block. */
+export function slackBlock(segment: Segment): Block {
+  return 'block' in segment ? (segment.block as Block) : { type: 'markdown', text: segment.text }
 }
 
 /** Blocks a post may hold besides the speaker's context block. */

@@ -1,11 +1,11 @@
 import type { RelayMessage } from '../../src/message.js'
 import {
   delivered,
-  failed,
-  held,
   retry,
   type DeliveryContext,
+  type BatchOutcome,
   type DeliveryOutcome,
+  type Posted,
   type Relay,
   type RelayInit
 } from '../../src/relays/types.js'
@@ -14,8 +14,11 @@ import { AdminAlerts, slackFailure } from './errors.js'
 import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
-import { ChannelPacer } from './pace.js'
-import { conversationMetadata, partArguments, postBlocks, titleArguments, type PostArguments } from './payload.js'
+import { ChannelPacer, type Answered, type Turn } from './pace.js'
+import { conversationMetadata, postBlocks, titleArguments, type PostArguments } from './payload.js'
+import { firstGroup, postLimits, type Group } from './combine.js'
+import { ChannelChoice } from './channels.js'
+import { ChannelLag } from '../../src/relays/channel-lag.js'
 import { slackPermalink, WorkspaceUrl } from './permalink.js'
 import { checkReadiness } from './readiness.js'
 import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
@@ -30,18 +33,19 @@ class DeliveryAborted extends Error {
 export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay {
   const { clock } = init
   const settings = slackSettings(options)
-  const { channel } = settings
   const client = slackClient({ ...settings, logger: init.logger })
   const pacer = new ChannelPacer(clock, settings.pace.intervalMs, settings.pace.burst)
   const alerts = new AdminAlerts(init.logger, init.name)
+  const channels = new ChannelChoice(settings.channels, pacer)
+  const lag = new ChannelLag()
   const workspace = new WorkspaceUrl(client)
   let closed = false
 
-  /** Posts to the channel at the channel's pace; resolves to the new message's ts. */
-  async function post(args: PostArguments, signal: AbortSignal): Promise<string> {
+  /** Posts to the channel at the channel's pace, fairly among conversations; resolves to the new message's ts. */
+  async function post(channel: string, args: PostArguments, signal: AbortSignal, turn: Turn): Promise<string> {
     // A post already sent is let finish: aborting it midway could leave it on Slack unrecorded.
     if (signal.aborted) throw new DeliveryAborted('aborted before posting')
-    const answered = await pacer.take(channel, signal)
+    const answered = takeReserved(channel, turn.key) ?? (await pacer.take(channel, signal, turn))
     let result
     try {
       if (signal.aborted) throw new DeliveryAborted('aborted before posting')
@@ -57,108 +61,245 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
     return result.ts
   }
 
+  /** Slots taken by awaitTurn for a conversation's next post, by conversation. */
+  const reserved = new Map<string, { channel: string; answered: Answered }>()
+
+  function takeReserved(channel: string, key: string | undefined): Answered | undefined {
+    const slot = key === undefined ? undefined : reserved.get(key)
+    if (!slot) return undefined
+    reserved.delete(key as string)
+    if (slot.channel === channel) return slot.answered
+    slot.answered()
+    return undefined
+  }
+
+  /** A slot taken and not used (nothing to post) is given up. */
+  function releaseReserved(key: string): void {
+    reserved.get(key)?.answered()
+    reserved.delete(key)
+  }
+
   /**
-   * Posts the parts not yet posted, in order, into the conversation's thread (starting it when
-   * there is none), and records each posted part before the next so that a retry resumes after it.
+   * Posts a group's posts not yet posted, in order, into the conversation's thread (starting it
+   * when there is none), and records each posted part of a message before the next so that a
+   * retry resumes after it. Resolves to what was posted for each message of the group.
    */
-  async function postParts(message: RelayMessage, parts: Post[], context: DeliveryContext): Promise<DeliveryOutcome> {
+  async function postGroup(channel: string, group: Group, context: DeliveryContext): Promise<Posted> {
     const { state, signal } = context
+    const head = group.messages[0] as RelayMessage
+    const key = head.conversationId
     let thread = await threadFor(state, channel)
-    const posted = postedParts(thread, message.messageId)
+    const posted = postedParts(thread, head.messageId)
     if (!thread && settings.threadStart === 'title') {
-      thread = { channel, ts: await post(titleArguments(settings, message, init.name), signal) }
+      const ts = await post(channel, titleArguments(settings, head, init.name), signal, { key, first: true })
+      thread = { channel, ts }
       await rememberThread(state, thread)
     }
-    for (let index = posted.length; index < parts.length; index++) {
-      const args = partArguments(settings, message, parts[index] as Post, index)
-      const ts = await post(thread ? { ...args, thread_ts: thread.ts } : withMetadata(args, message), signal)
+    for (let index = posted.length; index < group.posts.length; index++) {
+      const args = group.posts[index] as PostArguments
+      const ts = await post(channel, thread ? { ...args, thread_ts: thread.ts } : withMetadata(args, head), signal, {
+        key,
+        first: !thread
+      })
       posted.push(ts)
-      // In "message" mode the first part posted becomes the parent.
+      // In "message" mode the first post becomes the parent.
       thread = { channel, ts: thread?.ts ?? ts }
-      if (posted.length < parts.length) thread.progress = { messageId: message.messageId, posted }
+      if (posted.length < group.posts.length) thread.progress = { messageId: head.messageId, posted }
       await rememberThread(state, thread)
     }
     alerts.recovered()
     const link = slackPermalink(await workspace.get(), channel, posted[0], thread?.ts)
-    return delivered({ channel, threadTs: thread?.ts, ts: posted, parts: parts.length, link })
+    const result: Posted = { channel, threadTs: thread?.ts, ts: posted, parts: group.posts.length, link }
+    if (group.combined) result.combined = group.messages.length
+    return result
+  }
+
+  /** Posts the group, starting a new thread once if Slack says the conversation's thread is gone. */
+  async function deliverGroup(channel: string, group: Group, context: DeliveryContext): Promise<Posted> {
+    try {
+      return await postGroup(channel, group, context)
+    } catch (error) {
+      if (slackFailure(error, { ...settings, channel })?.kind !== 'thread-gone') throw error
+      // The parent was deleted: start a new thread and post the whole group there, once.
+      context.logger.warn({ channel }, `Slack relay ${init.name}: thread gone, starting a new one`)
+      await forgetThread(context.state)
+      return await postGroup(channel, group, context)
+    }
+  }
+
+  function partsOf(message: RelayMessage): Post[] {
+    return splitFlow(messageFlow(message, settings.flowOutput), {
+      chars: settings.maxPartLength,
+      blocks: postBlocks,
+      tables: 1
+    })
   }
 
   function withMetadata(args: PostArguments, message: RelayMessage): PostArguments {
     return { ...args, metadata: conversationMetadata(message, init.name) }
   }
 
-  function outcomeOf(error: unknown, context: DeliveryContext): DeliveryOutcome {
-    const failure = slackFailure(error, settings)
+  function outcomeOf(
+    channel: string,
+    error: unknown,
+    context: DeliveryContext
+  ): Exclude<DeliveryOutcome, { status: 'delivered' }> {
+    const failure = slackFailure(error, { ...settings, channel })
     if (!failure) throw new Error(`Slack relay ${init.name}: delivery failed unexpectedly`, { cause: error })
     switch (failure.kind) {
       case 'rate-limited':
         pacer.hold(channel, clock.now() + failure.retryAfterMs)
-        return retry(failure.reason, failure.retryAfterMs)
+        return { status: 'retry', error: failure.reason, retryAfterMs: failure.retryAfterMs }
       case 'held':
-        return retry(failure.reason, failure.retryAfterMs)
+        return { status: 'retry', error: failure.reason, retryAfterMs: failure.retryAfterMs }
       case 'permanent':
         alerts.report(failure.code, failure.reason)
-        return failed(failure.reason)
+        return { status: 'failed', error: failure.reason }
       case 'credentials':
         // The core holds every delivery of this relay and says so, once.
-        return held(failure.reason)
+        return { status: 'held', error: failure.reason }
       case 'thread-gone':
       case 'transient':
         // The dispatcher logs the retry with this reason; a warning here would say it twice.
         context.logger.debug({ channel }, `Slack relay ${init.name}: ${failure.reason}`)
-        return retry(failure.reason)
+        return { status: 'retry', error: failure.reason }
     }
   }
 
-  // A desk relay (config handoff.relays) shows handoffs and takes the humans' replies (inbound/).
+  // A desk relay (config handoff.relays) shows handoffs in its first channel and takes the
+  // humans' replies (inbound/).
   const desk = init.desk
     ? createSlackDesk({
         settings,
         handoff: options.handoff,
         init: { ...init, desk: init.desk },
         client,
-        post,
+        post: (args, signal) => post(settings.channel, args, signal, {}),
         now: clock.now
       })
     : undefined
 
-  return {
+  /** A handoff's message goes to the desk, one at a time; undefined when the desk leaves it to plain delivery. */
+  async function deskDelivery(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome | undefined> {
+    if (!desk || !message.handoff) return undefined
+    if (closed) return retry(`Slack relay ${init.name} is closed`)
+    try {
+      return await desk.deliver(message, context)
+    } catch (error) {
+      return outcomeOf(settings.channel, error, context)
+    }
+  }
+
+  const relay: Relay & { channelLag(): ReadonlyMap<string, number> } = {
     ...(desk && desk.routes.length > 0 ? { inbound: desk.routes } : {}),
     async deliver(message, context) {
-      if (closed) return retry(`Slack relay ${init.name} is closed`)
-      if (desk && message.handoff) {
-        try {
-          const outcome = await desk.deliver(message, context)
-          if (outcome) return outcome
-        } catch (error) {
-          return outcomeOf(error, context)
-        }
-      }
-      const parts = splitFlow(messageFlow(message, settings.flowOutput), {
-        chars: settings.maxPartLength,
-        blocks: postBlocks,
-        tables: 1
-      })
-      if (parts.length === 0) return delivered({ channel, parts: 0 })
       try {
-        return await postParts(message, parts, context)
-      } catch (error) {
-        if (slackFailure(error, settings)?.kind !== 'thread-gone') return outcomeOf(error, context)
-        // The parent was deleted: start a new thread and post the whole message there, once.
-        context.logger.warn({ channel }, `Slack relay ${init.name}: thread gone, starting a new one`)
-        await forgetThread(context.state)
-        try {
-          return await postParts(message, parts, context)
-        } catch (again) {
-          return outcomeOf(again, context)
-        }
+        return (await deskDelivery(message, context)) ?? (await deliverOne(message, context))
+      } finally {
+        releaseReserved(message.conversationId)
       }
     },
 
-    ready: () => checkReadiness(client, settings, init),
+    async deliverBatch(messages, context) {
+      const head = messages[0] as RelayMessage
+      try {
+        // Handoff threads (#17) are the desk's: their messages are never combined.
+        if (desk && head.handoff) {
+          const single = (await deskDelivery(head, context)) ?? (await deliverOne(head, context))
+          return single.status === 'delivered' ? { delivered: [single.posted] } : { delivered: [], next: single }
+        }
+        return await deliverRun(messages, context)
+      } finally {
+        releaseReserved(head.conversationId)
+      }
+    },
+
+    /**
+     * Waits for the conversation's next slot in its channel and keeps it for the delivery that
+     * follows, so that the dispatcher reads the backlog when the post can go at once.
+     */
+    async awaitTurn(message, context) {
+      if (closed) return
+      const channel = await channels.of(context.state)
+      const thread = await threadFor(context.state, channel)
+      const key = message.conversationId
+      releaseReserved(key)
+      const answered = await pacer.take(channel, context.signal, { key, first: !thread })
+      reserved.set(key, { channel, answered })
+    },
+
+    batchLimits: { maxMessages: postLimits.blocks / 2, maxChars: settings.maxPartLength },
+
+    ready: async () => {
+      for (const channel of settings.channels) await checkReadiness(client, { ...settings, channel }, init)
+    },
+
+    /** Per channel, when the oldest message offered and not yet posted was received: /metrics shows its age. */
+    channelLag: () => lag.snapshot(),
 
     async close() {
       closed = true
     }
   }
+
+  async function deliverOne(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
+    if (closed) return retry(`Slack relay ${init.name} is closed`)
+    const channel = await channels.of(context.state)
+    const parts = partsOf(message)
+    if (parts.length === 0) return delivered({ channel, parts: 0 })
+    lag.offered(channel, [message])
+    try {
+      const outcome = delivered(
+        await deliverGroup(
+          channel,
+          firstGroup(settings, [message], () => parts),
+          context
+        )
+      )
+      lag.settled([message], 1)
+      return outcome
+    } catch (error) {
+      const outcome = outcomeOf(channel, error, context)
+      lag.settled([message], 0, outcome.status === 'failed')
+      return outcome
+    }
+  }
+
+  /**
+   * Posts the first group of the backlog: the head and the messages after it that fit whole in
+   * one post, or the head alone in its parts. The rest stays pending and is offered again, so
+   * that each call takes one turn of the channel and messages that arrived meanwhile join the
+   * next post.
+   */
+  async function deliverRun(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
+    if (closed)
+      return {
+        delivered: [],
+        next: retry(`Slack relay ${init.name} is closed`) as Exclude<DeliveryOutcome, { status: 'delivered' }>
+      }
+    const channel = await channels.of(context.state)
+    const rendered = new Map<RelayMessage, Post[]>()
+    const parts = (message: RelayMessage) => {
+      let found = rendered.get(message)
+      if (!found) rendered.set(message, (found = partsOf(message)))
+      return found
+    }
+    // Messages with nothing to show (a flow bot's hidden output) are delivered without a post.
+    let empty = 0
+    while (empty < messages.length && parts(messages[empty] as RelayMessage).length === 0) empty++
+    if (empty > 0) return { delivered: Array.from({ length: empty }, () => ({ channel, parts: 0 })) }
+    lag.offered(channel, messages)
+    const group = firstGroup(settings, messages, parts)
+    try {
+      const posted = await deliverGroup(channel, group, context)
+      lag.settled(messages, group.messages.length)
+      return { delivered: group.messages.map(() => posted) }
+    } catch (error) {
+      const next = outcomeOf(channel, error, context)
+      lag.settled(messages, 0, next.status === 'failed')
+      return { delivered: [], next }
+    }
+  }
+
+  return relay
 }

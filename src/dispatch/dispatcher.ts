@@ -385,6 +385,13 @@ export class Dispatcher {
         // counts: after a reload the lane goes on with the new instance, or stops when its relay was removed.
         const relay = this.relays.get(lane.relay)
         if (!relay || !this.holds.mayAttempt(lane.relay, lane.id, this.clock.now())) return false
+        if (relay.awaitTurn && runLimit(relay) > 1) {
+          // The relay's platform slot for this conversation first, then the run as it is now:
+          // what arrived while the lane waited for its turn goes out in the same post (#15).
+          if (!(await this.awaitTurn(relay, run[0] as PendingDelivery))) return false
+          run = await this.store.pendingRun(lane.id, runLimit(relay))
+          if (run.length === 0) return false
+        }
         const combined = relay.deliverBatch && relay.batchLimits ? offerable(run, relay.batchLimits) : []
         const step =
           combined.length > 1
@@ -418,6 +425,32 @@ export class Dispatcher {
     if (this.room() > 0) return false
     const due = await this.store.nextDueAt(this.relayNames, now)
     return due !== undefined && due <= now
+  }
+
+  /**
+   * Waits, within the delivery timeout, until the relay has a slot for the lane's next post
+   * (`Relay.awaitTurn`); false when the dispatcher is stopping. A relay that fails to wait is
+   * simply delivered to: its own pacing still applies.
+   */
+  private async awaitTurn(relay: Relay, delivery: PendingDelivery): Promise<boolean> {
+    const controller = new AbortController()
+    this.inFlight.add(controller)
+    const timer = setTimeout(() => controller.abort(new Error('turn timed out')), this.options.deliveryTimeoutMs)
+    const { message } = delivery
+    try {
+      await relay.awaitTurn?.(message, {
+        state: conversationState(this.store, delivery.relay, message.source, message.conversationId),
+        attempt: delivery.attempts + 1,
+        signal: controller.signal,
+        logger: this.options.logger
+      })
+    } catch {
+      // Held channel, timeout or abort: the delivery itself says what happened.
+    } finally {
+      clearTimeout(timer)
+      this.inFlight.delete(controller)
+    }
+    return !(controller.signal.reason instanceof ShuttingDown)
   }
 
   /** One message through `deliver`; a relay that takes combined deliveries has it recorded as one, to learn its next run. */
@@ -504,6 +537,12 @@ export class Dispatcher {
     if (first && delivered.length === 0 && !nextOutcome)
       nextOutcome = { status: 'retry', error: 'the relay delivered none of the messages offered and said not why' }
     const batch = (index: number) => (offered.length > 1 ? { size: offered.length, index } : undefined)
+    // Held with nothing delivered: there is nothing to write (the store refuses an empty record),
+    // and a store error here would release the lane unheld, to be claimed and posted again at once.
+    if (first && delivered.length === 0 && nextOutcome?.status === 'held') {
+      this.holdRelay(first, nextOutcome.error, durationMs)
+      return 'stop'
+    }
 
     let next: BatchNext | undefined
     let retryInMs: number | undefined

@@ -9,6 +9,8 @@ export function conversationState(
   conversationId: string
 ): ConversationState {
   return {
+    // '*' is no source name (sources are letters, digits, '.', '-' and '_'), so no conversation's state.
+    ...(source === '*' ? {} : { shared: conversationState(store, relay, '*', '*') }),
     get: async <T>(key: string) => (await store.stateGet(relay, source, conversationId, key)) as T | undefined,
     set: (key, value) =>
       value === undefined

@@ -22,6 +22,12 @@ export interface ConversationState {
   get<T = unknown>(key: string): Promise<T | undefined>
   set(key: string, value: unknown): Promise<void>
   delete(key: string): Promise<void>
+  /**
+   * The relay's memory shared by all its conversations (and all replicas), such as how many
+   * conversations each of its channels was given. Not guarded like a conversation's: writes from
+   * two deliveries can race, so keep only what may be approximate there.
+   */
+  shared?: ConversationState
 }
 
 export interface DeliveryContext {
@@ -90,6 +96,14 @@ export interface Relay {
   deliverBatch?(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome>
   /** The bounds of `deliverBatch`; required with it. */
   batchLimits?: BatchLimits
+  /**
+   * Optional, with `deliverBatch`: resolves when the relay can post the conversation's next post
+   * at once (its channel's pace allows it). The dispatcher awaits it before reading the lane's
+   * run, then offers that run, so that messages that arrived while the conversation waited for its
+   * turn join the post instead of waiting for the next one. The slot is the relay's to keep for
+   * the delivery that follows; a rejection is ignored (the delivery then paces itself).
+   */
+  awaitTurn?(message: RelayMessage, context: DeliveryContext): Promise<void>
   /**
    * Optional, for the lag gauge per channel: for each platform channel (a label of the relay's
    * choosing, such as a channel id) with messages waiting, the receivedAt (ms) of the oldest message

@@ -111,6 +111,8 @@ export interface FakeCall {
   params: Params
   status: number
   body: unknown
+  /** When the fake answered, on its clock. */
+  at: number
 }
 
 interface Bucket {
@@ -220,7 +222,7 @@ export class FakeSlack {
     const params = await readParams(req)
     const token = bearer(req.headers.authorization) ?? (typeof params.token === 'string' ? params.token : undefined)
     const reply = this.#injected(method, params) ?? this.#answer(method, params, token)
-    this.calls.push({ method, params, status: reply.status ?? 200, body: reply.body })
+    this.calls.push({ method, params, status: reply.status ?? 200, body: reply.body, at: this.#now() })
     if (reply.destroy) {
       req.socket.destroy()
       return

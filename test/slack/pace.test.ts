@@ -132,3 +132,42 @@ t.test('an interval of 0 does not pace at all', async t => {
   const pacer = new ChannelPacer(clock, 0, 1)
   t.same(await slots(pacer, clock, 'C1', 5), [0, 0, 0, 0, 0])
 })
+
+t.test('posts waiting for one channel are served round robin by conversation, not first come first served', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const order: string[] = []
+  const ask = (key: string, label: string) =>
+    pacer.take('C1', undefined, { key }).then(() => {
+      order.push(label)
+    })
+  // A chatty conversation asks for five posts before two others ask for one each.
+  const asked = ['a1', 'a2', 'a3', 'a4', 'a5'].map(label => ask('A', label))
+  asked.push(ask('B', 'b1'), ask('C', 'c1'))
+  await Promise.all(asked)
+  t.same(order, ['a1', 'b1', 'c1', 'a2', 'a3', 'a4', 'a5'])
+})
+
+t.test("a conversation's first post goes before a long backlog of others", async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const start = clock.now()
+  const backlog = Array.from({ length: 20 }, (_, i) => pacer.take('C1', undefined, { key: `old-${i % 4}` }))
+  const first = pacer.take('C1', undefined, { key: 'new', first: true }).then(() => clock.now() - start)
+  t.equal(await first, 1000, 'the new thread parent takes the very next slot')
+  await Promise.all(backlog)
+  t.equal(clock.now() - start, 21_000, 'the backlog still gets every other slot')
+})
+
+t.test('waiting() counts the posts in line for a channel', async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.take('C1')
+  const pending = [pacer.take('C1', undefined, { key: 'a' }), pacer.take('C1', undefined, { first: true })]
+  t.equal(pacer.waiting('C1'), 2)
+  t.equal(pacer.waiting('C2'), 0)
+  await Promise.all(pending)
+  t.equal(pacer.waiting('C1'), 0)
+})
