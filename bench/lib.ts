@@ -119,7 +119,7 @@ export function median(values: number[]): number {
   return percentile(values, 50)
 }
 
-/** GPTBots' V1 seed example (src/seed.ts), with the message id also in the text so a fake can match it. */
+/** GPTBots' V1 seed example (src/intake/seed.ts), with the message id also in the text so a fake can match it. */
 export function seedBody(messageId: string, conversationId = '657303a8a764d47094874bbe'): string {
   return JSON.stringify({
     message_id: messageId,

@@ -8,24 +8,24 @@ import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
 import { LagWatch } from './dispatch/lag.js'
 import { RelayHttpError } from './errors.js'
-import { useErrorEnvelope } from './http-errors.js'
-import { frameworkErrors, serverOptions, useHttpLimits } from './http-limits.js'
+import { useErrorEnvelope } from './http/errors.js'
+import { frameworkErrors, serverOptions, useHttpLimits } from './http/limits.js'
 import { intakeRoutes } from './intake/routes.js'
 import { Desk, gptbotsRelay } from './handoff/desk.js'
 import { humanApi, readApiKey } from './handoff/gptbots-client.js'
 import { createGptbotsRelay } from './handoff/gptbots-relay.js'
 import { handoffRoutes } from './handoff/routes.js'
 import { inboundRoutes } from './relays/inbound.js'
-import { createLogger, LoggerSet, scrubSecretsOf, TextScrubber } from './logging.js'
-import { createMetrics, useMetrics } from './metrics.js'
-import { useOpenApi } from './openapi.js'
+import { createLogger, LoggerSet, scrubSecretsOf, TextScrubber } from './ops/logging.js'
+import { createMetrics, useMetrics } from './ops/metrics.js'
+import { useOpenApi } from './http/openapi.js'
 import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
-import { createReloader, type RelayFactory, type ReloadResult } from './reload.js'
-import { compileRouter } from './router.js'
-import { logNotReady, readinessCheck } from './readiness.js'
+import { createReloader, type RelayFactory, type ReloadResult } from './config/reload.js'
+import { compileRouter } from './intake/router.js'
+import { logNotReady, readinessCheck } from './ops/readiness.js'
 import { type UiOptions, uiRoutes } from './ui/routes.js'
-import { startRetention, type Retention } from './retention.js'
+import { startRetention, type Retention } from './store/retention.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -69,7 +69,7 @@ declare module 'fastify' {
   }
 }
 
-export { createLogger } from './logging.js'
+export { createLogger } from './ops/logging.js'
 
 /** Parses JSON strictly: bytes must be UTF-8, and `__proto__`/`constructor.prototype` keys are refused. */
 function useStrictJson(app: FastifyInstance): void {

@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util'
 import { isAdminCommand, runAdminCommand } from './admin/cli.js'
 import { defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
-import { seedExample } from './seed.js'
-import { StartupError } from './startup.js'
+import { seedExample } from './intake/seed.js'
+import { StartupError } from './ops/startup.js'
 
 const usage = {
   main: `gptbots-relay: relay GPTBots webhook messages to Slack, Discord and your own destinations

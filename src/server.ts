@@ -3,7 +3,7 @@ import { buildApp } from './app.js'
 import type { LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { createLogger } from './app.js'
-import { listenProblem, probeListen, StartupError, type ListenTarget } from './startup.js'
+import { listenProblem, probeListen, StartupError, type ListenTarget } from './ops/startup.js'
 
 /** How long a relay that failed to start may take to let go of its store and relays before the process ends. */
 const abandonMs = 5000

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Clock } from '../dispatch/clock.js'
 import { RelayHttpError } from '../errors.js'
-import { trust } from '../http-limits.js'
+import { trust } from '../http/limits.js'
 import { Envelope } from '../http/envelope.js'
 import { TokenSet } from '../http/tokens.js'
 import type {
@@ -12,7 +12,7 @@ import type {
   DeliveryLog,
   DeliveryRecord
 } from '../store/types.js'
-import { explain, slashPath } from '../validation.js'
+import { explain, slashPath } from '../validation/validate.js'
 import { isAdmin } from './auth.js'
 import {
   BacklogReply,

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { type ParseError, ParseErrorCode, parseTree } from 'jsonc-parser'
 import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
-import { checker, dotPath } from '../validation.js'
+import { checker, dotPath } from '../validation/validate.js'
 import { Config } from './schema.js'
 
 export interface LoadedConfig {

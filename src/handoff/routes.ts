@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { RelayHttpError } from '../errors.js'
-import { trust } from '../http-limits.js'
+import { trust } from '../http/limits.js'
 import { authenticate } from '../intake/auth.js'
 import { tokensFor } from '../intake/routes.js'
 import { Envelope } from '../intake/schemas.js'
-import { checker, slashPath } from '../validation.js'
+import { checker, slashPath } from '../validation/validate.js'
 import type { Desk, Stored } from './desk.js'
 import { ChatBody, CloseBody, EstablishBody, HandoffAnswer } from './schemas.js'
 

@@ -5,8 +5,8 @@ import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
-import { nearest } from '../suggest.js'
-import { checker, dotPath } from '../validation.js'
+import { nearest } from '../validation/suggest.js'
+import { checker, dotPath } from '../validation/validate.js'
 import type { Relay, RelayInit, RelayLogger, RelayPlugin } from './types.js'
 
 /** Relays that ship with gptbots-relay, by their `type` name. */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import t from 'tap'
-import { seedExample } from '../../src/seed.js'
+import { seedExample } from '../../src/intake/seed.js'
 
 const readme = readFileSync('README.md', 'utf8')
 

@@ -1,7 +1,7 @@
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { seedExample } from '../../src/seed.js'
+import { seedExample } from '../../src/intake/seed.js'
 import { startRelay, until } from '../helpers/process.js'
 import { onlyThese } from './env.js'
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { seedExample } from '../../src/seed.js'
+import { seedExample } from '../../src/intake/seed.js'
 import { type RelayProcess, startRelay } from '../helpers/process.js'
 import { onlyThese } from './env.js'
 

@@ -5,11 +5,11 @@ import type { Test } from 'tap'
 import { buildApp, type BuildOptions } from '../../src/app.js'
 import { resolveConfig } from '../../src/config/load.js'
 import type { Relay } from '../../src/relays/types.js'
-import { seedExample } from '../../src/seed.js'
+import { seedExample } from '../../src/intake/seed.js'
 
 export const TOKEN = 'test-token-0123456789'
 
-/** The seed example from GPTBots' V1 page (src/seed.ts, the one copy), with overridable fields. */
+/** The seed example from GPTBots' V1 page (src/intake/seed.ts, the one copy), with overridable fields. */
 export function seed(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...seedExample('65a4ccfC7ce58e728d5897e0'), ...overrides }
 }

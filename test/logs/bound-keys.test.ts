@@ -1,6 +1,6 @@
 import t from 'tap'
 import { defaultConfig } from '../../src/config/load.js'
-import { createLogger } from '../../src/logging.js'
+import { createLogger } from '../../src/ops/logging.js'
 import { duplicateKeys } from '../helpers/json-keys.js'
 
 t.test('a key the logger is bound to is written once, whatever a plugin passes', async t => {

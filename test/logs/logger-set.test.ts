@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { pino, type Logger } from 'pino'
 import t from 'tap'
-import { LoggerSet } from '../../src/logging.js'
+import { LoggerSet } from '../../src/ops/logging.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { resolveConfig } from '../../src/config/load.js'
-import { configSecrets, createLogger, scrubSecretsOf, secretScrubber } from '../../src/logging.js'
+import { configSecrets, createLogger, scrubSecretsOf, secretScrubber } from '../../src/ops/logging.js'
 
 const config = (relays: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   resolveConfig(

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readinessCheck } from '../../src/readiness.js'
+import { readinessCheck } from '../../src/ops/readiness.js'
 import type { Relay } from '../../src/relays/types.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { FakeRelay } from '../helpers/fake-relay.js'

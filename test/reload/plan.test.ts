@@ -1,7 +1,7 @@
 import t from 'tap'
 import { resolveConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
-import { planReload } from '../../src/reload-plan.js'
+import { planReload } from '../../src/config/reload-plan.js'
 
 // The pure half of a reload, on its own: two configs in, a plan out, nothing created or closed.
 

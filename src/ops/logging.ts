@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type LogFn, type Logger } from 'pino'
 import pretty from 'pino-pretty'
-import type { Config } from './config/schema.js'
+import type { Config } from '../config/schema.js'
 import { prettyOptions } from './log-pretty.js'
 
 export const censor = '[redacted]'

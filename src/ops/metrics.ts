@@ -9,11 +9,11 @@ import {
   type MetricObjectWithValues,
   type MetricValue
 } from 'prom-client'
-import type { Clock } from './dispatch/clock.js'
-import type { AttemptEvent } from './dispatch/dispatcher.js'
-import type { IntakeEvent } from './intake/routes.js'
-import type { RelayLogger } from './relays/types.js'
-import type { BacklogStats, DeliveryLog } from './store/types.js'
+import type { Clock } from '../dispatch/clock.js'
+import type { AttemptEvent } from '../dispatch/dispatcher.js'
+import type { IntakeEvent } from '../intake/routes.js'
+import type { RelayLogger } from '../relays/types.js'
+import type { BacklogStats, DeliveryLog } from '../store/types.js'
 
 const prefix = 'gptbots_relay_'
 /** The route label of requests that matched no route, so that scanners cannot mint label values. */

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { Config } from './config/schema.js'
+import type { Config } from './schema.js'
 
 /** What a reload would change, worked out from the running config and the new one alone. */
 export type ReloadPlan =

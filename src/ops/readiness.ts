@@ -1,6 +1,6 @@
-import type { HeldRelay } from './dispatch/holds.js'
-import type { Relay } from './relays/types.js'
-import type { Maintenance } from './store/types.js'
+import type { HeldRelay } from '../dispatch/holds.js'
+import type { Relay } from '../relays/types.js'
+import type { Maintenance } from '../store/types.js'
 
 export interface Readiness {
   ready: boolean

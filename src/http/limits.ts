@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Errors, type ErrorCode } from './errors.js'
+import { Errors, type ErrorCode } from '../errors.js'
 
 /**
  * The largest unread body the relay lets a client finish sending after it has been answered

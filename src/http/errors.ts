@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { Errors, RelayHttpError, type ErrorCode } from './errors.js'
+import { Errors, RelayHttpError, type ErrorCode } from '../errors.js'
 
 /** Fastify's own failures, in the relay's table. */
 const fastifyCodes: Record<string, ErrorCode> = {

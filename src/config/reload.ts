@@ -1,13 +1,13 @@
 import type { Logger } from 'pino'
-import { loadConfigFile, type LoadedConfig } from './config/load.js'
-import type { Config } from './config/schema.js'
-import type { Dispatcher } from './dispatch/dispatcher.js'
-import { prepareRelay } from './relays/loader.js'
-import type { Relay } from './relays/types.js'
-import { logNotReady } from './readiness.js'
+import { loadConfigFile, type LoadedConfig } from './load.js'
+import type { Config } from './schema.js'
+import type { Dispatcher } from '../dispatch/dispatcher.js'
+import { prepareRelay } from '../relays/loader.js'
+import type { Relay } from '../relays/types.js'
+import { logNotReady } from '../ops/readiness.js'
 import { planReload } from './reload-plan.js'
-import { compileRouter, type Router } from './router.js'
-import type { DeliveryLog } from './store/types.js'
+import { compileRouter, type Router } from '../intake/router.js'
+import type { DeliveryLog } from '../store/types.js'
 
 /** What changed in a reload that was applied. */
 export interface ReloadChanges {

@@ -1,6 +1,6 @@
-import type { Config } from './config/schema.js'
-import type { Clock } from './dispatch/clock.js'
-import type { Maintenance, PruneResult } from './store/types.js'
+import type { Config } from '../config/schema.js'
+import type { Clock } from '../dispatch/clock.js'
+import type { Maintenance, PruneResult } from './types.js'
 
 export interface RetentionOptions {
   store: Pick<Maintenance, 'prune'>

@@ -1,5 +1,5 @@
-import type { Route } from './config/schema.js'
-import type { RelayMessage } from './message.js'
+import type { Route } from '../config/schema.js'
+import type { RelayMessage } from '../message.js'
 
 export type Router = (message: RelayMessage) => string[]
 

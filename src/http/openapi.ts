@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { WebhookV1, WebhookV2 } from './intake/schemas.js'
+import { WebhookV1, WebhookV2 } from '../intake/schemas.js'
 
 /**
  * The intake checks its body itself (so that it can explain GPTBots' two formats in one sentence),
