@@ -9,5 +9,7 @@ import { createSlackRelay } from './relay.js'
 export default defineRelay({
   type: 'slack',
   options: SlackOptions,
+  check: options =>
+    options.channel || options.channels?.length ? [] : ['channel is required (or "channels", for several)'],
   create: (options, init) => createSlackRelay(options, init)
 })

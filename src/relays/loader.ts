@@ -122,6 +122,8 @@ export async function prepareRelay(name: string, entry: { type: string }, config
   // The config is frozen; defaults are filled into a copy of the relay's part of it.
   const options = Value.Default(plugin.options, structuredClone(raw))
   const problems = checker(plugin.options).problems(options, dotPath(where))
+  // The plugin's own checks first: a missing field reads before the unknown one that may be its typo.
+  if (plugin.check) problems.unshift(...plugin.check(options as never).map(problem => `${where}.${problem}`))
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   return { name, type: entry.type, plugin, options }
 }

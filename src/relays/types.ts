@@ -145,6 +145,12 @@ export interface RelayPlugin<S extends TSchema = TSchema> {
   type: string
   /** A TypeBox schema of the options (the relay's config entry, without `type`). */
   options: S
+  /**
+   * Optional: what the schema cannot say about the options (one field or another), checked with
+   * the schema before the relay is created. Each problem names its field first, as in
+   * `channel is required (or "channels", for several)`; the loader adds the relay's path.
+   */
+  check?(options: Static<S>): string[]
   create(options: Static<S>, init: RelayInit): Relay | Promise<Relay>
 }
 

@@ -118,7 +118,7 @@ t.test("relay options are checked against the plugin's schema, naming relay and 
       { type: 'slack', token: 'xoxb-1', chanel: 'C123' } as { type: string },
       process.cwd()
     ),
-    /^relays\.slack\.support\.channel is required\nrelays\.slack\.support\.chanel is not a known field: did you mean "channel"\?$/
+    /^relays\.slack\.support\.channel is required \(or "channels", for several\)\nrelays\.slack\.support\.chanel is not a known field: did you mean "channel"\?$/
   )
   await t.rejects(
     prepareRelay(
