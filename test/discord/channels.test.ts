@@ -9,6 +9,8 @@ import { SqliteStore } from '../../src/store/sqlite.js'
 import type { ConversationStateStore } from '../../src/store/types.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { postgresOrSkip } from '../helpers/postgres.js'
+import { memoryState } from '../helpers/memory-state.js'
+import { deskScene, establish } from './desk/fixtures.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 
 // Several channels for the Discord relay's bot modes (#15): new conversations go to the least busy
@@ -127,6 +129,29 @@ t.test('channelLag tells the channel while a post waits, and drops it once poste
   const posted = await relay.deliver(message, deliveryContext(state))
   t.equal(posted.status, 'delivered')
   t.same([...relay.channelLag!().keys()], [], 'nothing waits once posted')
+})
+
+t.test('the handoff desk keeps the first channel, and its buttons there act', async t => {
+  const other = fake.addChannel(ChannelType.Text)
+  const scene = await deskScene(fake, { channels: [other.id] })
+  t.teardown(scene.close)
+  // An ordinary conversation takes the first channel: the other one is now the least busy.
+  const chat = await scene.relay.deliver(
+    relayMessage({ conversationId: 'chat', text: 'hello' }),
+    deliveryContext(memoryState())
+  )
+  t.equal(chat.status, 'delivered')
+  const outcome = await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  t.equal(outcome.status, 'delivered')
+  t.equal(fake.threadsOf(other.id).length, 0, 'no handoff thread in the other channel')
+  const threads = fake.threadsOf(scene.channel.id)
+  t.equal(threads.length, 2, "the chat's thread and the handoff's, in the first channel")
+  const opening = fake.messagesIn(threads[1]!.id)[0]!
+  const claim = opening.components![0]!.components.find(b => b.label === 'Claim')!.custom_id!
+  const agent = { id: '200000000000000002', username: 'ann', global_name: 'Ann Agent' }
+  const result = await fake.click(scene.endpoint.url, opening.id, claim, { user: agent })
+  t.equal(result.status, 200)
+  t.same(scene.memory.claims, [{ ...scene.ref, author: { id: agent.id, name: 'Ann Agent' } }], 'the claim acted')
 })
 
 t.test('the config takes channel, channels or both; channels not with webhookUrl', async t => {
