@@ -160,8 +160,7 @@ export class DiscordRelay implements Relay {
 
   async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
     const channel = await this.channelFor(message, context)
-    const outcome = await this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
-    return outcome
+    return this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
   }
 
   /**

@@ -126,8 +126,11 @@ t.test('channelLag tells the channel while a post waits, and drops it once poste
   const waiting = await relay.deliver(message, deliveryContext(state))
   t.equal(waiting.status, 'retry')
   t.same([...relay.channelLag!().entries()], [[channels[0], message.receivedAt]], 'the channel waits since then')
-  const posted = await relay.deliver(message, deliveryContext(state))
-  t.equal(posted.status, 'delivered')
+  // The lane's backlog goes together now, into the same channel.
+  const next = relayMessage({ conversationId: 'slow', text: 'then this' })
+  const posted = await relay.deliverBatch!([message, next], deliveryContext(state))
+  t.equal(posted.delivered.length, 2, 'both posted')
+  t.equal(fake.threadsOf(channels[0]!).length, 1, 'in a thread of the channel that waited')
   t.same([...relay.channelLag!().keys()], [], 'nothing waits once posted')
 })
 
