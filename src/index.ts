@@ -30,3 +30,6 @@ export type {
 } from './store/types.js'
 // The Markdown engine the built-in relays render with: parse once, write a flow, split it by the platform's limits.
 export * as markdown from './markdown/index.js'
+// Several channels per relay (#15): which channel a new conversation goes to, and the lag per channel.
+export { ChannelChoice, type ChannelLoad } from './relays/channel-choice.js'
+export { ChannelLag } from './relays/channel-lag.js'

@@ -11,6 +11,14 @@ const Snowflake = (what: string, description: string) =>
     description
   })
 
+const ChannelId = (description: string) =>
+  Type.String({
+    pattern: '^[0-9]{15,21}$',
+    patternErrorMessage:
+      'must be a channel id, a long number such as 1234567890123456789, not a channel name such as "#general": in Discord, turn on Developer Mode (User Settings, Advanced), then right-click the channel and choose Copy Channel ID',
+    description
+  })
+
 /** The human-handoff desk on Discord (docs/discord.md): buttons and modals through the HTTP interactions endpoint. */
 export const DeskOptions = Type.Object(
   {
@@ -46,12 +54,15 @@ export const DiscordOptions = Type.Object(
       })
     ),
     channel: Type.Optional(
-      Type.String({
-        pattern: '^[0-9]{15,21}$',
-        patternErrorMessage:
-          'must be a channel id, a long number such as 1234567890123456789, not a channel name such as "#general": in Discord, turn on Developer Mode (User Settings, Advanced), then right-click the channel and choose Copy Channel ID',
+      ChannelId(
+        "Channel id: a text or announcement channel (modes thread, channel) or a forum channel (mode forum). With webhookUrl it defaults to the webhook's channel."
+      )
+    ),
+    channels: Type.Optional(
+      Type.Array(ChannelId('A channel id, as for channel.'), {
+        minItems: 1,
         description:
-          "Channel id: a text or announcement channel (modes thread, channel) or a forum channel (mode forum). With webhookUrl it defaults to the webhook's channel."
+          "Several channel ids (bot modes only, not with webhookUrl): each new conversation goes to the least busy one and stays there (with or instead of channel; the first one is the desk's)."
       })
     ),
     mode: Type.Optional(
@@ -146,7 +157,10 @@ export interface Webhook {
 /** Everything the relay needs, defaults filled in and cross-field rules checked. */
 export interface Settings {
   token?: string
+  /** The first channel: the desk's, and the one errors name before a conversation has its own. */
   channel?: string
+  /** Every channel given, `channel` first; empty with a webhook that names none. */
+  channels: string[]
   mode: Mode
   apiUrl: string
   webhook?: Webhook
@@ -174,7 +188,12 @@ export function settingsFrom(options: DiscordOptions, name: string): Settings {
   if (o.webhookUrl !== undefined && !webhook)
     throw problem('webhookUrl must look like https://discord.com/api/webhooks/<id>/<token>')
   if (!o.token && !webhook) throw problem('set token (a bot token) or webhookUrl')
-  if (o.token && !webhook && !o.channel) throw problem('set channel: the id of the channel to post into')
+  // A webhook posts where it points: it cannot spread conversations over channels.
+  if (webhook && o.channels !== undefined)
+    throw problem('channels cannot be used with webhookUrl, which always posts into its own channel; remove one')
+  const channels = [...new Set([...(o.channel ? [o.channel] : []), ...(o.channels ?? [])])]
+  if (o.token && !webhook && channels.length === 0)
+    throw problem('set channel: the id of the channel to post into (or channels to several)')
   const mode = o.mode ?? 'thread'
   // A webhook cannot start a thread in a text channel; only a bot can.
   if (mode === 'thread' && !o.token)
@@ -196,7 +215,8 @@ export function settingsFrom(options: DiscordOptions, name: string): Settings {
   return {
     desk: o.desk,
     token: o.token,
-    channel: o.channel,
+    channel: channels[0],
+    channels,
     mode,
     apiUrl: (o.apiUrl ?? 'https://discord.com/api').replace(/\/+$/, ''),
     webhook,

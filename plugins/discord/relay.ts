@@ -1,5 +1,7 @@
 import { ChannelType } from 'discord.js'
 import type { MessageType, RelayMessage } from '../../src/message.js'
+import { ChannelChoice } from '../../src/relays/channel-choice.js'
+import { ChannelLag } from '../../src/relays/channel-lag.js'
 import {
   delivered,
   failed,
@@ -91,6 +93,13 @@ export class DiscordRelay implements Relay {
   private readonly channelInfo = new Once<APIChannel>(async signal =>
     this.api.channel(await this.channelId(signal), signal)
   )
+  /** Each of several channels' facts, fetched once (the first channel's is `channelInfo`). */
+  private readonly channelInfos = new Map<string, Once<APIChannel>>()
+  /** Deliveries in flight in this process, per channel: how busy a channel is for the choice. */
+  private readonly inFlight = new Map<string, number>()
+  /** Which channel a new conversation goes to (#15); none through a webhook, which posts where it points. */
+  private readonly choice?: ChannelChoice
+  private readonly lag = new ChannelLag()
   private readonly webhookInfo = new Once<APIWebhook>(signal => this.api.webhookInfo(this.settings.webhook!, signal))
   private readonly botId = new Once<string>(async signal => (await this.api.me(signal)).id)
   /** Where the guild of a post's link comes from: the webhook's or the channel's, each fetched once. */
@@ -111,6 +120,8 @@ export class DiscordRelay implements Relay {
     private readonly init: RelayInit
   ) {
     this.api = new DiscordApi(settings)
+    if (!settings.webhook && settings.channels.length > 0)
+      this.choice = new ChannelChoice(settings.channels, { waiting: channel => this.inFlight.get(channel) ?? 0 })
     this.look = {
       labelRole: !settings.webhook,
       markConversation: settings.mode === 'channel',
@@ -142,7 +153,63 @@ export class DiscordRelay implements Relay {
   /** At most this many messages in one combined post: their text must fit 2,000 characters anyway. */
   readonly batchLimits = { maxMessages: 20, maxChars: CONTENT_LIMIT }
 
+  /** Per channel, when the oldest message offered and not yet posted was received (/metrics, #15). */
+  channelLag(): ReadonlyMap<string, number> {
+    return this.lag.snapshot()
+  }
+
   async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
+    const channel = await this.channelFor(message, context)
+    return this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
+  }
+
+  /**
+   * The channel a conversation's messages go to, through the bot: the desk's own (the first) for
+   * handoff threads; the channel of the conversation's thread when it has one (chosen before, or the
+   * first channel for a thread made before several were given); else the choice for a new one.
+   */
+  private async channelFor(message: RelayMessage, context: DeliveryContext): Promise<string | undefined> {
+    if (!this.choice) return undefined
+    if (message.handoff && this.desk) return this.settings.channel
+    if (this.settings.mode !== 'channel' && (await context.state.get<ThreadRecord>(THREAD_KEY)))
+      return (await this.choice.chosen(context.state)) ?? this.settings.channel
+    return this.choice.of(context.state)
+  }
+
+  /** Runs a delivery into `channel`, counted as in flight there and as lag until it settles. */
+  private async tracked<T extends DeliveryOutcome | BatchOutcome>(
+    channel: string | undefined,
+    messages: RelayMessage[],
+    run: () => Promise<T>
+  ): Promise<T> {
+    if (channel === undefined) return run()
+    this.inFlight.set(channel, (this.inFlight.get(channel) ?? 0) + 1)
+    this.lag.offered(channel, messages)
+    let delivered = 0
+    let done = false
+    try {
+      const outcome = await run()
+      if ('status' in outcome) {
+        delivered = outcome.status === 'delivered' ? 1 : 0
+        done = outcome.status === 'failed'
+      } else {
+        delivered = outcome.delivered.length
+        done = outcome.next?.status === 'failed'
+      }
+      return outcome
+    } finally {
+      this.lag.settled(messages, delivered, done)
+      const left = (this.inFlight.get(channel) ?? 1) - 1
+      if (left > 0) this.inFlight.set(channel, left)
+      else this.inFlight.delete(channel)
+    }
+  }
+
+  private async deliverOne(
+    message: RelayMessage,
+    context: DeliveryContext,
+    channel: string | undefined
+  ): Promise<DeliveryOutcome> {
     let desk: DeskDelivery | undefined
     if (message.handoff && this.desk) {
       try {
@@ -153,7 +220,7 @@ export class DiscordRelay implements Relay {
         return this.outcomeOf(error, 'the handoff thread', context)
       }
     }
-    return this.deliverParts(message, desk?.parts ?? partsOf(message, this.look), context, desk)
+    return this.deliverParts(message, desk?.parts ?? partsOf(message, this.look), context, channel, desk)
   }
 
   /**
@@ -165,10 +232,20 @@ export class DiscordRelay implements Relay {
    */
   async deliverBatch(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
     const head = messages[0] as RelayMessage
+    const channel = await this.channelFor(head, context)
+    return this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
+  }
+
+  private async deliverGroup(
+    messages: RelayMessage[],
+    context: DeliveryContext,
+    channel: string | undefined
+  ): Promise<BatchOutcome> {
+    const head = messages[0] as RelayMessage
     // Handoff threads (#17) are the desk's: their messages are never combined.
     const group = head.handoff && this.desk ? [] : this.combinable(messages)
     if (group.length < 2) {
-      const outcome = await this.deliver(head, context)
+      const outcome = await this.deliverOne(head, context, channel)
       return outcome.status === 'delivered' ? { delivered: [outcome.posted] } : { delivered: [], next: outcome }
     }
     const combined: RelayMessage = {
@@ -178,7 +255,7 @@ export class DiscordRelay implements Relay {
     }
     const part: Part = { content: combined.text }
     if (this.look.linkPreviews === false) part.flags = SUPPRESS_EMBEDS
-    const outcome = await this.deliverParts(combined, [part], context)
+    const outcome = await this.deliverParts(combined, [part], context, channel)
     if (outcome.status !== 'delivered') return { delivered: [], next: outcome }
     const posted = { ...outcome.posted, combined: group.length }
     return { delivered: group.map(() => posted) }
@@ -216,6 +293,7 @@ export class DiscordRelay implements Relay {
     message: RelayMessage,
     parts: Part[],
     context: DeliveryContext,
+    channel: string | undefined,
     desk?: DeskDelivery
   ): Promise<DeliveryOutcome> {
     if (parts.length === 0) {
@@ -230,13 +308,13 @@ export class DiscordRelay implements Relay {
     let progress: Progress = saved?.message === key ? saved : { message: key, place: '', done: 0, ids: [] }
     for (let recreated = false; ; ) {
       try {
-        if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context)
+        if (progress.done < parts.length) progress = await this.postParts(message, parts, progress, context, channel)
         await desk?.after?.({ id: progress.place, thread: this.settings.mode !== 'channel' }, progress.ids)
         // `target` is the thread or channel id (`webhook:<id>` for a webhook's own channel).
         const link = await deliveryLink(this.linkSources, progress.place, progress.ids[0])
         return delivered({ target: progress.place, messageIds: progress.ids, parts: parts.length, link })
       } catch (error) {
-        const failure = error instanceof PostingFailed ? error : new PostingFailed(this.configuredPlace(), error)
+        const failure = error instanceof PostingFailed ? error : new PostingFailed(this.configuredPlace(channel), error)
         if (failure.threadGone && !recreated) {
           recreated = true
           context.logger.warn(
@@ -253,8 +331,8 @@ export class DiscordRelay implements Relay {
   }
 
   /** How errors name the place the config gives, before the conversation's own is known. */
-  private configuredPlace(): string {
-    return this.settings.channel ? `channel ${this.settings.channel}` : 'the webhook'
+  private configuredPlace(channel = this.settings.channel): string {
+    return channel ? `channel ${channel}` : 'the webhook'
   }
 
   /** Posts the parts not yet accepted; a failure says where it happened (PostingFailed). */
@@ -262,9 +340,10 @@ export class DiscordRelay implements Relay {
     message: RelayMessage,
     parts: Part[],
     start: Progress,
-    context: DeliveryContext
+    context: DeliveryContext,
+    channel: string | undefined
   ): Promise<Progress> {
-    const found = await this.placeFor(message, parts, start, context)
+    const found = await this.placeFor(message, parts, start, context, channel)
     const place = found.place
     let progress = found.progress
     for (let i = progress.done; i < parts.length; i++) {
@@ -282,19 +361,23 @@ export class DiscordRelay implements Relay {
     return progress
   }
 
-  /** The conversation's place, made on its first message (a forum post is made with the first part). */
+  /**
+   * The conversation's place, made on its first message (a forum post is made with the first part)
+   * in `channel`, the one chosen for the conversation (the webhook's own when undefined).
+   */
   private async placeFor(
     message: RelayMessage,
     parts: Part[],
     progress: Progress,
-    context: DeliveryContext
+    context: DeliveryContext,
+    channel: string | undefined
   ): Promise<{ place: Place; progress: Progress }> {
     const { mode, webhook } = this.settings
     const { state, signal } = context
     const restart = (place: string): Progress =>
       progress.place === place ? progress : { message: progress.message, place, done: 0, ids: [] }
     if (mode === 'channel') {
-      const id = webhook ? `webhook:${webhook.id}` : this.settings.channel!
+      const id = webhook ? `webhook:${webhook.id}` : (channel ?? this.settings.channel!)
       const where = webhook ? this.configuredPlace() : `channel ${id}`
       return { place: { id, thread: false, where }, progress: restart(id) }
     }
@@ -302,7 +385,7 @@ export class DiscordRelay implements Relay {
     if (known)
       return { place: { id: known.id, thread: true, where: `thread ${known.id}` }, progress: restart(known.id) }
 
-    const channelId = await this.channelId(signal)
+    const channelId = channel ?? (await this.channelId(signal))
     try {
       return await this.newPlace(message, parts, progress, context, channelId)
     } catch (error) {
@@ -351,7 +434,7 @@ export class DiscordRelay implements Relay {
   }
 
   private async startThread(channelId: string, name: string, signal: AbortSignal): Promise<string> {
-    const channel = await this.channelInfo.get(signal)
+    const channel = await this.infoOf(channelId).get(signal)
     // An announcement channel's threads are announcement threads.
     const type =
       channel.type === ChannelType.GuildAnnouncement ? ChannelType.AnnouncementThread : ChannelType.PublicThread
@@ -427,7 +510,7 @@ export class DiscordRelay implements Relay {
     const { token, webhook, mode, threadName: template } = this.settings
     if (!token || (mode === 'forum' && webhook) || !template.includes('{conversationId}')) return undefined
     try {
-      const channel = await this.channelInfo.get(context.signal)
+      const channel = await this.infoOf(channelId).get(context.signal)
       const guildId = 'guild_id' in channel ? channel.guild_id : undefined
       if (!guildId) return undefined
       const [{ threads }, botId] = await Promise.all([
@@ -464,6 +547,17 @@ export class DiscordRelay implements Relay {
     return failed(`${this.init.name}: ${trouble.reason}`)
   }
 
+  /** What Discord says of one of the channels, asked once. */
+  private infoOf(channelId: string): Once<APIChannel> {
+    if (channelId === this.settings.channel || this.settings.webhook) return this.channelInfo
+    let info = this.channelInfos.get(channelId)
+    if (!info) {
+      info = new Once(signal => this.api.channel(channelId, signal))
+      this.channelInfos.set(channelId, info)
+    }
+    return info
+  }
+
   /** The configured channel, or the webhook's own. */
   private async channelId(signal?: AbortSignal): Promise<string> {
     if (this.settings.channel) return this.settings.channel
@@ -492,16 +586,26 @@ export class DiscordRelay implements Relay {
     }
     if (!token) return
     await check('the bot', () => this.api.me())
-    const channelId = await check('the webhook', () => this.channelId())
-    const channel = await check(`channel ${channelId}`, () => this.api.channel(channelId))
-    const wanted: ChannelType[] =
-      mode === 'forum' ? [ChannelType.GuildForum] : [ChannelType.GuildText, ChannelType.GuildAnnouncement]
-    if (!wanted.includes(channel.type)) {
-      const is = CHANNEL_TYPE_NAMES[channel.type] ?? `channel of type ${channel.type}`
-      const needs = mode === 'forum' ? 'a forum channel' : 'a text or announcement channel'
-      throw new Error(
-        `${name}: channel ${channelId} is a ${is}, but mode "${mode}" needs ${needs}; change channel or mode`
-      )
+    const channelIds = webhook ? [await check('the webhook', () => this.channelId())] : this.settings.channels
+    let guild: string | undefined
+    for (const channelId of channelIds) {
+      const channel = await check(`channel ${channelId}`, () => this.api.channel(channelId))
+      const wanted: ChannelType[] =
+        mode === 'forum' ? [ChannelType.GuildForum] : [ChannelType.GuildText, ChannelType.GuildAnnouncement]
+      if (!wanted.includes(channel.type)) {
+        const is = CHANNEL_TYPE_NAMES[channel.type] ?? `channel of type ${channel.type}`
+        const needs = mode === 'forum' ? 'a forum channel' : 'a text or announcement channel'
+        throw new Error(
+          `${name}: channel ${channelId} is a ${is}, but mode "${mode}" needs ${needs}; change channel or mode`
+        )
+      }
+      // Links to posts (and the desk) take the first channel's server: the others must be in it too.
+      const of = 'guild_id' in channel ? channel.guild_id : undefined
+      if (guild !== undefined && of !== guild)
+        throw new Error(
+          `${name}: channel ${channelId} is in another server than channel ${channelIds[0]}; give channels of one server`
+        )
+      guild ??= of
     }
   }
 

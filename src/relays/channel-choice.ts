@@ -1,6 +1,9 @@
-import type { ConversationState } from '../../src/relays/types.js'
+import type { ConversationState } from './types.js'
 
-/** What tells how busy a channel is in this process: the posts waiting for its next slot. */
+/**
+ * What tells how busy a channel is in this process: the posts waiting for its next slot (Slack's
+ * pacer), or the deliveries in flight into it (Discord).
+ */
 export interface ChannelLoad {
   waiting(channel: string): number
 }
@@ -9,7 +12,8 @@ const key = 'channel'
 const countsKey = 'channelConversations'
 
 /**
- * Which of a relay's channels a conversation goes to (#15). With one channel, that one. With
+ * Which of a relay's channels a conversation goes to (#15); shared by the Slack and Discord relays
+ * and exported for custom relays. With one channel, that one. With
  * several, a new conversation goes to the least busy channel, and the choice is kept in the
  * conversation's state in the store, so that it stays there across restarts and on every replica
  * (only one delivery of a conversation runs at a time, cluster-wide, so the first choice wins).
@@ -28,6 +32,13 @@ export class ChannelChoice {
     readonly channels: readonly string[],
     private readonly load: ChannelLoad
   ) {}
+
+  /** The channel already chosen for the conversation, if any: nothing is chosen or counted. */
+  async chosen(state: ConversationState): Promise<string | undefined> {
+    if (this.channels.length === 1) return this.channels[0] as string
+    const stored = await state.get<unknown>(key)
+    return typeof stored === 'string' && this.channels.includes(stored) ? stored : undefined
+  }
 
   async of(state: ConversationState): Promise<string> {
     if (this.channels.length === 1) return this.channels[0] as string
