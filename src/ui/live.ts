@@ -86,8 +86,8 @@ export class LiveHub {
     if (this.timer === undefined) return
     this.options.timers.clearInterval(this.timer)
     this.timer = undefined
-    // A page that connects later compares against a fresh read.
-    this.last = undefined
+    // The last read is kept: a page that connects later may have been rendered before a change
+    // that came while no stream was open (or before its first tick), and is told of it then.
   }
 
   /** Ends the streams of one session (signed out or expired). */
