@@ -324,6 +324,16 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     }
   )
 
+  /** A conversation id is only unique within its source: one without the other is refused. */
+  const sourceWithConversation = (source: string | undefined, conversationId: string | undefined) => {
+    if (conversationId !== undefined && source === undefined) {
+      throw new RelayHttpError(
+        'REQUEST_INVALID',
+        'body/source is required with body/conversationId: a conversation id is only unique within its source'
+      )
+    }
+  }
+
   app.post(
     '/dead-letters/replay',
     {
@@ -337,12 +347,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { relay, source, conversationId } = request.body
-      if (conversationId !== undefined && source === undefined) {
-        throw new RelayHttpError(
-          'REQUEST_INVALID',
-          'body/source is required with body/conversationId: a conversation id is only unique within its source'
-        )
-      }
+      sourceWithConversation(source, conversationId)
       configured(relay, 'replay its dead letters')
       const replayed = await store.replayDead({ relay, source, conversationId }, clock.now())
       if (replayed > 0) app.relay.dispatcher.notify()
@@ -364,12 +369,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { relay, source, conversationId } = request.body
-      if (conversationId !== undefined && source === undefined) {
-        throw new RelayHttpError(
-          'REQUEST_INVALID',
-          'body/source is required with body/conversationId: a conversation id is only unique within its source'
-        )
-      }
+      sourceWithConversation(source, conversationId)
       // Not `configured`: dead letters of a relay taken out of the config can still be cleared.
       const dropped = await store.dropDead({ relay, source, conversationId })
       request.log.info({ relay, source, conversationId, dropped }, 'dead letters dropped')
