@@ -270,3 +270,15 @@ t.test(
     t.equal((await admin('POST', `/admin/dead-letters/${id}/replay`)).statusCode, 200, 'a plain id still works')
   }
 )
+
+t.test('a bulk replay or drop by conversation id without its source is refused, and nothing changes', async t => {
+  const { app, admin, send } = await setup(t)
+  await send('m1', 'c1')
+  await app.relay.dispatcher.drain()
+  for (const action of ['replay', 'drop']) {
+    const res = await admin('POST', `/admin/dead-letters/${action}`, { relay: 'flaky', conversationId: 'c1' })
+    t.equal(res.statusCode, 400, `${action}: ${res.body}`)
+    t.match(res.json(), { code: 400, msg: /body\/source is required with body\/conversationId/ })
+  }
+  t.equal((await admin('GET', '/admin/dead-letters')).json().deadLetters.length, 1, 'the dead letter is still there')
+})
