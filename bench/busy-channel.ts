@@ -43,6 +43,8 @@ interface Seen {
   order: string[]
   accepted: number
   limited: number
+  /** Slack: thread parents posted, and how many of them held turns (message mode, or a busy channel in title mode). */
+  parents?: { all: number; withTurns: number }
 }
 
 /** Sends the load and waits until every message is seen (or the drain time is up). */
@@ -97,6 +99,8 @@ function report(name: string, result: Awaited<ReturnType<typeof drive>>, seen: S
   console.log(
     `posts accepted ${seen.accepted} (thread parents included), 429s ${seen.limited} = ${f((100 * seen.limited) / Math.max(1, posts), 2)}% of post calls`
   )
+  if (seen.parents)
+    console.log(`thread parents ${seen.parents.all}, ${seen.parents.withTurns} of them holding the first turns`)
   console.log(
     `lag 200 → visible: p50 ${f(percentile(lags, 50))} s, p95 ${f(percentile(lags, 95))} s, max ${f(Math.max(...lags))} s   (targets: 0/0/0, 429s < 1%, p95 ≤ 15 s, max ≤ 25 s)`
   )
@@ -127,6 +131,11 @@ async function slack(channelCount: number) {
       if (call.status !== 200 || !(call.body as { ok?: boolean }).ok) continue
       s.accepted++
       const { channel, ts } = call.body as { channel: string; ts: string }
+      if (call.params.thread_ts === undefined) {
+        s.parents ??= { all: 0, withTurns: 0 }
+        s.parents.all++
+        if (idsIn(call.params.blocks ?? call.params.text, tag).length > 0) s.parents.withTurns++
+      }
       const thread = `${channel}/${(call.params.thread_ts as string | undefined) ?? ts}`
       for (const id of idsIn(call.params.blocks ?? call.params.text, tag)) {
         if (!s.at.has(id)) {

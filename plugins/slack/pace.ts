@@ -120,6 +120,12 @@ export class ChannelPacer {
     return count
   }
 
+  /** Whether other posts are in line for the channel (or it is held after a 429): it is at its limit. */
+  busy(channel: string): boolean {
+    const lane = this.#lanes.get(channel)
+    return lane !== undefined && (this.waiting(channel) > 0 || lane.heldUntil > this.clock.now())
+  }
+
   /** Hands out the channel's slots while posts wait for them. */
   async #pump(channel: string, lane: ChannelLane): Promise<void> {
     lane.pumping = true

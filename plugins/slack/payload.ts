@@ -1,6 +1,6 @@
 import type { Post, Segment } from '../../src/markdown/split.js'
 import type { RelayMessage } from '../../src/message.js'
-import { escapeMrkdwn, fallbackText, threadTitle } from './format.js'
+import { escapeMrkdwn, fallbackText, threadTitle, truncate } from './format.js'
 import type { SlackSettings, Speaker } from './options.js'
 
 /** Slack advises about 4,000 characters for `text`; it is only the notification and screen-reader form. */
@@ -20,6 +20,7 @@ export interface PostArguments {
 export type Block =
   | { type: 'markdown'; text: string }
   | { type: 'context'; elements: ContextElement[] }
+  | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
   | { type: 'table' | 'divider' }
 
 type ContextElement = { type: 'mrkdwn'; text: string } | { type: 'image'; image_url: string; alt_text: string }
@@ -35,6 +36,28 @@ export function conversationMetadata(message: RelayMessage, relay: string): Post
 /** The parent message of a conversation's thread in "title" mode. */
 export function titleArguments(settings: SlackSettings, message: RelayMessage, relay: string): PostArguments {
   return { text: threadTitle(settings.threadTitle, message), metadata: conversationMetadata(message, relay) }
+}
+
+/**
+ * A thread's parent in "title" mode that also holds the conversation's first post, for a busy
+ * channel (one post instead of two): the title, then the post as it would have gone into the
+ * thread. Undefined when the post has no room left for the title's block.
+ */
+export function titledArguments(
+  settings: SlackSettings,
+  message: RelayMessage,
+  relay: string,
+  args: PostArguments
+): PostArguments | undefined {
+  const blocks = args.blocks ?? []
+  if (blocks.length + 1 > 50) return undefined
+  const title = threadTitle(settings.threadTitle, message)
+  return {
+    ...args,
+    text: truncate(`${title}\n${args.text}`, fallbackLimit),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: title } }, ...blocks],
+    metadata: conversationMetadata(message, relay)
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
 import { ChannelPacer, type Answered, type Turn } from './pace.js'
-import { conversationMetadata, postBlocks, titleArguments, type PostArguments } from './payload.js'
+import { conversationMetadata, postBlocks, titleArguments, titledArguments, type PostArguments } from './payload.js'
 import { firstGroup, postLimits, type Group } from './combine.js'
 import { ChannelChoice } from '../../src/relays/channel-choice.js'
 import { ChannelLag } from '../../src/relays/channel-lag.js'
@@ -90,17 +90,21 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
     const key = head.conversationId
     let thread = await threadFor(state, channel)
     const posted = postedParts(thread, head.messageId)
-    if (!thread && settings.threadStart === 'title') {
+    // In "title" mode the parent names the conversation. When the channel is busy, the title and
+    // the first post share the parent: a new conversation then costs one post of the channel, not two.
+    const titled =
+      !thread && settings.threadStart === 'title' && pacer.busy(channel)
+        ? titledArguments(settings, head, init.name, group.posts[0] as PostArguments)
+        : undefined
+    if (!thread && settings.threadStart === 'title' && !titled) {
       const ts = await post(channel, titleArguments(settings, head, init.name), signal, { key, first: true })
       thread = { channel, ts }
       await rememberThread(state, thread)
     }
     for (let index = posted.length; index < group.posts.length; index++) {
       const args = group.posts[index] as PostArguments
-      const ts = await post(channel, thread ? { ...args, thread_ts: thread.ts } : withMetadata(args, head), signal, {
-        key,
-        first: !thread
-      })
+      const parent = thread ? undefined : (titled ?? withMetadata(args, head))
+      const ts = await post(channel, parent ?? { ...args, thread_ts: thread?.ts }, signal, { key, first: !thread })
       posted.push(ts)
       // In "message" mode the first post becomes the parent.
       thread = { channel, ts: thread?.ts ?? ts }

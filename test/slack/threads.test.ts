@@ -146,3 +146,40 @@ t.test('delivered reports what was posted', async t => {
     }
   })
 })
+
+t.test('in a busy channel, a new thread starts with its title and first post in one parent', async t => {
+  // Slow pacing: a long message's parts wait in line for the channel while another conversation starts.
+  const { fake, relay } = await setup(t, { pace: { intervalMs: 400, burst: 1 }, maxPartLength: 1000 })
+  const long = Array.from({ length: 3 }, (_, i) => `Part ${i} ` + 'word '.repeat(150).trim()).join('\n\n')
+  const busy = relay.deliver(relayMessage({ conversationId: 'long', text: long }), deliveryContext(memoryState()))
+  while (fake.messages.length < 1) await new Promise(resolve => setTimeout(resolve, 10))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal(fake.messages.length, 1, 'the long message still waits for the channel')
+
+  const state = memoryState()
+  const first = await relay.deliver(relayMessage({ conversationId: 'new', text: 'first turn' }), deliveryContext(state))
+  t.equal(first.status, 'delivered')
+  const parent = fake.parents().find(p => p.metadata?.event_payload.conversation_id === 'new')
+  t.ok(parent, 'the parent carries the conversation in its metadata')
+  t.match(parent?.text, /^GPTBots conversation new\n/, 'its notification starts with the title')
+  t.same(
+    parent?.blocks?.[0],
+    { type: 'section', text: { type: 'mrkdwn', text: 'GPTBots conversation new' } },
+    'the title opens it'
+  )
+  t.equal(shownMarkdown(parent!), 'first turn', 'and the first turn follows, with its speaker')
+  t.equal(parent?.blocks?.[1]?.type, 'context')
+  await busy
+
+  // Once the channel is quiet, the next turn goes into the same thread, as a reply.
+  await relay.deliver(relayMessage({ conversationId: 'new', text: 'second turn' }), deliveryContext(state))
+  t.same(fake.replies(parent!.ts).map(shownMarkdown), ['second turn'])
+  t.equal(fake.parents().filter(p => p.metadata?.event_payload.conversation_id === 'new').length, 1, 'one thread')
+
+  // A quiet channel keeps the plain title parent.
+  await relay.deliver(relayMessage({ conversationId: 'quiet', text: 'hello' }), deliveryContext(memoryState()))
+  const quiet = fake.parents().find(p => p.metadata?.event_payload.conversation_id === 'quiet')
+  t.equal(quiet?.text, 'GPTBots conversation quiet')
+  t.equal(quiet?.blocks, undefined, 'the title alone')
+  t.same(fake.replies(quiet!.ts).map(shownMarkdown), ['hello'])
+})
