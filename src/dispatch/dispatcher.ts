@@ -38,6 +38,9 @@ export const defaultLaneTurn = { posts: 4, ms: 1000 }
 /** The lease when none is configured: a dead replica's lanes move on within seconds. */
 export const defaultLeaseMs = 5000
 
+/** The shortest time between two looks at the store woken by other replicas (see remoteWake). */
+const remoteWakeGapMs = 50
+
 /** What happened to one delivery attempt, for logs and metrics. */
 export interface AttemptEvent {
   relay: string
@@ -121,6 +124,9 @@ export class Dispatcher {
   private renewTimer?: NodeJS.Timeout
   private readonly holds: RelayHolds
   private unwatch?: () => void
+  /** Another replica's wake-ups: at most one per remoteWakeGapMs, the last never dropped. */
+  private remoteWakeTimer?: NodeJS.Timeout
+  private remoteWakeMissed = false
   /**
    * Lanes still leased to us that we could not give back (the store was away): given back as soon
    * as it answers again, so that they do not wait for their lease to run out.
@@ -165,7 +171,7 @@ export class Dispatcher {
     if (this.running) return
     this.stopping = false
     // Replicas sharing the store wake each other when they take a message.
-    this.unwatch = this.store.watch?.(() => this.notify())
+    this.unwatch = this.store.watch?.(() => this.remoteWake())
     this.startRenewing()
     this.running = this.loop()
   }
@@ -213,6 +219,27 @@ export class Dispatcher {
     this.wake?.()
   }
 
+  /**
+   * Another replica stored work. It says so once per batch it stores, and every wake costs this
+   * replica a claim and a look at the store, which the replica that stored the work has mostly
+   * made already: so with N replicas each message would cost N claims. Wake-ups are let through at
+   * most once per remoteWakeGapMs; one that comes within the gap wakes the loop when it ends.
+   */
+  private remoteWake(): void {
+    if (this.remoteWakeTimer) {
+      this.remoteWakeMissed = true
+      return
+    }
+    this.notify()
+    this.remoteWakeTimer = setTimeout(() => {
+      this.remoteWakeTimer = undefined
+      if (!this.remoteWakeMissed || this.stopping) return
+      this.remoteWakeMissed = false
+      this.remoteWake()
+    }, remoteWakeGapMs)
+    this.remoteWakeTimer.unref()
+  }
+
   /** Delivers everything due now, then returns. For tests and one-shot runs; do not mix with start(). */
   async drain(): Promise<void> {
     for (;;) {
@@ -227,6 +254,8 @@ export class Dispatcher {
     this.stopping = true
     this.wake?.()
     clearInterval(this.renewTimer)
+    clearTimeout(this.remoteWakeTimer)
+    this.remoteWakeTimer = undefined
     this.unwatch?.()
     this.unwatch = undefined
     const settled = Promise.all(this.active.values())

@@ -69,4 +69,51 @@ if (db) {
     t.ok(await until(() => wokenB > beforeB), 'b goes on')
     t.equal(wokenA, beforeA, 'a no longer listens')
   })
+
+  t.test('a flood of notifications costs a replica a few looks at the store, not one each', async t => {
+    const schema = await db.schema(t, { create: false })
+    const intake = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    const other = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
+    t.teardown(async () => {
+      await intake.close()
+      await other.close()
+    })
+    // The other replica's relay is not the one the messages are for: each look finds nothing to
+    // claim, so every claim it makes was a wake-up's.
+    let claims = 0
+    const counting = Object.assign(Object.create(other) as typeof other, {
+      claimLanes: (...args: Parameters<typeof other.claimLanes>) => {
+        claims++
+        return other.claimLanes(...args)
+      },
+      watch: (wake: () => void) => other.watch(wake)
+    })
+    const dispatcher = new Dispatcher({
+      store: counting,
+      relays: new Map([['discord', new FakeRelay()]]),
+      logger: silent,
+      concurrency: 4,
+      maxAttempts: 3,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1000,
+      deliveryTimeoutMs: 5000,
+      pollIntervalMs: 600_000
+    })
+    dispatcher.start()
+    t.teardown(() => dispatcher.stop(1000))
+    await until(() => claims > 0)
+    const began = Date.now()
+    const before = claims
+    let n = 0
+    // One message per statement, each its own notification, for a second.
+    while (Date.now() - began < 1000) await intake.accept(message({ messageId: `flood-${n++}` }), ['slack'])
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const looks = claims - before
+    const seconds = (Date.now() - began) / 1000
+    t.comment(`${n} notifications in ${seconds.toFixed(2)} s woke ${looks} claims`)
+    t.ok(n >= 50, `the flood was a flood (${n} notifications)`)
+    // At most one look per 50 ms, plus the last one after the flood.
+    t.ok(looks <= Math.ceil(seconds * 20) + 2, `looks stay bounded by the gap (${looks})`)
+    t.ok(looks >= 2, 'but the replica did look')
+  })
 }
