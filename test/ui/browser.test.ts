@@ -62,6 +62,16 @@ async function signIn(page: Page, base: string): Promise<void> {
   await page.getByRole('heading', { name: 'Overview' }).waitFor()
 }
 
+/**
+ * Waits until the page's live stream is connected. A page opened just after a change is told of it
+ * at once, so its status may already read "Live · updated …" rather than "Live updates on".
+ */
+const liveOn = (page: Page) =>
+  page
+    .locator('#live-status')
+    .filter({ hasText: /^Live (updates on|· updated )/ })
+    .waitFor()
+
 /** Marks the document, to tell later that it was never reloaded. */
 // Expressions as text: this project's type check has no DOM library.
 const mark = (page: Page) => page.evaluate('window.marked = true')
@@ -86,7 +96,7 @@ t.test('sign in, and sign out', async t => {
   t.equal(session?.httpOnly, true)
   t.equal(session?.sameSite, 'Strict')
   t.equal(await page.evaluate('document.cookie'), '', 'scripts cannot read it')
-  await page.getByText('Live updates on').waitFor()
+  await liveOn(page)
 
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.getByRole('heading', { name: 'Sign in' }).waitFor()
@@ -106,7 +116,7 @@ t.test('a message just posted shows up, and its delivery turns delivered, withou
   await signIn(page, app.base)
   await page.getByRole('link', { name: 'Conversations' }).click()
   await page.getByText('No conversation matches.').waitFor()
-  await page.getByText('Live updates on').waitFor()
+  await liveOn(page)
   await mark(page)
 
   t.equal(
@@ -120,7 +130,7 @@ t.test('a message just posted shows up, and its delivery turns delivered, withou
   await page.getByRole('link', { name: 'conv-live' }).click()
   await page.getByText('Hello from the test').waitFor()
   await page.locator('#messages .badge-pending').waitFor()
-  await page.getByText('Live updates on').waitFor()
+  await liveOn(page)
   await mark(page)
   await app.relay.dispatcher.drain()
   t.equal(slack.messages.at(-1)?.text?.includes('Hello from the test'), true, 'the fake Slack has it')
@@ -156,7 +166,7 @@ t.test('a dead letter replayed from the page reaches the strict fake', async t =
   await page.getByRole('button', { name: 'Replay', exact: true }).click()
   await page.getByText('Replayed 1 dead letter(s).').waitFor()
   await page.locator('#replayed .badge-pending').waitFor()
-  await page.getByText('Live updates on').waitFor()
+  await liveOn(page)
   await mark(page)
   await app.relay.dispatcher.drain()
   await page.locator('#replayed .badge-delivered').waitFor()
