@@ -403,9 +403,12 @@ export class Dispatcher {
       const turn = { posts: 0, since: this.clock.now() }
       while (!this.stopping) {
         if (run.length === 0) {
-          const limit = runLimit(this.relays.get(lane.relay))
+          const current = this.relays.get(lane.relay)
+          const limit = runLimit(current)
+          // A relay that waits for its turn has the run read after the wait (below): before it,
+          // the head is all that is needed.
           run =
-            limit > 1
+            limit > 1 && !current?.awaitTurn
               ? await this.store.pendingRun(lane.id, limit)
               : [await this.store.head(lane.id)].filter(d => d !== undefined)
           if (run.length === 0) return false
