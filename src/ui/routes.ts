@@ -94,6 +94,15 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     })
   })
   const rates = new DeliveredPerMinute(options.registry, clock)
+  // The store's readiness probe writes (SQLite checks that it can), so an open page re-reads
+  // readiness every fifth tick (10 s at the default 2 s), not at every one.
+  let ticks = 0
+  let ready: Promise<Readiness> | undefined
+  const readinessForLive = () => {
+    if (ready === undefined || ticks % 5 === 0) ready = options.readiness()
+    ticks++
+    return ready
+  }
   const live = new LiveHub({
     intervalMs: options.liveIntervalMs ?? 2000,
     heartbeatTicks: 10,
@@ -108,7 +117,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
       const [backlog, latest, ready] = await Promise.all([
         store.backlog(),
         store.listConversations({ limit: 1 }),
-        options.readiness()
+        readinessForLive()
       ])
       return JSON.stringify([backlog, latest, ready])
     }

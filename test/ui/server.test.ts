@@ -243,12 +243,27 @@ t.test('live updates: one shared poll for every page, streams end on sign-out an
     reads++
     return backlog()
   }
+  // And the readiness probes, which write to the store.
+  let pings = 0
+  const ping = app.relay.store.ping.bind(app.relay.store)
+  app.relay.store.ping = () => {
+    pings++
+    return ping()
+  }
   app.timers.fire(LIVE_MS)
   await until(() => reads === 1)
   t.equal((await post(app, seed({ conversation_id: 'live-1', message_id: 'm-live-1' }))).statusCode, 200)
   app.timers.fire(LIVE_MS)
   t.ok(await until(() => [a1, a2, b1].every(s => /event: change/.test(s.text()))), 'every page hears of the change')
   t.equal(reads, 2, 'one store read per tick, however many pages listen')
+  for (let tick = 3; tick <= 11; tick++) {
+    // A tick that comes while the last read is still running is skipped: fire until one reads.
+    await until(() => {
+      if (reads < tick) app.timers.fire(LIVE_MS)
+      return reads === tick
+    })
+  }
+  t.equal(pings, 3, 'readiness (a store write) is probed every fifth tick, not at each: ticks 1, 6 and 11')
 
   // Bob signs out: his stream ends, Alice's go on.
   const out = await app.inject({
