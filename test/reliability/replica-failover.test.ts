@@ -107,6 +107,9 @@ if (cluster) {
     // killed, 10 s later, and it waits for a second lease.
     t.ok(figures.longestStallMs < 20_000, `no conversation stalled long (${figures.longestStallMs} ms)`)
     t.ok(figures.acknowledged > CONVERSATIONS * 5, `the load went on throughout (${figures.acknowledged})`)
+    // A kill is passed over only while restarts lag (a starved machine); on an idle one all six
+    // are made. Half of them at least, or the run proved little.
+    t.ok(killedAt.length >= KILLS / 2, `${killedAt.length} of ${KILLS} kills made`)
 
     for (const [i, replica] of replicas.entries()) {
       replica!.child.kill('SIGTERM')
