@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Dispatcher } from '../../src/dispatch/dispatcher.js'
+import type { Test } from 'tap'
+import { Dispatcher, type DispatcherOptions } from '../../src/dispatch/dispatcher.js'
 import { openPostgresStore } from '../../src/store/postgres.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { postgresOrSkip } from '../helpers/postgres.js'
@@ -13,6 +14,27 @@ const db = await postgresOrSkip(t)
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 
+/**
+ * A replica's dispatcher on `store`, delivering for one relay. Its poll is far longer than a test
+ * may take: only a notification can make it look in time.
+ */
+function startDispatcher(t: Test, store: DispatcherOptions['store'], name: string, relay: FakeRelay): Dispatcher {
+  const dispatcher = new Dispatcher({
+    store,
+    relays: new Map([[name, relay]]),
+    logger: silent,
+    concurrency: 4,
+    maxAttempts: 3,
+    backoffBaseMs: 100,
+    backoffMaxMs: 1000,
+    deliveryTimeoutMs: 5000,
+    pollIntervalMs: 600_000
+  })
+  dispatcher.start()
+  t.teardown(() => dispatcher.stop(1000))
+  return dispatcher
+}
+
 if (db) {
   t.test('a message stored by one replica is delivered by another at once, not at its next poll', async t => {
     const schema = await db.schema(t, { create: false })
@@ -23,20 +45,7 @@ if (db) {
       await delivering.close()
     })
     const relay = new FakeRelay()
-    const dispatcher = new Dispatcher({
-      store: delivering,
-      relays: new Map([['slack', relay]]),
-      logger: silent,
-      concurrency: 4,
-      maxAttempts: 3,
-      backoffBaseMs: 100,
-      backoffMaxMs: 1000,
-      deliveryTimeoutMs: 5000,
-      // Far longer than the test may take: only a notification can deliver in time.
-      pollIntervalMs: 600_000
-    })
-    dispatcher.start()
-    t.teardown(() => dispatcher.stop(1000))
+    startDispatcher(t, delivering, 'slack', relay)
     for (let n = 0; n < 3; n++) {
       await intake.accept(message({ messageId: `m${n}`, receivedAt: Date.now() }), ['slack'])
       t.ok(
@@ -88,19 +97,7 @@ if (db) {
       },
       watch: (wake: () => void) => other.watch(wake)
     })
-    const dispatcher = new Dispatcher({
-      store: counting,
-      relays: new Map([['discord', new FakeRelay()]]),
-      logger: silent,
-      concurrency: 4,
-      maxAttempts: 3,
-      backoffBaseMs: 100,
-      backoffMaxMs: 1000,
-      deliveryTimeoutMs: 5000,
-      pollIntervalMs: 600_000
-    })
-    dispatcher.start()
-    t.teardown(() => dispatcher.stop(1000))
+    startDispatcher(t, counting, 'discord', new FakeRelay())
     await until(() => claims > 0)
     const began = Date.now()
     const before = claims
