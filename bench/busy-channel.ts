@@ -5,7 +5,7 @@
  * lost, out of order, conversations split over threads, 429s as a share of posts, and the lag from
  * the webhook's 200 to the message being accepted by the fake.
  *
- *   npm run build && npx tsx bench/busy-channel.ts [slack] [slack3] [discord]
+ *   npm run build && npx tsx bench/busy-channel.ts [slack] [slack3] [discord] [discord-channel]
  *
  * BENCH_BUSY_S (60), BENCH_BUSY_RATE (3 msg/s) and BENCH_BUSY_CONVERSATIONS (12) change the load;
  * BENCH_BUSY_THREAD_START=message runs the Slack relay with threadStart "message" (default "title").
@@ -160,13 +160,14 @@ async function slack(channelCount: number) {
   }
 }
 
-async function discordForum() {
-  const tag = 'busyd'
-  // Discord's per-channel bucket: 5 posts per 5 s, for the forum and for each of its posts.
+async function discord(mode: 'forum' | 'channel') {
+  const tag = `busyd${mode}`
+  // Discord's per-channel bucket: 5 posts per 5 s, for the forum and for each of its posts, or
+  // for the one text channel that every conversation shares in channel mode.
   const fake = await new FakeDiscord({ bucketLimit: 5, bucketWindowMs: 5000 }).start()
-  const forum = fake.addChannel(ChannelType.Forum)
-  const relay = { type: 'discord', token: fake.token, channel: forum.id, mode: 'forum', apiUrl: fake.api }
-  const dir = tempDir('busyd')
+  const target = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
+  const relay = { type: 'discord', token: fake.token, channel: target.id, mode, apiUrl: fake.api }
+  const dir = tempDir(tag)
   const running = await startRelay(dir, baseConfig({ driver: 'sqlite', path: './relay.db' }, { 'discord.busy': relay }))
   const seen = (): Seen => {
     const s: Seen = { at: new Map(), where: new Map(), order: [], accepted: 0, limited: 0 }
@@ -184,7 +185,11 @@ async function discordForum() {
     return s
   }
   try {
-    report('Discord, forum mode, one forum', await drive(running.url, seen, tag), seen())
+    report(
+      mode === 'forum' ? 'Discord, forum mode, one forum' : 'Discord, channel mode, one text channel',
+      await drive(running.url, seen, tag),
+      seen()
+    )
   } finally {
     await running.stop()
     await fake.close()
@@ -199,7 +204,8 @@ console.log(
 )
 if (wants('slack')) await slack(1)
 if (wants('slack3')) await slack(3)
-if (wants('discord')) await discordForum()
+if (wants('discord')) await discord('forum')
+if (wants('discord-channel')) await discord('channel')
 console.log(
   `load average after ${loadavg()
     .map(l => f(l, 2))

@@ -1,7 +1,7 @@
 import { rootCause } from '../../src/relays/cause.js'
 import type { RelayLogger } from '../../src/relays/types.js'
 import { SdkErrorCode } from './client.js'
-import { ChannelHeld } from './pace.js'
+import { ChannelHeld } from '../../src/relays/channel-pacer.js'
 
 /** What a failed Slack call means for the delivery. */
 export type SlackFailure =

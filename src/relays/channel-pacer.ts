@@ -1,6 +1,6 @@
-import type { Clock } from '../../src/relays/types.js'
+import type { Clock } from './types.js'
 
-/** Thrown instead of waiting while Slack has asked the relay to leave a channel alone. */
+/** Thrown instead of waiting while the platform (Slack's 429) has asked the relay to leave a channel alone. */
 export class ChannelHeld extends Error {
   constructor(
     readonly channel: string,
@@ -32,10 +32,10 @@ interface Waiter {
 interface ChannelLane {
   /**
    * When the channel is next free in a steady one-per-interval flow (GCRA's theoretical arrival
-   * time), as Slack may see it: at least what Slack's own count can be.
+   * time), as the platform may see it: at least what its own count can be.
    */
   nextFree: number
-  /** Until when Slack's Retry-After told us to stay away. */
+  /** Until when a Retry-After (Slack's 429) told us to stay away. */
   heldUntil: number
   /** Posts let through so far. */
   sent: number
@@ -47,20 +47,21 @@ interface ChannelLane {
   pumping: boolean
 }
 
-/** Called once Slack has answered a post (or the post failed): from then on its arrival time is bounded. */
+/** Called once the platform has answered a post (or the post failed): from then on its arrival time is bounded. */
 export type Answered = () => void
 
 let anonymous = 0
 
 /**
- * Keeps posts to each channel near Slack's pace of about one per second, letting a short burst
- * through. Slack counts every post of a channel, thread replies included, against one budget:
- * the posts waiting for it are served round robin by conversation (one post of each in turn, not
- * first come first served), so that a chatty conversation cannot starve the others, and a
- * conversation's first post goes before the round. Channels never wait for each other.
+ * Keeps posts to each channel near a platform's pace (Slack: about one per second, with a short
+ * burst; a Discord channel: 5 per 5 s). The platform counts every post of a channel against one
+ * budget (on Slack, thread replies included): the posts waiting for it are served round robin by
+ * conversation (one post of each in turn, not first come first served), so that a chatty
+ * conversation cannot starve the others, and a conversation's first post goes before the round.
+ * Channels never wait for each other. Used by the Slack relay and the Discord relay's channel mode.
  *
- * Slack counts a post when it arrives, which is some time after the relay lets it go; a post that
- * took long to arrive and one after it that arrived quickly look closer together to Slack than
+ * A platform counts a post when it arrives, which is some time after the relay lets it go; a post that
+ * took long to arrive and one after it that arrived quickly look closer together to the platform than
  * they were sent. So the pace is kept on the latest time each post can have arrived: when it was
  * answered.
  */
@@ -74,7 +75,7 @@ export class ChannelPacer {
   ) {}
 
   /**
-   * Waits for this channel's next slot given to `turn`'s key; call what it returns once Slack has
+   * Waits for this channel's next slot given to `turn`'s key; call what it returns once the platform has
    * answered. While the channel is held after a 429 it throws ChannelHeld rather than sleeping, so
    * that the delivery goes back to the core's queue instead of tying up a worker for the whole
    * Retry-After.

@@ -1,7 +1,7 @@
 import { slackEpoch } from '../fakes/slack.js'
 import { ManualClock } from '../helpers/clock.js'
 import t from 'tap'
-import { ChannelHeld, ChannelPacer } from '../../plugins/slack/pace.js'
+import { ChannelHeld, ChannelPacer } from '../../src/relays/channel-pacer.js'
 
 /** When each of `count` posts to a channel would go out, relative to the start. */
 async function slots(pacer: ChannelPacer, clock: ManualClock, channel: string, count: number): Promise<number[]> {
