@@ -1,6 +1,7 @@
 import { ChannelType } from 'discord.js'
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import { ChannelChoice } from '../../src/relays/channel-choice.js'
+import { ChannelPacer, type Answered } from '../../src/relays/channel-pacer.js'
 import { ChannelLag } from '../../src/relays/channel-lag.js'
 import {
   delivered,
@@ -111,6 +112,15 @@ export class DiscordRelay implements Relay {
     },
     webhookChannel: async () => (await this.webhookInfo.get()).channel_id
   }
+  /**
+   * Channel mode: every conversation shares the channel's bucket (5 posts per 5 s), so posts take
+   * turns by conversation, one a second (#15). Threads and forum posts have buckets of their own.
+   */
+  private readonly pacer?: ChannelPacer
+  /** Slots taken by awaitTurn for a conversation's next post, by conversation. */
+  private readonly reserved = new Map<string, { place: string; answered: Answered }>()
+  /** In channel mode: waits for the conversation's turn in its channel, and keeps it for the post that follows. */
+  readonly awaitTurn?: (message: RelayMessage, context: DeliveryContext) => Promise<void>
   /** The human-handoff desk (#17), when `desk` is configured: its interactions endpoint and its threads. */
   private readonly desk?: DiscordDesk
   readonly inbound?: InboundRoute[]
@@ -122,6 +132,18 @@ export class DiscordRelay implements Relay {
     this.api = new DiscordApi(settings)
     if (!settings.webhook && settings.channels.length > 0)
       this.choice = new ChannelChoice(settings.channels, { waiting: channel => this.inFlight.get(channel) ?? 0 })
+    if (settings.mode === 'channel') {
+      const pacer = new ChannelPacer(init.clock, 1000, 1)
+      this.pacer = pacer
+      this.awaitTurn = async (message, context) => {
+        if (message.handoff && this.desk) return
+        const key = message.conversationId
+        this.release(key)
+        const place = this.pacedPlace(await this.channelFor(message, context))
+        const answered = await pacer.take(place, context.signal, { key })
+        this.reserved.set(key, { place, answered })
+      }
+    }
     this.look = {
       labelRole: !settings.webhook,
       markConversation: settings.mode === 'channel',
@@ -159,8 +181,35 @@ export class DiscordRelay implements Relay {
   }
 
   async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
-    const channel = await this.channelFor(message, context)
-    return this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
+    try {
+      const channel = await this.channelFor(message, context)
+      return await this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
+    } finally {
+      this.release(message.conversationId)
+    }
+  }
+
+  /** Where channel mode's posts are paced: the channel, or the webhook's own. */
+  private pacedPlace(channel: string | undefined): string {
+    const { webhook } = this.settings
+    return webhook ? `webhook:${webhook.id}` : (channel ?? this.settings.channel ?? '')
+  }
+
+  /** A slot awaitTurn took and no post used is given back. */
+  private release(key: string): void {
+    this.reserved.get(key)?.answered()
+    this.reserved.delete(key)
+  }
+
+  /** Channel mode: the slot for the conversation's next post, the one awaitTurn kept or the next in turn. */
+  private async slot(place: Place, message: RelayMessage, signal: AbortSignal): Promise<Answered | undefined> {
+    if (!this.pacer || place.thread || (message.handoff && this.desk)) return undefined
+    const key = message.conversationId
+    const kept = this.reserved.get(key)
+    this.reserved.delete(key)
+    if (kept?.place === place.id) return kept.answered
+    kept?.answered()
+    return this.pacer.take(place.id, signal, { key })
   }
 
   /**
@@ -232,8 +281,12 @@ export class DiscordRelay implements Relay {
    */
   async deliverBatch(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
     const head = messages[0] as RelayMessage
-    const channel = await this.channelFor(head, context)
-    return this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
+    try {
+      const channel = await this.channelFor(head, context)
+      return await this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
+    } finally {
+      this.release(head.conversationId)
+    }
   }
 
   private async deliverGroup(
@@ -479,6 +532,21 @@ export class DiscordRelay implements Relay {
   }
 
   private async post(
+    place: Place,
+    part: Part,
+    message: RelayMessage,
+    index: number,
+    signal: AbortSignal
+  ): Promise<string> {
+    const answered = await this.slot(place, message, signal)
+    try {
+      return await this.send(place, part, message, index, signal)
+    } finally {
+      answered?.()
+    }
+  }
+
+  private async send(
     place: Place,
     part: Part,
     message: RelayMessage,
