@@ -117,8 +117,6 @@ export class DiscordRelay implements Relay {
    * turns by conversation, one a second (#15). Threads and forum posts have buckets of their own.
    */
   private readonly pacer?: ChannelPacer
-  /** Slots taken by awaitTurn for a conversation's next post, by conversation. */
-  private readonly reserved = new Map<string, { place: string; answered: Answered }>()
   /** In channel mode: waits for the conversation's turn in its channel, and keeps it for the post that follows. */
   readonly awaitTurn?: (message: RelayMessage, context: DeliveryContext) => Promise<void>
   /** The human-handoff desk (#17), when `desk` is configured: its interactions endpoint and its threads. */
@@ -137,11 +135,8 @@ export class DiscordRelay implements Relay {
       this.pacer = pacer
       this.awaitTurn = async (message, context) => {
         if (message.handoff && this.desk) return
-        const key = message.conversationId
-        this.release(key)
         const place = this.pacedPlace(await this.channelFor(message, context))
-        const answered = await pacer.take(place, context.signal, { key })
-        this.reserved.set(key, { place, answered })
+        await pacer.reserve(place, context.signal, { key: message.conversationId })
       }
     }
     this.look = {
@@ -185,7 +180,7 @@ export class DiscordRelay implements Relay {
       const channel = await this.channelFor(message, context)
       return await this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
     } finally {
-      this.release(message.conversationId)
+      this.pacer?.release(message.conversationId)
     }
   }
 
@@ -195,21 +190,10 @@ export class DiscordRelay implements Relay {
     return webhook ? `webhook:${webhook.id}` : (channel ?? this.settings.channel ?? '')
   }
 
-  /** A slot awaitTurn took and no post used is given back. */
-  private release(key: string): void {
-    this.reserved.get(key)?.answered()
-    this.reserved.delete(key)
-  }
-
   /** Channel mode: the slot for the conversation's next post, the one awaitTurn kept or the next in turn. */
   private async slot(place: Place, message: RelayMessage, signal: AbortSignal): Promise<Answered | undefined> {
     if (!this.pacer || place.thread || (message.handoff && this.desk)) return undefined
-    const key = message.conversationId
-    const kept = this.reserved.get(key)
-    this.reserved.delete(key)
-    if (kept?.place === place.id) return kept.answered
-    kept?.answered()
-    return this.pacer.take(place.id, signal, { key })
+    return this.pacer.slot(place.id, signal, { key: message.conversationId })
   }
 
   /**
@@ -285,7 +269,7 @@ export class DiscordRelay implements Relay {
       const channel = await this.channelFor(head, context)
       return await this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
     } finally {
-      this.release(head.conversationId)
+      this.pacer?.release(head.conversationId)
     }
   }
 

@@ -14,7 +14,7 @@ import { AdminAlerts, slackFailure } from './errors.js'
 import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
-import { ChannelPacer, type Answered, type Turn } from '../../src/relays/channel-pacer.js'
+import { ChannelPacer, type Turn } from '../../src/relays/channel-pacer.js'
 import { conversationMetadata, postBlocks, titleArguments, titledArguments, type PostArguments } from './payload.js'
 import { firstGroup, postLimits, type Group } from './combine.js'
 import { ChannelChoice } from '../../src/relays/channel-choice.js'
@@ -45,7 +45,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
   async function post(channel: string, args: PostArguments, signal: AbortSignal, turn: Turn): Promise<string> {
     // A post already sent is let finish: aborting it midway could leave it on Slack unrecorded.
     if (signal.aborted) throw new DeliveryAborted('aborted before posting')
-    const answered = takeReserved(channel, turn.key) ?? (await pacer.take(channel, signal, turn))
+    const answered = await pacer.slot(channel, signal, turn)
     let result
     try {
       if (signal.aborted) throw new DeliveryAborted('aborted before posting')
@@ -59,24 +59,6 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
       throw new Error(`Slack accepted a message in ${channel} but returned no ts`)
     }
     return result.ts
-  }
-
-  /** Slots taken by awaitTurn for a conversation's next post, by conversation. */
-  const reserved = new Map<string, { channel: string; answered: Answered }>()
-
-  function takeReserved(channel: string, key: string | undefined): Answered | undefined {
-    const slot = key === undefined ? undefined : reserved.get(key)
-    if (!slot) return undefined
-    reserved.delete(key as string)
-    if (slot.channel === channel) return slot.answered
-    slot.answered()
-    return undefined
-  }
-
-  /** A slot taken and not used (nothing to post) is given up. */
-  function releaseReserved(key: string): void {
-    reserved.get(key)?.answered()
-    reserved.delete(key)
   }
 
   /**
@@ -200,7 +182,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
       try {
         return (await deskDelivery(message, context)) ?? (await deliverOne(message, context))
       } finally {
-        releaseReserved(message.conversationId)
+        pacer.release(message.conversationId)
       }
     },
 
@@ -214,7 +196,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
         }
         return await deliverRun(messages, context)
       } finally {
-        releaseReserved(head.conversationId)
+        pacer.release(head.conversationId)
       }
     },
 
@@ -226,10 +208,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
       if (closed) return
       const channel = await channels.of(context.state)
       const thread = await threadFor(context.state, channel)
-      const key = message.conversationId
-      releaseReserved(key)
-      const answered = await pacer.take(channel, context.signal, { key, first: !thread })
-      reserved.set(key, { channel, answered })
+      await pacer.reserve(channel, context.signal, { key: message.conversationId, first: !thread })
     },
 
     batchLimits: { maxMessages: postLimits.blocks / 2, maxChars: settings.maxPartLength },

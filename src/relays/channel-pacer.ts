@@ -67,6 +67,8 @@ let anonymous = 0
  */
 export class ChannelPacer {
   readonly #lanes = new Map<string, ChannelLane>()
+  /** Slots taken ahead of a key's next post (reserve) and kept for it, by key. */
+  readonly #kept = new Map<string, { channel: string; answered: Answered }>()
 
   constructor(
     private readonly clock: Clock,
@@ -103,6 +105,35 @@ export class ChannelPacer {
       )
       if (!lane.pumping) void this.#pump(channel, lane)
     })
+  }
+
+  /**
+   * Takes `turn.key`'s next slot in the channel ahead of its post (a relay's awaitTurn, so that
+   * the core reads the backlog only once the post can go) and keeps it for that post: slot() hands
+   * it out. A slot kept before for the key is given back first.
+   */
+  async reserve(channel: string, signal: AbortSignal | undefined, turn: Turn & { key: string }): Promise<void> {
+    this.release(turn.key)
+    const answered = await this.take(channel, signal, turn)
+    this.#kept.set(turn.key, { channel, answered })
+  }
+
+  /** The slot for a post: the one kept for its key in this channel, else the next one given to it. */
+  slot(channel: string, signal?: AbortSignal, turn: Turn = {}): Promise<Answered> {
+    const kept = turn.key === undefined ? undefined : this.#kept.get(turn.key)
+    if (kept) {
+      this.#kept.delete(turn.key as string)
+      if (kept.channel === channel) return Promise.resolve(kept.answered)
+      // Kept for another channel (the conversation moved): that one goes back unused.
+      kept.answered()
+    }
+    return this.take(channel, signal, turn)
+  }
+
+  /** Gives back a slot kept for `key` that no post used. */
+  release(key: string): void {
+    this.#kept.get(key)?.answered()
+    this.#kept.delete(key)
   }
 
   /** Keeps the channel free of posts until `until`, then lets them resume at the steady pace, without a burst. */

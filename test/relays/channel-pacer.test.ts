@@ -171,3 +171,29 @@ t.test('waiting() counts the posts in line for a channel', async t => {
   await Promise.all(pending)
   t.equal(pacer.waiting('C1'), 0)
 })
+
+t.test("a slot reserved ahead of a post is that post's, and one no post used goes back", async t => {
+  const clock = new ManualClock()
+  const pacer = new ChannelPacer(clock, 1000, 1)
+  await pacer.reserve('C1', undefined, { key: 'a' })
+  const reservedAt = clock.now()
+  await pacer.slot('C1', undefined, { key: 'a' })
+  t.equal(clock.now(), reservedAt, 'the post goes at once, on the slot its awaitTurn took')
+  await pacer.slot('C1', undefined, { key: 'a' })
+  t.equal(clock.now() - reservedAt, 1000, 'the next one waits its turn: the kept slot was used once')
+
+  // Kept for one channel, asked for another (the conversation moved): a new slot there, and the
+  // kept one is not handed to anyone.
+  await pacer.reserve('C2', undefined, { key: 'b' })
+  const before = clock.now()
+  await pacer.slot('C3', undefined, { key: 'b' })
+  t.equal(clock.now(), before, 'C3 had its burst free')
+  await pacer.slot('C3', undefined, { key: 'b' })
+  t.equal(clock.now() - before, 1000, 'and the kept C2 slot did not serve C3')
+
+  await pacer.reserve('C4', undefined, { key: 'c' })
+  pacer.release('c')
+  const released = clock.now()
+  await pacer.slot('C4', undefined, { key: 'c' })
+  t.equal(clock.now() - released, 1000, 'a released slot is spent, not handed to the next post')
+})
