@@ -1,6 +1,24 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Config } from './schema.js'
 
+/** What changed in a reload that was applied. */
+export interface ReloadChanges {
+  relays: {
+    added: string[]
+    replaced: string[]
+    /** Configured relays that are no longer in the file (built-in `@` relays are never removed). */
+    removed: string[]
+    kept: string[]
+  }
+  routes: boolean
+  auth: boolean
+  dispatch: boolean
+  logLevel: boolean
+  admin: boolean
+  /** Settings that differ from the running ones but only take effect at the next start. */
+  atNextStart: string[]
+}
+
 /** What a reload would change, worked out from the running config and the new one alone. */
 export type ReloadPlan =
   | {
@@ -8,25 +26,13 @@ export type ReloadPlan =
       /** Settings that need a restart; the reload is refused and nothing changes. */
       needsRestart: string[]
     }
-  | {
+  | ({
       ok: true
-      relays: {
+      relays: ReloadChanges['relays'] & {
         /** Relays to create: new names, and existing names whose entry (or config folder) changed. */
         create: Record<string, { type: string }>
-        added: string[]
-        replaced: string[]
-        /** Configured relays that are no longer in the file (built-in `@` relays are never removed). */
-        removed: string[]
-        kept: string[]
       }
-      routes: boolean
-      auth: boolean
-      dispatch: boolean
-      logLevel: boolean
-      admin: boolean
-      /** Settings that differ from the running ones but only take effect at the next start. */
-      atNextStart: string[]
-    }
+    } & Omit<ReloadChanges, 'relays'>)
 
 export interface PlanInput {
   from: Config

@@ -5,21 +5,9 @@ import type { Dispatcher } from '../dispatch/dispatcher.js'
 import { prepareRelay } from '../relays/loader.js'
 import type { Relay } from '../relays/types.js'
 import { logNotReady } from '../ops/readiness.js'
-import { planReload } from './reload-plan.js'
+import { planReload, type ReloadChanges } from './reload-plan.js'
 import { compileRouter, type Router } from '../intake/router.js'
 import type { DeliveryLog } from '../store/types.js'
-
-/** What changed in a reload that was applied. */
-export interface ReloadChanges {
-  relays: { added: string[]; removed: string[]; replaced: string[]; kept: string[] }
-  routes: boolean
-  auth: boolean
-  dispatch: boolean
-  logLevel: boolean
-  admin: boolean
-  /** Settings that differ from the running ones but only take effect at the next start. */
-  atNextStart: string[]
-}
 
 export interface ReloadResult {
   ok: boolean
