@@ -13,7 +13,7 @@ export type {
   BatchLimits,
   Clock
 } from './relays/types.js'
-export { systemClock } from './dispatch/clock.js'
+export { systemClock } from './clock.js'
 // How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
 export { messageChars } from './dispatch/dispatcher.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'

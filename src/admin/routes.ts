@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import { RelayHttpError } from '../errors.js'
 import { trust } from '../http/limits.js'
 import { Envelope } from '../http/envelope.js'

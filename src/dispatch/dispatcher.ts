@@ -10,7 +10,7 @@ import type {
 } from '../relays/types.js'
 import type { BatchNext, ConversationStateStore, Lane, Outbox, PendingDelivery } from '../store/types.js'
 import { backoffDelay } from './backoff.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { RelayHolds, type HeldRelay } from './holds.js'
 import { conversationState } from './state.js'
 

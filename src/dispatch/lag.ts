@@ -1,6 +1,6 @@
 import type { RelayLogger } from '../relays/types.js'
 import type { DeliveryLog } from '../store/types.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '../clock.js'
 
 export interface LagWatchOptions {
   store: Pick<DeliveryLog, 'backlog'>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import type { DeskAuthor, HandoffEvent, RelayMessage } from '../message.js'
 import type { DeskAnswer, HandoffDesk, HandoffRecord, HandoffRef } from '../relays/types.js'
 import type { Store } from '../store/types.js'

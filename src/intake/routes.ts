@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import { RelayHttpError } from '../errors.js'
 import { trust } from '../http/limits.js'
 import type { MessageType } from '../message.js'

@@ -9,7 +9,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue
 } from 'prom-client'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import type { AttemptEvent } from '../dispatch/dispatcher.js'
 import type { IntakeEvent } from '../intake/routes.js'
 import type { RelayLogger } from '../relays/types.js'

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../dispatch/clock.js'
+import { type Clock, systemClock } from '../clock.js'
 import { existsSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'

@@ -1,8 +1,8 @@
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import type { TSchema, Static } from 'typebox'
 import type { DeskAuthor, RelayMessage } from '../message.js'
 
-export type { Clock } from '../dispatch/clock.js'
+export type { Clock } from '../clock.js'
 
 /** What a relay can log through; a pino logger fits. */
 export interface RelayLogger {

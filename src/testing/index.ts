@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Clock, systemClock } from '../dispatch/clock.js'
+import { type Clock, systemClock } from '../clock.js'
 import type { RelayMessage } from '../message.js'
 import type {
   ConversationState,

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 
 const MINUTE = 60_000
 

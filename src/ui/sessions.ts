@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 
 /*
  * Why a signed cookie rather than sessions kept in the store: the cookie carries the session (an

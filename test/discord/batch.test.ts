@@ -1,5 +1,5 @@
 import t from 'tap'
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import plugin from '../../plugins/discord/index.js'
 import type { Relay } from '../../src/relays/types.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import plugin from '../../plugins/discord/index.js'
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import { conversationState } from '../../src/dispatch/state.js'
 import type { Relay } from '../../src/relays/types.js'
 import { openPostgresStore } from '../../src/store/postgres.js'

@@ -1,4 +1,4 @@
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { deliveryLink, discordPermalink } from '../../plugins/discord/permalink.js'

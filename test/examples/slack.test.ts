@@ -1,4 +1,4 @@
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'

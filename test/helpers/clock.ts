@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/dispatch/clock.js'
+import type { Clock } from '../../src/clock.js'
 
 /**
  * A clock that only moves when told to, for the core and relays alike. Its sleeps return at once,

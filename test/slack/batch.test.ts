@@ -1,5 +1,5 @@
 import t from 'tap'
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import t, { type Test } from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import { conversationState } from '../../src/dispatch/state.js'

@@ -1,4 +1,4 @@
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import t from 'tap'
 import { safeMarkdown } from '../../plugins/slack/format.js'
 import plugin from '../../plugins/slack/index.js'

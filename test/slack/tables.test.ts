@@ -1,4 +1,4 @@
-import { systemClock } from '../../src/dispatch/clock.js'
+import { systemClock } from '../../src/clock.js'
 import t from 'tap'
 import plugin from '../../plugins/slack/index.js'
 import { checkMessage, FakeSlack, fakeChannel, fakeToken, relayMessage, slackLimits } from '../fakes/slack.js'

@@ -1,4 +1,4 @@
-import { systemClock } from '../../../src/dispatch/clock.js'
+import { systemClock } from '../../../src/clock.js'
 import plugin from '../../../plugins/discord/index.js'
 import type { HandoffEvent, RelayMessage } from '../../../src/message.js'
 import type { Relay } from '../../../src/relays/types.js'

@@ -1,4 +1,4 @@
-import { systemClock } from '../../../src/dispatch/clock.js'
+import { systemClock } from '../../../src/clock.js'
 import t from 'tap'
 import { ChannelType, FakeDiscord } from '../../fakes/discord.js'
 import { deskScene, establish } from './fixtures.js'
