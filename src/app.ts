@@ -11,6 +11,7 @@ import { RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http/errors.js'
 import { frameworkErrors, serverOptions, useHttpLimits } from './http/limits.js'
 import { intakeRoutes } from './intake/routes.js'
+import { webhookDocs } from './intake/schemas.js'
 import { Desk, gptbotsRelay } from './handoff/desk.js'
 import { humanApi, readApiKey } from './handoff/gptbots-client.js'
 import { createGptbotsRelay } from './handoff/gptbots-relay.js'
@@ -126,7 +127,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   useHttpLimits(app)
   useErrorEnvelope(app, config.server.bodyLimit)
   useStrictJson(app)
-  await useOpenApi(app)
+  await useOpenApi(app, webhookDocs)
 
   const store = options.store ?? (await openStore(config.store))
   // Delivery errors are stored and shown by the admin API: they are scrubbed like log lines.

@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
-import Type from 'typebox'
-import { WebhookV1, WebhookV2 } from '../intake/schemas.js'
 
 /**
- * The intake checks its body itself (so that it can explain GPTBots' two formats in one sentence),
- * so the document is told what that body is here rather than by a Fastify body schema.
+ * What the document says of a route beyond its Fastify schema: the intake checks its body itself
+ * (so that it can explain GPTBots' two formats in one sentence), so it describes that body here.
  */
-const webhookBody = Type.Union([WebhookV1, WebhookV2], {
-  description: 'A GPTBots webhook callback: V1 (message_type, flow_output) or V2 (output). Unknown fields are allowed.'
-})
-const webhookParams = Type.Object({ source: Type.String({ description: 'A source from auth.sources.' }) })
-const webhookSecurity = [{ webhookBearer: [] }, { webhookBasic: [] }]
+export interface RouteDoc {
+  body?: unknown
+  params?: unknown
+  security?: Record<string, string[]>[]
+  summary?: string
+  tags?: string[]
+}
 
 /** The package's version, from src/ when run with tsx and from dist/src/ when built. */
 function packageVersion(): string {
@@ -34,7 +34,7 @@ function packageVersion(): string {
  * Describes every route in an OpenAPI 3.1 document served at GET /openapi.json. Must be used before
  * routes are added: the document collects them as they are registered.
  */
-export async function useOpenApi(app: FastifyInstance): Promise<void> {
+export async function useOpenApi(app: FastifyInstance, routeDocs: Record<string, RouteDoc> = {}): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -71,15 +71,9 @@ export async function useOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: ({ schema, url }) => {
       const described = { ...schema } as Record<string, unknown>
-      if (url === '/webhook' || url === '/webhook/:source') {
-        Object.assign(described, {
-          body: webhookBody,
-          tags: ['webhook'],
-          security: webhookSecurity,
-          summary: 'Accepts a GPTBots callback: stored before it is acknowledged'
-        })
-        if (url === '/webhook/:source') described.params = webhookParams
-      } else if (url === '/healthz' || url === '/readyz' || url === '/metrics') {
+      const doc = routeDocs[url]
+      if (doc) Object.assign(described, doc)
+      else if (url === '/healthz' || url === '/readyz' || url === '/metrics') {
         described.tags = ['operations']
       }
       return { schema: described, url }

@@ -68,3 +68,23 @@ export type WebhookV2 = Static<typeof WebhookV2>
 
 // The answer GPTBots expects, and the envelope of every error: shared with the admin API.
 export { Envelope } from '../http/envelope.js'
+
+const webhookBody = Type.Union([WebhookV1, WebhookV2], {
+  description: 'A GPTBots webhook callback: V1 (message_type, flow_output) or V2 (output). Unknown fields are allowed.'
+})
+const security: Record<string, string[]>[] = [{ webhookBearer: [] }, { webhookBasic: [] }]
+const webhookDoc = {
+  body: webhookBody,
+  tags: ['webhook'],
+  security,
+  summary: 'Accepts a GPTBots callback: stored before it is acknowledged'
+}
+
+/** How the OpenAPI document describes the webhook routes, whose body the intake checks itself. */
+export const webhookDocs = {
+  '/webhook': webhookDoc,
+  '/webhook/:source': {
+    ...webhookDoc,
+    params: Type.Object({ source: Type.String({ description: 'A source from auth.sources.' }) })
+  }
+}

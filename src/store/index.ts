@@ -1,13 +1,17 @@
 import { resolve } from 'node:path'
-import type { Config } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
 import { SqliteStore } from './sqlite.js'
 import type { Store } from './types.js'
 
 export type { Store } from './types.js'
 
-/** Opens the store the config names. */
-export async function openStore(config: Config['store']): Promise<Store> {
+/** Where the store lives: the shape of the config's `store` block, owned here so the store needs no config module. */
+export type StoreOptions =
+  | { driver: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' }
+  | { driver: 'postgres'; url: string; schema: string }
+
+/** Opens the store the options name. */
+export async function openStore(config: StoreOptions): Promise<Store> {
   if (config.driver === 'sqlite') {
     try {
       return new SqliteStore({

@@ -1,10 +1,15 @@
-import type { Config } from '../config/schema.js'
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 import type { Maintenance, PruneResult } from './types.js'
+
+/** How long delivered messages are kept, and how often pruning runs (the config's `retention` block). */
+export interface RetentionPolicy {
+  deliveredHours: number
+  intervalMinutes: number
+}
 
 export interface RetentionOptions {
   store: Pick<Maintenance, 'prune'>
-  retention: Config['retention']
+  retention: RetentionPolicy
   clock: Clock
   logger: {
     info(details: object, message: string): void
