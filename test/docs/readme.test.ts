@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { seedExample } from '../../src/intake/seed.js'
 
@@ -36,23 +35,5 @@ t.test('the diagrams put routing at intake, before the store and the dispatcher'
     const router = diagram.indexOf('router')
     t.ok(router > 0 && router < diagram.indexOf('store:'), `${file}: the router is at intake, before the store`)
     t.ok(router < diagram.indexOf('dispatcher:'), `${file}: and before the dispatcher`)
-  }
-})
-
-t.test('every relative link in the README, docs/ and examples/ leads to a file that exists', async t => {
-  const files = [
-    'README.md',
-    'examples/README.md',
-    ...readdirSync('docs')
-      .filter(f => f.endsWith('.md'))
-      .map(f => `docs/${f}`)
-  ]
-  for (const file of files) {
-    const text = readFileSync(file, 'utf8')
-    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      if (/^(https?:|mailto:|#)/.test(target!)) continue
-      const path = join(dirname(file), target!.split('#')[0]!)
-      t.ok(existsSync(path), `${file} → ${target}`)
-    }
   }
 })
