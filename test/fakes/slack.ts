@@ -207,10 +207,27 @@ export class FakeSlack {
    * A person types a reply in a thread, as Slack would record it; returns the `message` event
    * Slack sends to the app's Events API for it.
    */
-  humanReply(channel: string, threadTs: string, user: string, text: string): Record<string, unknown> {
+  humanReply(
+    channel: string,
+    threadTs: string,
+    user: string,
+    text: string,
+    /** Slack's extra fields of the event, such as `subtype` and `files`. */
+    extra: Record<string, unknown> = {}
+  ): Record<string, unknown> {
     const ts = `${Math.floor(this.#now() / 1000)}.${String(++this.#seq).padStart(6, '0')}`
     this.messages.push({ channel, ts, thread_ts: threadTs, text, user })
-    return { type: 'message', channel, user, text, ts, thread_ts: threadTs, event_ts: ts, channel_type: 'channel' }
+    return {
+      type: 'message',
+      channel,
+      user,
+      text,
+      ts,
+      thread_ts: threadTs,
+      event_ts: ts,
+      channel_type: 'channel',
+      ...extra
+    }
   }
 
   callsOf(method: string): FakeCall[] {

@@ -36,6 +36,16 @@ const refusal = (
 /** Slack wants a 200 and nothing else for what the relay takes or ignores. */
 const ok: InboundAnswer = { status: 200, body: '' }
 
+/** A file attached to a message, as Slack's events carry it. */
+interface SlackFile {
+  name?: string
+  title?: string
+  permalink?: string
+  permalink_public?: string
+  public_url_shared?: boolean
+  mode?: string
+}
+
 interface MessageEvent {
   type?: string
   subtype?: string
@@ -46,16 +56,27 @@ interface MessageEvent {
   text?: string
   ts?: string
   thread_ts?: string
+  files?: SlackFile[]
+  edited?: unknown
+  /** On message_changed: the message as it is now, and as it was. */
+  message?: MessageEvent
+  previous_message?: MessageEvent
 }
 
-/** A person's reply in a thread of the desk's channel: no subtype (edits, joins, bot posts), no bot. */
-function isHumanThreadReply(
-  event: MessageEvent | undefined,
-  channel: string
-): event is Required<Pick<MessageEvent, 'user' | 'ts' | 'thread_ts' | 'channel'>> & MessageEvent {
+/**
+ * The subtypes of a post a person typed: a plain reply, one also sent to the channel, one with
+ * files, and a `/me` line. Every other subtype is Slack's or an app's (bot_message, joins, topic
+ * changes) or a change to an earlier post (message_changed, message_deleted), never a new reply.
+ */
+const personPosts = new Set<string | undefined>([undefined, 'thread_broadcast', 'file_share', 'me_message'])
+
+type ThreadPost = Required<Pick<MessageEvent, 'user' | 'ts' | 'thread_ts'>> & MessageEvent
+
+/** A person's post in a thread of the desk's channel (not the thread's parent, not an app's). */
+function isPersonThreadPost(event: MessageEvent | undefined, channel: string): event is ThreadPost {
   return (
     event?.type === 'message' &&
-    event.subtype === undefined &&
+    personPosts.has(event.subtype) &&
     event.bot_id === undefined &&
     typeof event.user === 'string' &&
     event.channel === channel &&
@@ -64,6 +85,57 @@ function isHumanThreadReply(
     event.thread_ts !== event.ts
   )
 }
+
+/** A person's earlier thread reply, edited or deleted: what the relay cannot send after it. */
+function changedThreadPost(
+  event: MessageEvent | undefined,
+  channel: string
+): { change: 'edited' | 'deleted'; post: ThreadPost } | undefined {
+  if (event?.type !== 'message' || event.channel !== channel) return undefined
+  const post =
+    event.subtype === 'message_changed'
+      ? event.message
+      : event.subtype === 'message_deleted'
+        ? event.previous_message
+        : undefined
+  if (
+    !post ||
+    post.bot_id !== undefined ||
+    typeof post.user !== 'string' ||
+    typeof post.ts !== 'string' ||
+    typeof post.thread_ts !== 'string' ||
+    post.thread_ts === post.ts
+  )
+    return undefined
+  if (event.subtype === 'message_deleted') return { change: 'deleted', post: post as ThreadPost }
+  // Slack also sends message_changed when it adds a link preview: only a change of the words counts.
+  if (post.edited === undefined || post.text === event.previous_message?.text) return undefined
+  return { change: 'edited', post: post as ThreadPost }
+}
+
+/**
+ * A reply's files as lines of links: the public link when the file was shared publicly (anyone
+ * can open it), else its Slack link, which opens only for members of the workspace.
+ */
+export function fileLinks(files: readonly SlackFile[]): { lines: string[]; privateNames: string[]; missing: string[] } {
+  const lines: string[] = []
+  const privateNames: string[] = []
+  const missing: string[] = []
+  for (const file of files) {
+    const name = (file.name || file.title || 'file').replace(/\s+/g, ' ')
+    const publicLink = file.public_url_shared === true ? file.permalink_public : undefined
+    const link = publicLink ?? file.permalink
+    if (!link || file.mode === 'tombstone' || file.mode === 'hidden_by_limit') {
+      missing.push(name)
+      continue
+    }
+    if (!publicLink) privateNames.push(name)
+    lines.push(`${name}: ${link}`)
+  }
+  return { lines, privateNames, missing }
+}
+
+const listed = (names: string[]): string => names.map(name => `"${name}"`).join(', ')
 
 /**
  * Slack's Events API and interactivity routes of one Slack relay: `events` (replies typed in a
@@ -113,12 +185,32 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
         return refusal('BODY_NOT_JSON')
       }
       if (body.type === 'url_verification') return { status: 200, body: { challenge: String(body.challenge ?? '') } }
+      if (body.type !== 'event_callback') return ok
+      // Slack's retries of an event are acted on again (the store knows a repeat) but tell no one twice.
+      const firstTry = header(request, 'x-slack-retry-num') === undefined
       const event = body.event
-      if (body.type !== 'event_callback' || !isHumanThreadReply(event, channel)) return ok
+      const changed = changedThreadPost(event, channel)
+      if (changed) {
+        if (firstTry && (await desk.find(`${channel}:${changed.post.thread_ts}`)))
+          tell(
+            changed.post.user,
+            changed.change === 'edited'
+              ? 'Edits are not sent: the user keeps the reply as it was first sent. Send a new reply to correct it.'
+              : 'Deleting a reply here does not take it back: if it was sent, the user has it.',
+            changed.post.thread_ts
+          )
+        return ok
+      }
+      if (!isPersonThreadPost(event, channel)) return ok
       const ref = await desk.find(`${channel}:${event.thread_ts}`)
       if (!ref) return ok
-      const text = plainFromSlack(event.text ?? '').trim()
-      if (text === '') return ok
+      const files = fileLinks(event.files ?? [])
+      const text = [plainFromSlack(event.text ?? '').trim(), ...files.lines].filter(line => line !== '').join('\n')
+      if (text === '') {
+        if (firstTry && files.missing.length > 0)
+          tell(event.user, `Not sent: Slack gives no link to ${listed(files.missing)}.`, event.thread_ts)
+        return ok
+      }
       // Stored before Slack hears back; a retried event (same ts) is recognised as a repeat.
       const answer = await desk.reply({
         ...ref,
@@ -128,13 +220,22 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
         ref: { channel, ts: event.ts, threadTs: event.thread_ts }
       })
       logger.info(
-        { handoffId: ref.handoffId, eventId: body.event_id, status: answer.status },
+        { handoffId: ref.handoffId, eventId: body.event_id, subtype: event.subtype, status: answer.status },
         'handoff reply from Slack'
       )
-      if (answer.status === 'closed' && header(request, 'x-slack-retry-num') === undefined) {
+      if (!firstTry) return ok
+      if (answer.status === 'closed') {
         tell(event.user, 'This handoff is closed, so your reply was not sent to the user.', event.thread_ts)
-      } else if (answer.status === 'unknown' && header(request, 'x-slack-retry-num') === undefined) {
+      } else if (answer.status === 'unknown') {
         tell(event.user, 'The relay does not know this handoff any more, so your reply was not sent.', event.thread_ts)
+      } else if (answer.status === 'stored') {
+        const unsent = [
+          files.missing.length > 0 ? `Slack gives no link to ${listed(files.missing)}, so it was left out.` : '',
+          files.privateNames.length > 0
+            ? `${listed(files.privateNames)} went as a Slack link that only members of this workspace can open; to let the user open it, make a public link to the file in Slack and reply with that link.`
+            : ''
+        ].filter(line => line !== '')
+        if (unsent.length > 0) tell(event.user, unsent.join(' '), event.thread_ts)
       }
       return ok
     }
