@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Errors, type ErrorCode } from '../errors.js'
@@ -76,15 +76,59 @@ function clientErrorHandler(limits: HttpLimits) {
     answered.add(socket)
     const { code, msg } = clientErrorOf(error, limits)
     this.log.info({ errorCode: code, reason: error.code }, 'request refused before it could be read')
-    // A response already under way on this socket cannot be followed by another one.
-    const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
-    if (socket.writable && !busy) socket.end(rawEnvelope(code, msg))
-    const timer = setTimeout(() => socket.destroy(), limits.lingerMs)
-    timer.unref()
-    socket.once('close', () => clearTimeout(timer))
-    // What the client still sends is not read, so it cannot hold the socket open past the timer.
-    socket.once('end', () => socket.destroy())
+    // A whole request read before the bad bytes is being answered: its answer goes out first, then this one.
+    afterAnswersUnderWay(socket, limits.requestTimeoutMs, () => refuse(socket, code, msg, limits))
   }
+}
+
+/** What node attaches to a socket while a request on it is being answered. */
+type Answering = ServerResponse & { req?: IncomingMessage }
+const answering = (socket: Socket) => (socket as Socket & { _httpMessage?: Answering | null })._httpMessage ?? undefined
+
+/**
+ * Runs `then` once no complete request on the socket waits for its answer (node answers pipelined
+ * requests one after another on the same socket), or after `limitMs` at most. Nothing more is read
+ * meanwhile: the bytes that broke the parser and whatever follows them are never taken in.
+ */
+function afterAnswersUnderWay(socket: Socket, limitMs: number, then: () => void): void {
+  const pending = answering(socket)
+  if (pending === undefined || pending.writableFinished || pending.req?.complete !== true) return then()
+  socket.pause()
+  let done = false
+  const finish = () => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    then()
+  }
+  const timer = setTimeout(finish, limitMs)
+  timer.unref()
+  socket.once('close', finish)
+  const next = (response: Answering) =>
+    response.once('finish', () =>
+      // Node hands the socket to the next queued answer when one finishes; wait for that one too.
+      setImmediate(() => {
+        const following = answering(socket)
+        if (following !== undefined && following !== response && !following.writableFinished) next(following)
+        else finish()
+      })
+    )
+  next(pending)
+}
+
+/** Writes the refusal raw and closes the connection once the client has had a moment to read it. */
+function refuse(socket: Socket, code: ErrorCode, msg: string, limits: HttpLimits): void {
+  if (socket.destroyed) return
+  // A response already under way on this socket cannot be followed by another one.
+  const current = answering(socket)
+  const busy = current?.headersSent === true && !current.writableFinished
+  if (socket.writable && !busy) socket.end(rawEnvelope(code, msg))
+  const timer = setTimeout(() => socket.destroy(), limits.lingerMs)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+  // What the client still sends is not read, so it cannot hold the socket open past the timer.
+  socket.once('end', () => socket.destroy())
+  socket.resume()
 }
 
 export interface HttpLimits {
@@ -140,7 +184,13 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
  */
 function leaveBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
   const raw = request.raw
-  if (raw.complete || announcedBody(raw) === 0) return
+  if (raw.complete) {
+    // Fastify closes after a body it could not parse, but this one was read to its end: closing would
+    // throw away the answers of requests pipelined behind it, which the relay has already taken.
+    reply.removeHeader('connection')
+    return
+  }
+  if (announcedBody(raw) === 0) return
   if (trusted.has(raw)) {
     // Fastify closes after a body it refused; with the body drained, the connection is fine to keep.
     reply.removeHeader('connection')

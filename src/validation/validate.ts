@@ -286,7 +286,27 @@ export function checker<S extends TSchema>(schema: S): Checker<S> {
   return {
     schema,
     check: (value: unknown): value is Static<S> => compiled.Check(value),
-    problems: (value, path) =>
-      compiled.Check(value) ? [] : problemsOf(schema, value, compiled.Errors(value) as SchemaError[], path, 12)
+    problems: (value, path) => {
+      if (compiled.Check(value)) return []
+      // Explaining an error copies the wrong value; one nested thousands deep would overflow the stack.
+      const shown = prunedBelow(value, explainedDepth)
+      return problemsOf(schema, shown, compiled.Errors(shown) as SchemaError[], path, 12)
+    }
   }
+}
+
+/** Far deeper than any schema the relay checks, so that pruning below it changes no error. */
+const explainedDepth = 64
+
+/**
+ * A copy of `value` whose objects and arrays deeper than `depth` levels are left empty: what a
+ * schema can say of a value lies in its top levels, and the copy can be walked recursively.
+ */
+export function prunedBelow(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (depth <= 0) return Array.isArray(value) ? [] : {}
+  if (Array.isArray(value)) return value.map(item => prunedBelow(item, depth - 1))
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) copy[key] = prunedBelow(item, depth - 1)
+  return copy
 }
