@@ -92,7 +92,10 @@ const answering = (socket: Socket) => (socket as Socket & { _httpMessage?: Answe
  */
 function afterAnswersUnderWay(socket: Socket, limitMs: number, then: () => void): void {
   const pending = answering(socket)
-  if (pending === undefined || pending.writableFinished || pending.req?.complete !== true) return then()
+  if (pending === undefined || pending.writableFinished || pending.req?.complete !== true) {
+    then()
+    return
+  }
   socket.pause()
   let done = false
   const finish = () => {

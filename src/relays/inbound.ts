@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Errors } from '../errors.js'
+import { Transform, type Readable } from 'node:stream'
+import { Errors, RelayHttpError } from '../errors.js'
 import type { Relay } from './types.js'
 
 /**
@@ -11,12 +12,30 @@ export async function inboundRoutes(app: FastifyInstance, options: { relays: () 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
-  app.post('/relays/:relay/*', async (request: FastifyRequest, reply: FastifyReply) => {
+  const routeOf = (request: FastifyRequest) => {
     const { relay: name, '*': path } = request.params as { relay: string; '*': string }
-    const route = options
-      .relays()
-      .get(name)
-      ?.inbound?.find(r => r.path === path)
+    return {
+      name,
+      path,
+      route: options
+        .relays()
+        .get(name)
+        ?.inbound?.find(r => r.path === path)
+    }
+  }
+
+  // A route's own body limit holds before a byte of the body is read, however it is framed.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const limit = routeOf(request).route?.bodyLimit
+    if (limit === undefined) return payload
+    const refusal = () =>
+      new RelayHttpError('BODY_TOO_LARGE', `the body is larger than this route's limit of ${limit} bytes`)
+    if (Number(request.headers['content-length'] ?? 0) > limit) throw refusal()
+    return capped(payload, limit, refusal)
+  })
+
+  app.post('/relays/:relay/*', async (request: FastifyRequest, reply: FastifyReply) => {
+    const { name, path, route } = routeOf(request)
     if (!route) {
       return reply
         .code(404)
@@ -42,4 +61,17 @@ export async function inboundRoutes(app: FastifyInstance, options: { relays: () 
       return reply.type(answer.headers?.['content-type'] ?? 'text/plain').send(answer.body)
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(answer.body))
   })
+}
+
+/** The body as it comes, failing with `refusal()` once more than `limit` bytes have come. */
+function capped(payload: Readable, limit: number, refusal: () => Error): Readable {
+  let seen = 0
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      done(seen > limit ? refusal() : null, chunk)
+    }
+  })
+  payload.on('error', error => cap.destroy(error))
+  return payload.pipe(cap)
 }

@@ -185,6 +185,12 @@ export interface InboundAnswer {
 export interface InboundRoute {
   /** One path segment or more, without a leading slash, such as `events`. */
   path: string
+  /**
+   * The largest body the route takes, in bytes, when smaller than server.bodyLimit. A larger one
+   * is refused with a 413 before it is read, so a caller without the platform's signature cannot
+   * make the relay take in more than the platform itself would send.
+   */
+  bodyLimit?: number
   handle(request: InboundRequest): Promise<InboundAnswer>
 }
 

@@ -134,7 +134,8 @@ export class DiscordDesk {
     this.key = interactionKey(init.settings.desk.publicKey)
     this.rest = new DeskApi(init.api, init.settings.token!)
     this.now = init.now
-    this.route = { path: 'interactions', handle: request => this.interaction(request) }
+    // An interaction carries at most the desk's own message (2,000 characters and its embed).
+    this.route = { path: 'interactions', bodyLimit: 128 * 1024, handle: request => this.interaction(request) }
   }
 
   // The desk keeps each relay's links apart already.

@@ -33,6 +33,14 @@ const refusal = (
   body: { code: Errors[code].status, msg: Errors[code].message }
 })
 
+/**
+ * Slack's events are a few kilobytes; the largest is a message at Slack's 40,000-character limit,
+ * sent twice (text and rich-text blocks) as multi-byte UTF-8.
+ */
+const eventsBodyLimit = 512 * 1024
+/** A button's payload carries the desk's own banner, which is small. */
+const interactivityBodyLimit = 128 * 1024
+
 /** Slack wants a 200 and nothing else for what the relay takes or ignores. */
 const ok: InboundAnswer = { status: 200, body: '' }
 
@@ -175,6 +183,7 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
 
   const events: InboundRoute = {
     path: 'events',
+    bodyLimit: eventsBodyLimit,
     async handle(request) {
       const refused = verify(request)
       if (refused) return refused
@@ -243,6 +252,7 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
 
   const interactivity: InboundRoute = {
     path: 'interactivity',
+    bodyLimit: interactivityBodyLimit,
     async handle(request) {
       const refused = verify(request)
       if (refused) return refused
