@@ -5,13 +5,6 @@ import { RelayHttpError } from '../errors.js'
 import { trust } from '../http/limits.js'
 import { Envelope } from '../http/envelope.js'
 import { TokenSet } from '../http/tokens.js'
-import type {
-  AdminQueries,
-  ConversationFilter,
-  ConversationSummary,
-  DeliveryLog,
-  DeliveryRecord
-} from '../store/types.js'
 import { explain, slashPath } from '../validation/validate.js'
 import { isAdmin } from './auth.js'
 import {
@@ -31,12 +24,12 @@ import {
   ReplayDeadBody,
   ReplayedReply
 } from './schemas.js'
+import { AdminService } from './service.js'
 
 export interface AdminOptions {
   clock: Clock
 }
 
-const DEFAULT_LIMIT = 100
 /** Path and query fields that hold whole numbers: delivery ids, seqs and page sizes. */
 const wholeNumbers = ['id', 'limit', 'afterSeq', 'afterId']
 /** The OpenAPI security requirement of every admin route. */
@@ -46,88 +39,6 @@ const errors = { '4xx': Envelope, '5xx': Envelope }
 /** Names the part of the request as a client reads it: `query/limit`, `body/relay`. */
 const partName = (dataVar: string) => (dataVar === 'querystring' ? 'query' : dataVar)
 
-/** Every delivery of one conversation's messages from seq `seqFrom` to `seqTo`, oldest first, paged through so that none is missed. */
-async function deliveriesOf(
-  store: DeliveryLog,
-  source: string,
-  conversationId: string,
-  seqFrom: number,
-  seqTo: number
-): Promise<DeliveryRecord[]> {
-  const all: DeliveryRecord[] = []
-  const page = 1000
-  for (;;) {
-    const batch = await store.listDeliveries({
-      source,
-      conversationId,
-      seqFrom,
-      seqTo,
-      afterId: all.at(-1)?.id,
-      limit: page
-    })
-    all.push(...batch)
-    if (batch.length < page) return all
-  }
-}
-
-/**
- * One page of a conversation's messages in arrival order, each with its deliveries: what
- * GET /admin/conversations/:source/:conversationId/messages answers, also read by the dashboard
- * (which cannot put every conversation id into a URL path: ".." would be resolved away).
- */
-export async function conversationPage(
-  store: DeliveryLog,
-  source: string,
-  conversationId: string,
-  query: { afterSeq?: number; limit?: number }
-) {
-  const limit = query.limit ?? DEFAULT_LIMIT
-  const stored = await store.listMessages(source, conversationId, { afterSeq: query.afterSeq, limit })
-  if (stored.length === 0 && query.afterSeq === undefined) {
-    throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-  }
-  const bySeq = new Map<number, DeliveryRecord[]>()
-  // Only the deliveries of this page's messages: a long conversation is not read whole per page.
-  for (const delivery of stored.length > 0
-    ? await deliveriesOf(store, source, conversationId, stored[0]!.seq, stored.at(-1)!.seq)
-    : []) {
-    const list = bySeq.get(delivery.seq) ?? []
-    list.push(delivery)
-    bySeq.set(delivery.seq, list)
-  }
-  const messages = stored.map(({ seq, message }) => ({
-    seq,
-    message,
-    // The reply schema (MessageDelivery) leaves out what the message already says.
-    deliveries: bySeq.get(seq) ?? []
-  }))
-  return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
-}
-
-/**
- * The conversation a page ended with, as an opaque cursor: the time alone would skip or repeat
- * conversations last active in the same millisecond.
- */
-export const toCursor = (c: ConversationSummary): string =>
-  Buffer.from(JSON.stringify([c.lastReceivedAt, c.source, c.conversationId])).toString('base64url')
-
-function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
-  try {
-    const [lastReceivedAt, source, conversationId] = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString()
-    ) as unknown[]
-    if (Number.isSafeInteger(lastReceivedAt) && typeof source === 'string' && typeof conversationId === 'string') {
-      return { lastReceivedAt: lastReceivedAt as number, source, conversationId }
-    }
-  } catch {
-    /* answered below */
-  }
-  throw new RelayHttpError(
-    'REQUEST_INVALID',
-    "query/after is not a cursor this API gave out: pass the previous page's `next` as it was"
-  )
-}
-
 /**
  * The admin API under /admin: conversations, the delivery log, dead letters and their replay, and
  * config reload. Disabled (ADMIN_DISABLED) without admin.token; otherwise it wants that token as a
@@ -135,9 +46,8 @@ function fromCursor(cursor: string): NonNullable<ConversationFilter['after']> {
  */
 export async function adminRoutes(parent: FastifyInstance, options: AdminOptions): Promise<void> {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { clock } = options
-  // The admin API reads the log and repairs the outbox; the rest of the store is not its business.
-  const store: AdminQueries = app.relay.store
+  // The admin API reads the log and repairs the outbox through the service the dashboard uses too.
+  const service = new AdminService(app.relay, options.clock, app.log)
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setSchemaErrorFormatter(
     (errors, dataVar) =>
@@ -179,15 +89,6 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     }
   })
 
-  const configured = (relay: string, doing: string) => {
-    if (app.relay.relays.has(relay)) return
-    const names = [...app.relay.relays.keys()].map(name => `"${name}"`).join(', ') || 'none'
-    throw new RelayHttpError(
-      'NOT_FOUND',
-      `no relay named "${relay}" is configured (configured: ${names}); cannot ${doing}`
-    )
-  }
-
   app.get(
     '/conversations',
     {
@@ -199,20 +100,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: ConversationsReply, ...errors }
       }
     },
-    async request => {
-      const { source, after, relay, status, search } = request.query
-      const limit = request.query.limit ?? DEFAULT_LIMIT
-      const conversations = await store.listConversations({
-        source,
-        limit,
-        after: after === undefined ? undefined : fromCursor(after),
-        relay,
-        status,
-        search
-      })
-      const last = conversations.at(-1)
-      return { conversations, next: conversations.length === limit && last ? toCursor(last) : undefined }
-    }
+    async request => service.conversations(request.query)
   )
 
   app.get(
@@ -227,10 +115,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: MessagesReply, ...errors }
       }
     },
-    async request => {
-      const { source, conversationId } = request.params
-      return conversationPage(store, source, conversationId, request.query)
-    }
+    async request => service.conversation(request.params.source, request.params.conversationId, request.query)
   )
 
   app.get(
@@ -243,28 +128,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: BacklogReply, ...errors }
       }
     },
-    async () => {
-      const stats = await app.relay.store.backlog()
-      const now = clock.now()
-      const names = new Set([
-        ...app.relay.relays.keys(),
-        ...Object.keys(stats.pendingByRelay),
-        ...Object.keys(stats.deadByRelay)
-      ])
-      return {
-        relays: [...names].sort().map(relay => {
-          const oldest = stats.oldestPendingByRelay[relay]
-          return {
-            relay,
-            configured: app.relay.relays.has(relay),
-            pending: stats.pendingByRelay[relay] ?? 0,
-            dead: stats.deadByRelay[relay] ?? 0,
-            ...(oldest === undefined ? {} : { oldestPendingAt: oldest }),
-            lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest)
-          }
-        })
-      }
-    }
+    async () => ({ relays: (await service.backlog()).relays })
   )
 
   app.get(
@@ -278,24 +142,8 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: DeadLettersReply, ...errors }
       }
     },
-    async request => {
-      const limit = request.query.limit ?? DEFAULT_LIMIT
-      const deadLetters = await store.listDeliveries({ ...request.query, status: 'dead', limit })
-      return { deadLetters, next: deadLetters.length === limit ? deadLetters.at(-1)!.id : undefined }
-    }
+    async request => service.deadLetters(request.query)
   )
-
-  /** The one dead letter an action names: 404 when there is no such delivery, 409 when it is not dead. */
-  const deadLetter = async (id: number, doing: string) => {
-    const record = await store.deliveryById(id)
-    if (!record) throw new RelayHttpError('NOT_FOUND', `no delivery ${id} is stored`)
-    if (record.status !== 'dead')
-      throw new RelayHttpError(
-        'CONFLICT',
-        `delivery ${id} is ${record.status}, not dead; only dead letters can be ${doing}`
-      )
-    return record
-  }
 
   app.post(
     '/dead-letters/:id/replay',
@@ -308,31 +156,8 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: ReplayedReply, ...errors }
       }
     },
-    async request => {
-      const { id } = request.params
-      const record = await deadLetter(id, 'replayed')
-      configured(record.relay, `replay delivery ${id}`)
-      const replayed = await store.replayDead({ deliveryId: id }, clock.now())
-      // Someone else replayed or dropped it between the look-up and now.
-      if (replayed === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
-      app.relay.dispatcher.notify()
-      request.log.info(
-        { deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId },
-        'dead letter replayed'
-      )
-      return { replayed }
-    }
+    async request => ({ replayed: await service.replayDeadLetter(request.params.id) })
   )
-
-  /** A conversation id is only unique within its source: one without the other is refused. */
-  const sourceWithConversation = (source: string | undefined, conversationId: string | undefined) => {
-    if (conversationId !== undefined && source === undefined) {
-      throw new RelayHttpError(
-        'REQUEST_INVALID',
-        'body/source is required with body/conversationId: a conversation id is only unique within its source'
-      )
-    }
-  }
 
   app.post(
     '/dead-letters/replay',
@@ -345,15 +170,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: ReplayedReply, ...errors }
       }
     },
-    async request => {
-      const { relay, source, conversationId } = request.body
-      sourceWithConversation(source, conversationId)
-      configured(relay, 'replay its dead letters')
-      const replayed = await store.replayDead({ relay, source, conversationId }, clock.now())
-      if (replayed > 0) app.relay.dispatcher.notify()
-      request.log.info({ relay, source, conversationId, replayed }, 'dead letters replayed')
-      return { replayed }
-    }
+    async request => ({ replayed: await service.replayDead(request.body) })
   )
 
   app.post(
@@ -367,14 +184,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: DroppedReply, ...errors }
       }
     },
-    async request => {
-      const { relay, source, conversationId } = request.body
-      sourceWithConversation(source, conversationId)
-      // Not `configured`: dead letters of a relay taken out of the config can still be cleared.
-      const dropped = await store.dropDead({ relay, source, conversationId })
-      request.log.info({ relay, source, conversationId, dropped }, 'dead letters dropped')
-      return { dropped }
-    }
+    async request => ({ dropped: await service.dropDead(request.body) })
   )
 
   app.delete(
@@ -388,17 +198,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: DroppedReply, ...errors }
       }
     },
-    async request => {
-      const { id } = request.params
-      const record = await deadLetter(id, 'dropped')
-      const dropped = await store.dropDead({ deliveryId: id })
-      if (dropped === 0) throw new RelayHttpError('CONFLICT', `delivery ${id} is no longer dead`)
-      request.log.info(
-        { deliveryId: id, relay: record.relay, source: record.source, conversationId: record.conversationId },
-        'dead letter dropped'
-      )
-      return { dropped }
-    }
+    async request => ({ dropped: await service.dropDeadLetter(request.params.id) })
   )
 
   app.post(
@@ -415,15 +215,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async request => {
       const { source, conversationId } = request.params
-      const { relay } = request.body
-      configured(relay, `replay conversation "${conversationId}" into it`)
-      if ((await store.listMessages(source, conversationId, { limit: 1 })).length === 0) {
-        throw new RelayHttpError('NOT_FOUND', `no conversation "${conversationId}" from source "${source}" is stored`)
-      }
-      const queued = await store.replayConversation(source, conversationId, relay, clock.now())
-      if (queued > 0) app.relay.dispatcher.notify()
-      request.log.info({ source, conversationId, relay, queued }, 'conversation replayed')
-      return { queued }
+      return { queued: await service.replayConversation(source, conversationId, request.body.relay) }
     }
   )
 
@@ -437,22 +229,6 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
         response: { 200: ReloadReply, ...errors }
       }
     },
-    async request => {
-      const reload = app.relay.reload
-      if (!reload) throw new RelayHttpError('RELOAD_UNSUPPORTED')
-      let result
-      try {
-        result = await reload()
-      } catch (error) {
-        throw new RelayHttpError(
-          'RELOAD_FAILED',
-          `reload failed: ${(error as Error).message}; the running config is unchanged`,
-          { cause: error }
-        )
-      }
-      if (!result.ok) throw new RelayHttpError('RELOAD_FAILED', result.message)
-      request.log.info({ result }, 'config reloaded')
-      return result
-    }
+    async () => service.reload()
   )
 }

@@ -217,14 +217,14 @@ t.test('a forged cross-site action is refused', async t => {
   // Another site (another port on the same host: the same "site", so SameSite lets the cookie go).
   const evil = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' })
-    res.end(`<!doctype html><form id="f" method="post" action="${app.base}/ui/dead-letters/action">
-      <input name="act" value="drop-all"><input name="relay" value="${RELAY}"><input name="confirm" value="yes">
+    res.end(`<!doctype html><form id="f" method="post" action="${app.base}/ui/dead-letters/drop">
+      <input name="all" value="yes"><input name="relay" value="${RELAY}"><input name="confirm" value="yes">
       <input name="csrf" value="guessed"></form><script>document.getElementById('f').submit()</script>`)
   })
   await new Promise<void>(resolve => evil.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => evil.close(() => resolve())))
   const attacker = await context.newPage()
-  const answered = attacker.waitForResponse(r => r.url().endsWith('/ui/dead-letters/action'))
+  const answered = attacker.waitForResponse(r => r.url().endsWith('/ui/dead-letters/drop'))
   await attacker.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`)
   const response = await answered
   t.equal(response.status(), 403, 'refused')
