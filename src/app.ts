@@ -7,13 +7,14 @@ import { systemClock, type Clock } from './clock.js'
 import { adminRoutes } from './admin/routes.js'
 import { Dispatcher } from './dispatch/dispatcher.js'
 import { LagWatch } from './dispatch/lag.js'
-import { RelayHttpError } from './errors.js'
+import { ConfigError, RelayHttpError } from './errors.js'
 import { useErrorEnvelope } from './http/errors.js'
 import { frameworkErrors, serverOptions, useHttpLimits } from './http/limits.js'
 import { intakeRoutes } from './intake/routes.js'
 import { webhookDocs } from './intake/schemas.js'
 import { Desk, gptbotsRelay } from './handoff/desk.js'
-import { humanApi, readApiKey } from './handoff/gptbots-client.js'
+import { humanApi } from './handoff/gptbots-client.js'
+import { GptbotsApis } from './gptbots/api.js'
 import { createGptbotsRelay } from './handoff/gptbots-relay.js'
 import { handoffRoutes } from './handoff/routes.js'
 import { inboundRoutes } from './relays/inbound.js'
@@ -133,19 +134,18 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   // Delivery errors are stored and shown by the admin API: they are scrubbed like log lines.
   const scrubber = new TextScrubber()
   scrubber.learn(config)
-  // The handoff desk and its GPTBots relay exist only when the config has a handoff section.
-  let handoffKey: string | undefined
-  try {
-    if (config.handoff) handoffKey = readApiKey(config.handoff, configDir, options.env ?? process.env)
-  } catch (error) {
+  // GPTBots' API, one client per source, shared by the handoff desk and backfill.
+  const gptbots = new GptbotsApis({ config, configDir, env: options.env, clock })
+  // The handoff desk and its GPTBots relay exist only when the config has a handoff section, and need the key.
+  const handoffApi = config.handoff ? gptbots.for('default') : undefined
+  if (handoffApi?.keyProblem) {
     await store.close()
-    throw error
+    throw new ConfigError(`handoff: ${handoffApi.keyProblem}`)
   }
-  const handoffSecret = { relays: { [gptbotsRelay]: { type: 'gptbots', apiKey: handoffKey ?? '' } } }
-  if (handoffKey) {
-    scrubber.learn(handoffSecret)
-    scrubSecretsOf(logger, handoffSecret)
-  }
+  // Keys are secrets wherever they would show: log lines, stored errors, admin answers.
+  const apiKeys = { relays: { [gptbotsRelay]: { type: 'gptbots', apiKey: gptbots.allKeys() } } }
+  scrubber.learn(apiKeys)
+  scrubSecretsOf(logger, apiKeys)
   const desk = config.handoff
     ? new Desk({
         store,
@@ -176,11 +176,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     await store.close()
     throw error
   }
-  if (config.handoff && handoffKey) {
-    const { apiUrl, timeoutMs } = config.handoff.gptbots
+  if (handoffApi) {
     relays.set(
       gptbotsRelay,
-      createGptbotsRelay(humanApi({ apiUrl, apiKey: handoffKey, timeoutMs }), message =>
+      createGptbotsRelay(humanApi(handoffApi), message =>
         desk ? desk.receipt(message, 'delivered') : Promise.resolve()
       )
     )

@@ -5,6 +5,7 @@ import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
 import { checker, dotPath } from '../validation/validate.js'
 import { Config } from './schema.js'
+import { gptbotsSettingsProblems } from '../gptbots/settings.js'
 
 export interface LoadedConfig {
   config: Config
@@ -143,7 +144,7 @@ export function resolveConfig(
       throw new ConfigError(`PORT: "${env.PORT}" is not a port number`)
     config.server.port = port
   }
-  const meaning = checkMeaning(config)
+  const meaning = [...checkMeaning(config), ...gptbotsSettingsProblems(config)]
   if (meaning.length > 0) throw new ConfigError(meaning.join('\n'))
   return { config: deepFreeze(config), configDir: options.configDir, file: options.file }
 }

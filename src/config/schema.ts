@@ -271,6 +271,87 @@ export const MetricsConfig = Type.Object(
   { additionalProperties: false, default: {} }
 )
 
+const apiUrl = (extra = {}) =>
+  Type.String({
+    pattern: '^https?://',
+    patternErrorMessage:
+      "must be the address of GPTBots' API, such as https://api.gptbots.ai or https://api-sg.gptbots.ai",
+    description: "GPTBots' API address; regional hosts are https://api-{sg|th|jp}.gptbots.ai.",
+    ...extra
+  })
+const apiKeyEnv = (extra = {}) =>
+  Type.String({
+    pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+    description: "The environment variable holding the bot's GPTBots API key. The key itself never goes in this file.",
+    ...extra
+  })
+const apiKeyFile = () =>
+  Type.String({
+    minLength: 1,
+    description: 'A file holding the API key instead (relative to the config file), such as a mounted secret.'
+  })
+const apiTimeoutMs = (extra = {}) =>
+  Type.Integer({
+    minimum: 1000,
+    maximum: 120_000,
+    description: 'How long one call to GPTBots may take before it counts as failed (and is retried).',
+    ...extra
+  })
+
+/** One source's GPTBots API settings: a source may be another bot, with its own key and region. */
+export const GptbotsSourceApi = Type.Object(
+  {
+    apiUrl: Type.Optional(apiUrl()),
+    apiKeyEnv: Type.Optional(apiKeyEnv()),
+    apiKeyFile: Type.Optional(apiKeyFile())
+  },
+  { additionalProperties: false }
+)
+export type GptbotsSourceApi = Static<typeof GptbotsSourceApi>
+
+/**
+ * GPTBots' API (read back conversations, send humans' replies, feedback), in one place: the
+ * default source's settings at the top, each named source's differences under `sources`.
+ */
+export const GptbotsConfig = Type.Object(
+  {
+    apiUrl: apiUrl({ default: 'https://api.gptbots.ai' }),
+    apiKeyEnv: apiKeyEnv({ default: 'GPTBOTS_API_KEY' }),
+    apiKeyFile: Type.Optional(apiKeyFile()),
+    timeoutMs: apiTimeoutMs({ default: 15_000 }),
+    pace: Type.Object(
+      {
+        perMinute: Type.Integer({
+          minimum: 1,
+          default: 60,
+          description:
+            "Calls per minute to GPTBots' API per key, shared by everything that calls it. Small GPTBots plans allow few: lower it if GPTBots answers 429 often."
+        }),
+        burst: Type.Integer({
+          minimum: 1,
+          default: 10,
+          description: 'Calls that may go at once before the pace applies.'
+        })
+      },
+      { additionalProperties: false, default: {} }
+    ),
+    maxAttempts: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      default: 6,
+      description:
+        'Tries of one read (conversation list, messages) when GPTBots answers 429, 5xx or not at all; a 429 is retried after its Retry-After.'
+    }),
+    sources: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), GptbotsSourceApi, {
+      default: {},
+      description:
+        "Settings of named sources (auth.sources) that are other bots: each field left out is the default source's."
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
+export type GptbotsConfig = Static<typeof GptbotsConfig>
+
 export const HandoffConfig = Type.Object(
   {
     relays: Type.Array(Type.String({ minLength: 1 }), {
@@ -278,33 +359,20 @@ export const HandoffConfig = Type.Object(
       description:
         "Relays that are the desk: each gets every handoff (a thread per handoff) and takes the humans' replies. Names of relays in `relays`."
     }),
-    gptbots: Type.Object(
-      {
-        apiUrl: Type.String({
-          pattern: '^https?://',
-          default: 'https://api.gptbots.ai',
-          description: "GPTBots' API base URL; regional hosts are https://api-{sg|th|jp}.gptbots.ai."
-        }),
-        apiKeyEnv: Type.String({
-          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
-          default: 'GPTBOTS_API_KEY',
+    gptbots: Type.Optional(
+      Type.Object(
+        {
+          apiUrl: Type.Optional(apiUrl()),
+          apiKeyEnv: Type.Optional(apiKeyEnv()),
+          apiKeyFile: Type.Optional(apiKeyFile()),
+          timeoutMs: Type.Optional(apiTimeoutMs())
+        },
+        {
+          additionalProperties: false,
           description:
-            "The environment variable holding the GPTBots API key that sends the humans' replies. The key itself never goes in this file."
-        }),
-        apiKeyFile: Type.Optional(
-          Type.String({
-            minLength: 1,
-            description: 'A file holding the API key instead (relative to the config file), such as a mounted secret.'
-          })
-        ),
-        timeoutMs: Type.Integer({
-          minimum: 1000,
-          maximum: 120_000,
-          default: 15_000,
-          description: 'How long one call to GPTBots may take before it counts as failed (and is retried).'
-        })
-      },
-      { additionalProperties: false, default: {} }
+            "Another place for the default source's GPTBots API settings (the top-level `gptbots`): a field set here is used as if it were set there. A field set in both places must agree."
+        }
+      )
     )
   },
   { additionalProperties: false }
@@ -332,6 +400,7 @@ export const Config = Type.Object(
     admin: AdminConfig,
     retention: RetentionConfig,
     metrics: MetricsConfig,
+    gptbots: GptbotsConfig,
     handoff: Type.Optional(HandoffConfig)
   },
   { additionalProperties: false }

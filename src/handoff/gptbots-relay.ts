@@ -6,7 +6,9 @@ const outcomeOf = (result: ApiResult, posted: Record<string, unknown>): Delivery
   if (result.ok) return delivered(posted)
   switch (result.kind) {
     case 'credentials':
-      return held(`${result.error}; check the GPTBots API key (handoff.gptbots.apiKeyEnv or apiKeyFile)`)
+      return held(
+        `${result.error}; check the default source's GPTBots API key (gptbots.apiKeyEnv or gptbots.apiKeyFile)`
+      )
     case 'permanent':
       return failed(result.error)
     case 'transient':

@@ -2,10 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 
 /*
- * GPTBots' human API on loopback (../../../shared/gptbots/README.md, "Human handoff"), as strict
- * as what is known of it: POST only, JSON only, `Authorization: Bearer <key>` checked, the body's
- * fields checked, and a handoff it does not know (or closed) refused. Tests tell it to fail with a
- * status, hang without answering, or reject with an error code in the body.
+ * GPTBots' API on loopback (../../../shared/gptbots/README.md), as strict as what is known of it.
+ * The human API: POST only, JSON only, `Authorization: Bearer <key>` checked, the body's fields
+ * checked, and a handoff it does not know (or closed) refused. Reading back: the conversation list
+ * (GET /v1/bot/conversation/page) and a conversation's messages (GET /v2/messages), paged, with
+ * their documented parameters checked (page from 1, page_size 1 to 100, conversation_type
+ * required and known), a wrong key answered 401 with code 40127, a bad parameter 400 with code
+ * 40000. Tests tell it to fail with a status (and Retry-After), hang, or answer an error code.
  */
 
 export const fakeApiKey = 'app-fake-gptbots-key-0123456789'
@@ -15,6 +18,37 @@ export interface ReceivedReply {
   timestamp: number
   text: string
 }
+
+/** A message as GET /v2/messages gives it. */
+export interface FakeApiMessage {
+  message_id: string
+  parent_message_id?: string
+  /** ms */
+  create_time: number
+  role: 'user' | 'assistant' | string
+  content: { branch_content: ({ type: 'text'; text: string } | { type: string; [field: string]: unknown })[] }[]
+}
+
+export interface FakeConversation {
+  conversation_id: string
+  user_id: string
+  conversation_type: string
+  /** ms: the last message's create_time */
+  recent_chat_time: number
+  messages: FakeApiMessage[]
+}
+
+const conversationTypes = new Set([
+  'ALL',
+  'API',
+  'EMBED',
+  'WIDGET',
+  'SHARE',
+  'SLACK',
+  'DISCORD',
+  'TELEGRAM',
+  'WHATSAPP_META'
+])
 
 export type Fault =
   /** Answer this HTTP status, with GPTBots' `{code, message}` body. */
@@ -32,7 +66,11 @@ export class FakeGptbots {
   /** Handoffs closed by the human side, in order. */
   readonly closed: string[] = []
   /** Every request, accepted or not: path, status answered, and whether it carried the right key. */
-  readonly requests: { path: string; status: number; authorized: boolean }[] = []
+  readonly requests: { method: string; path: string; query: string; status: number; authorized: boolean }[] = []
+  /** Conversations that can be read back, by id. */
+  readonly conversations = new Map<string, FakeConversation>()
+  /** The key it accepts (another fake can stand for another bot). */
+  apiKey = fakeApiKey
   /** Handoffs the fake knows as open; unknown ones are refused with code 404 in the body. */
   readonly open = new Set<string>()
   #faults: Fault[] = []
@@ -41,9 +79,10 @@ export class FakeGptbots {
 
   private constructor(private readonly server: Server) {}
 
-  static async start(): Promise<FakeGptbots> {
+  static async start(options: { apiKey?: string } = {}): Promise<FakeGptbots> {
     const server = createServer()
     const fake = new FakeGptbots(server)
+    if (options.apiKey) fake.apiKey = options.apiKey
     server.on('request', (req, res) => {
       fake.#handle(req, res).catch(error => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
@@ -56,6 +95,43 @@ export class FakeGptbots {
 
   get apiUrl(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+  }
+
+  /**
+   * A conversation with `count` messages, alternately the user's and the assistant's, one second
+   * apart from `start` (ms); its ids are `<id>-m1`, `<id>-m2`, ...
+   */
+  addConversation(id: string, count: number, start: number, type = 'API'): FakeConversation {
+    const messages: FakeApiMessage[] = []
+    for (let i = 1; i <= count; i++) {
+      const role = i % 2 === 1 ? 'user' : 'assistant'
+      messages.push({
+        message_id: `${id}-m${i}`,
+        ...(i > 1 ? { parent_message_id: `${id}-m${i - 1}` } : {}),
+        create_time: start + (i - 1) * 1000,
+        role,
+        content: [
+          { branch_content: [{ type: 'text', text: `${role === 'user' ? 'question' : 'answer'} ${i} of ${id}` }] }
+        ]
+      })
+    }
+    return this.putConversation({
+      conversation_id: id,
+      user_id: `user-of-${id}`,
+      conversation_type: type,
+      recent_chat_time: messages.at(-1)?.create_time ?? start,
+      messages
+    })
+  }
+
+  putConversation(conversation: FakeConversation): FakeConversation {
+    this.conversations.set(conversation.conversation_id, conversation)
+    return conversation
+  }
+
+  /** Requests to one path. */
+  calls(path: string): { method: string; path: string; query: string; status: number; authorized: boolean }[] {
+    return this.requests.filter(r => r.path === path)
   }
 
   /** The next requests meet these faults, one each, in order. */
@@ -75,7 +151,8 @@ export class FakeGptbots {
   }
 
   #answer(res: ServerResponse, path: string, authorized: boolean, status: number, body: object, headers = {}): void {
-    this.requests.push({ path, status, authorized })
+    const url = new URL(res.req.url ?? '/', 'http://fake')
+    this.requests.push({ method: res.req.method ?? '', path, query: url.search, status, authorized })
     res.writeHead(status, { 'content-type': 'application/json', ...headers })
     res.end(JSON.stringify(body))
   }
@@ -84,7 +161,9 @@ export class FakeGptbots {
     const path = new URL(req.url ?? '/', 'http://fake').pathname
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
-    const authorized = req.headers.authorization === `Bearer ${fakeApiKey}`
+    const authorized = req.headers.authorization === `Bearer ${this.apiKey}`
+    if (req.method === 'GET' && (path === '/v1/bot/conversation/page' || path === '/v2/messages'))
+      return this.#read(req, res, path, authorized)
     if (req.method !== 'POST')
       return this.#answer(res, path, authorized, 405, { code: 405, message: 'method not allowed' })
     if (path !== '/v1/human/message/receive' && path !== '/v1/human/close')
@@ -94,7 +173,7 @@ export class FakeGptbots {
       return this.#answer(res, path, authorized, 415, { code: 415, message: 'content-type must be application/json' })
     const fault = this.#faults.shift()
     if (fault && 'hang' in fault) {
-      this.requests.push({ path, status: 0, authorized })
+      this.requests.push({ method: req.method ?? '', path, query: '', status: 0, authorized })
       this.#hanging.push(res)
       return
     }
@@ -131,5 +210,67 @@ export class FakeGptbots {
     this.#onReply?.()
     this.onAccepted?.(reply)
     return this.#answer(res, path, authorized, 200, { code: 200, message: 'success' })
+  }
+
+  /** The two read calls: key, then injected faults, then parameters, then the page. */
+  async #read(req: IncomingMessage, res: ServerResponse, path: string, authorized: boolean): Promise<void> {
+    if (!authorized)
+      return this.#answer(res, path, authorized, 401, { code: 40127, message: 'Developer authentication failed' })
+    const fault = this.#faults.shift()
+    if (fault && 'hang' in fault) {
+      this.requests.push({ method: 'GET', path, query: '', status: 0, authorized })
+      this.#hanging.push(res)
+      return
+    }
+    if (fault && 'status' in fault)
+      return this.#answer(
+        res,
+        path,
+        authorized,
+        fault.status,
+        { code: fault.status, message: 'injected failure' },
+        fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}
+      )
+    if (fault) return this.#answer(res, path, authorized, 200, { code: fault.code, message: fault.message })
+    const query = new URL(req.url ?? '/', 'http://fake').searchParams
+    const invalid = (why: string) =>
+      this.#answer(res, path, authorized, 400, { code: 40000, message: `Invalid parameter: ${why}` })
+    const whole = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+      const text = query.get(name)
+      if (text === null || !/^\d+$/.test(text)) return undefined
+      const value = Number(text)
+      return value >= min && value <= max ? value : undefined
+    }
+    const page = whole('page', 1)
+    const pageSize = whole('page_size', 1, 100)
+    if (page === undefined) return invalid('page must be a whole number from 1')
+    if (pageSize === undefined) return invalid('page_size must be a whole number from 1 to 100')
+    if (path === '/v1/bot/conversation/page') {
+      const type = query.get('conversation_type')
+      if (type === null || !conversationTypes.has(type)) return invalid('conversation_type')
+      const start = query.has('start_time') ? whole('start_time', 0) : 0
+      const end = query.has('end_time') ? whole('end_time', 0) : Number.MAX_SAFE_INTEGER
+      if (start === undefined || end === undefined) return invalid('start_time and end_time are milliseconds')
+      const found = [...this.conversations.values()]
+        .filter(
+          c =>
+            (type === 'ALL' || c.conversation_type === type) && c.recent_chat_time >= start && c.recent_chat_time <= end
+        )
+        .sort((a, b) => b.recent_chat_time - a.recent_chat_time || a.conversation_id.localeCompare(b.conversation_id))
+      const list = found.slice((page - 1) * pageSize, page * pageSize).map(({ messages, ...c }) => ({
+        ...c,
+        subject: `about ${c.conversation_id}`,
+        message_count: messages.length,
+        cost: 0
+      }))
+      return this.#answer(res, path, authorized, 200, { list, total: found.length })
+    }
+    const id = query.get('conversation_id')
+    if (id === null || id === '') return invalid('conversation_id')
+    const messages = this.conversations.get(id)?.messages ?? []
+    return this.#answer(res, path, authorized, 200, {
+      total: messages.length,
+      conversation_content: messages.slice((page - 1) * pageSize, page * pageSize)
+    })
   }
 }
