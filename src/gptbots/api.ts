@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js'
-import { type Clock, systemClock } from '../dispatch/clock.js'
+import { type Clock, systemClock } from '../clock.js'
 import { TokenBucket } from './pace.js'
 import { MissingApiKey, readSourceKey, type SourceApiSettings, sourceApiSettings } from './settings.js'
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../dispatch/clock.js'
+import type { Clock } from '../clock.js'
 
 /**
  * A token bucket: `burst` calls may go at once, then one per `60 000 / perMinute` ms. Callers
