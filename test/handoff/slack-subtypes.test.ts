@@ -3,8 +3,12 @@ import { fakeChannel } from '../fakes/slack.js'
 import { call, establishBody } from './helpers.js'
 import { eventCallback, fromSlack, slackDesk } from './slack-desk.js'
 
-/** Lets the best-effort ephemeral notices (sent after Slack's 200) reach the fake. */
-const settle = () => new Promise(resolve => setTimeout(resolve, 20))
+/** Waits for the best-effort ephemeral notices (sent after Slack's 200) to reach the fake, then a little more for any extra. */
+async function settle(slack: { ephemerals: unknown[] }, count: number) {
+  for (let round = 0; round < 300 && slack.ephemerals.length < count; round++)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  await new Promise(resolve => setTimeout(resolve, 50))
+}
 
 t.test('every kind of post a person types in the thread reaches the user, once and in order', async t => {
   const desk = await slackDesk(t)
@@ -70,7 +74,7 @@ t.test('every kind of post a person types in the thread reaches the user, once a
   )
   await desk.until(() => slack.replies(parent.ts).filter(m => m.user && m.reactions).length === 4)
   t.equal(slack.replies(parent.ts).filter(m => m.reactions?.includes('white_check_mark')).length, 4, 'each gets its ✅')
-  await settle()
+  await settle(slack, 1)
   t.match(
     slack.ephemerals,
     [{ user: 'U0AGENT1', thread_ts: parent.ts, text: /"photo\.png".*only members of this workspace can open/ }],
@@ -118,7 +122,7 @@ t.test('what is not a new post is not sent, and what cannot be sent is said', as
     ['First words'],
     'an app, a join, an edit, a deletion and a file without a link send nothing'
   )
-  await settle()
+  await settle(slack, 3)
   t.match(slack.ephemerals, [
     { user: 'U0AGENT1', thread_ts: parent.ts, text: /Edits are not sent/ },
     { user: 'U0AGENT1', thread_ts: parent.ts, text: /does not take it back/ },
