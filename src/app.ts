@@ -151,6 +151,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         store,
         clock,
         deskRelays: () => runtime.config.handoff?.relays ?? [],
+        noteMarker: () => runtime.config.handoff?.noteMarker ?? '//',
         accepted: () => dispatcher.notify()
       })
     : undefined

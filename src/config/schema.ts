@@ -373,7 +373,13 @@ export const HandoffConfig = Type.Object(
             "Another place for the default source's GPTBots API settings (the top-level `gptbots`): a field set here is used as if it were set there. A field set in both places must agree."
         }
       )
-    )
+    ),
+    noteMarker: Type.String({
+      maxLength: 20,
+      default: '//',
+      description:
+        'A reply in a handoff thread that starts with this is an internal note: it stays in the thread, marked as a note, and never reaches the user. The banner of each handoff shows it. An empty string turns notes off.'
+    })
   },
   { additionalProperties: false }
 )

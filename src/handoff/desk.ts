@@ -25,6 +25,8 @@ export interface DeskOptions {
   deskRelays(): readonly string[]
   /** Wakes delivery after something was stored. */
   accepted(): void
+  /** The note marker now (config handoff.noteMarker); '' turns notes off. */
+  noteMarker?(): string
 }
 
 export type Stored = { duplicate: boolean }
@@ -173,6 +175,9 @@ export class Desk implements HandoffDesk {
       desk?: string
     }
   ): Promise<DeskAnswer> {
+    // A note is the team's: checked before anything else, so that it never goes out, open or not.
+    const marker = this.noteMarker()
+    if (marker !== '' && input.text.trimStart().startsWith(marker)) return { status: 'note' }
     const record = await this.open(input)
     if (!('openedAt' in record)) return record
     const desk = input.desk ?? 'desk'
@@ -185,6 +190,10 @@ export class Desk implements HandoffDesk {
       input.text
     )
     return { status: stored.duplicate ? 'duplicate' : 'stored' }
+  }
+
+  noteMarker(): string {
+    return this.options.noteMarker?.() ?? '//'
   }
 
   async claim(input: HandoffRef & { author: DeskAuthor }): Promise<DeskAnswer> {
@@ -256,6 +265,7 @@ export class Desk implements HandoffDesk {
       claim: input => this.claim(input),
       close: input => this.close({ ...input, desk: name }),
       record: ref => this.record(ref),
+      noteMarker: () => this.noteMarker(),
       link: (key, ref) => this.link(`${name}:${key}`, ref),
       find: key => this.find(`${name}:${key}`)
     }

@@ -212,9 +212,12 @@ export interface HandoffRecord extends HandoffRef {
   closedReason?: 'TIMEOUT' | 'USER_CLOSED' | 'AGENT'
 }
 
-/** What became of a human's action: stored (it will go out), a repeat, refused because the handoff is closed, or unknown. */
+/**
+ * What became of a human's action: stored (it will go out), a repeat, an internal note (kept from
+ * the user), refused because the handoff is closed, or unknown.
+ */
 export type DeskAnswer =
-  | { status: 'stored' | 'duplicate' }
+  | { status: 'stored' | 'duplicate' | 'note' }
   | { status: 'closed'; record: HandoffRecord }
   | { status: 'unknown' }
 
@@ -227,11 +230,14 @@ export interface HandoffDesk {
    * A human's answer for the user. `replyId` is unique per reply on the relay's platform (Slack's
    * message ts): a repeat is recognised. `ref` is where the reply sits (channel, ts), handed back
    * in its `receipt` message so the relay can mark it delivered or failed. Goes to GPTBots in order
-   * per handoff, with retries, dead letters and replay like any delivery.
+   * per handoff, with retries, dead letters and replay like any delivery. A reply that starts with
+   * the note marker is not stored nor sent: the answer is `note`, and the relay marks it as one.
    */
   reply(
     input: HandoffRef & { replyId: string; text: string; author: DeskAuthor; ref: Record<string, unknown> }
   ): Promise<DeskAnswer>
+  /** The marker that makes a reply an internal note (config handoff.noteMarker), or '' when notes are off: for the banner. */
+  noteMarker(): string
   /** Claims the handoff for `author`; every desk relay gets a `claim` message. `stored` only for the first claim. */
   claim(input: HandoffRef & { author: DeskAuthor }): Promise<DeskAnswer>
   /** Ends the handoff from the desk: GPTBots is told (/v1/human/close) and every desk relay gets a `close` message. */

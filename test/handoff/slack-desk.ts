@@ -33,6 +33,8 @@ export async function slackDesk(
     gptbots?: FakeGptbots
     oncall?: string
     dispatch?: Record<string, number>
+    /** More of the config's `handoff` section. */
+    handoff?: Record<string, unknown>
   } = {}
 ): Promise<Desk> {
   const slack = options.slack ?? (await FakeSlack.start({ rateLimit: false }))
@@ -65,7 +67,11 @@ export async function slackDesk(
           handoff: { signingSecret, ...(options.oncall ? { oncall: options.oncall } : {}) }
         }
       },
-      handoff: { relays: ['slack.desk'], gptbots: { apiUrl: gptbots.apiUrl, timeoutMs: 1000 } }
+      handoff: {
+        relays: ['slack.desk'],
+        gptbots: { apiUrl: gptbots.apiUrl, timeoutMs: 1000 },
+        ...options.handoff
+      }
     }
   })
   const drain = () => app.relay.dispatcher.drain()
@@ -126,7 +132,7 @@ export function click(action: 'claim' | 'close', parent: PostedMessage, user = '
   if (!button) throw new Error(`the parent message has no ${action} button`)
   const payload = {
     type: 'block_actions',
-    user: { id: user, username: 'agent2', name: 'agent2' },
+    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase() },
     channel: { id: parent.channel },
     message: { ts: parent.ts },
     container: { type: 'message', message_ts: parent.ts, channel_id: parent.channel },

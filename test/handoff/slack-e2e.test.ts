@@ -73,13 +73,19 @@ t.test(
     // Claim, then Close, from the buttons.
     t.equal((await fromSlack(app, 'interactivity', click('claim', parent))).statusCode, 200)
     await drain()
-    t.match(shown(parent), /Claimed by <@U0AGENT2>/)
+    t.match(shown(parent), /Claimed by \*u0agent2\*/, 'who claimed it, by name')
+    t.notMatch(
+      JSON.stringify(slack.messages.filter(m => !m.user)),
+      /<@U0AGENT/,
+      'no one is mentioned: Claim and Close name people without notifying them'
+    )
     t.notMatch(shown(parent), /gptbots_handoff_claim/, 'the Claim button is gone')
     t.equal((await fromSlack(app, 'interactivity', click('close', parent, 'U0AGENT1'))).statusCode, 200)
     await drain()
     t.same(gptbots.closed, ['h-1'], 'GPTBots was told the human closed it')
     t.notMatch(shown(parent), /"actions"/, 'no buttons are left')
-    t.match(shown(slack.replies(parent.ts).at(-1)!), /Closed by <@U0AGENT1>/)
+    t.match(shown(slack.replies(parent.ts).at(-1)!), /Closed by \*u0agent1\*/)
+    t.notMatch(JSON.stringify(slack.messages.filter(m => !m.user)), /<@U0AGENT/, 'the relay mentions no one')
     t.notMatch(shown(parent), /subteam/, 'an edit does not ping the on-call group again')
 
     // A reply after close is not sent, and its author is told why.

@@ -36,8 +36,10 @@ export function memoryDesk() {
     return record
   }
   const desk: HandoffDesk = {
+    noteMarker: () => '//',
     async reply(input) {
       check()
+      if (input.text.trimStart().startsWith('//')) return { status: 'note' }
       const found = state(input)
       if ('status' in found && !('openedAt' in found)) return found
       if (replies.some(r => r.replyId === input.replyId)) return { status: 'duplicate' }

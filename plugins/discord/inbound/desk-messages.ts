@@ -39,7 +39,7 @@ const BUTTON_LABEL: Record<Action, string> = { claim: 'Claim', reply: 'Reply', c
 /** Discord allows at most 4,000 characters in a text input. */
 export const REPLY_MAX = 4000
 
-const COLOR = { waiting: 0xfee75c, delivered: 0x57f287, dead: 0xed4245 } as const
+const COLOR = { waiting: 0xfee75c, delivered: 0x57f287, dead: 0xed4245, note: 0x99aab5 } as const
 
 /**
  * A short, fixed-length key of a handoff for custom_ids (at most 100 characters, where a source
@@ -102,6 +102,8 @@ export interface Opening {
   history: { type: MessageType; text: string }[]
   names: Record<MessageType, string>
   onCallRole?: string
+  /** The note marker (handoff.noteMarker), '' when notes are off. */
+  noteMarker?: string
 }
 
 /** Field text: Markdown shown as typed, cut to Discord's limits. */
@@ -132,7 +134,11 @@ export function openingParts(opening: Opening): DeskPart[] {
   const ping = opening.onCallRole ? `<@&${opening.onCallRole}> ` : ''
   const banner =
     `${ping}🚨 **A human is needed.** GPTBots handed this conversation to the team: the user is waiting for an answer.\n` +
-    `-# Press **Reply** to answer (the first answer must come within GPTBots' wait time, 60 s by default), **Claim** to take it, **Close** to end it.`
+    `-# Press **Reply** to answer (the first answer must come within GPTBots' wait time, 60 s by default), **Claim** to take it, **Close** to end it.` +
+    (opening.noteMarker
+      ? ` A reply that starts with \`${opening.noteMarker.replace(/`/g, "'")}\` is an internal note: it stays here and never reaches the user.`
+      : '') +
+    `\n-# Only **Reply** reaches the user: messages and files posted straight into this thread stay here. To send a file, put its link in a reply.`
   const first: DeskPart = {
     content: banner,
     embeds: [embed],
@@ -249,6 +255,13 @@ export function replyMessage(author: DeskAuthor, text: string, state: ReplyState
     allowed_mentions: { parse: [] }
   }
 }
+
+/** An internal note typed in the reply modal: shown in the thread as a note, never sent. */
+export const notePart = (author: DeskAuthor, text: string): DeskPart => ({
+  content: `**📝 Note by ${plainName(author)}** (internal: not sent to the user)`,
+  embeds: [{ description: shorten(text, EmbedLimit.description), color: COLOR.note }],
+  allowed_mentions: { parse: [] }
+})
 
 /** A receipt for a reply whose message can no longer be edited (the interaction's 15 minutes are over). */
 export function receiptPart(author: DeskAuthor, text: string, state: 'delivered' | 'dead', error?: string): DeskPart {

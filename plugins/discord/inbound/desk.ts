@@ -23,6 +23,7 @@ import {
   closedPart,
   closedReason,
   handoffKey,
+  notePart,
   openingParts,
   parseCustomId,
   plainName,
@@ -187,7 +188,8 @@ export class DiscordDesk {
       email: event.email,
       history: event.history,
       names: this.init.settings.names,
-      onCallRole: this.init.settings.desk.onCallRole
+      onCallRole: this.init.settings.desk.onCallRole,
+      noteMarker: this.desk().noteMarker()
     })
     return {
       parts,
@@ -365,6 +367,8 @@ export class DiscordDesk {
         return ephemeral(`This handoff is already closed (${closedReason(answer.record)}).`)
       case 'unknown':
         return ephemeral('The relay does not know this handoff.')
+      case 'note':
+        return ephemeral('Nothing was done.')
       case 'duplicate': {
         if (action === 'close') return ephemeral('This handoff is already being closed.')
         const record = await this.init.desk!.record(ref)
@@ -398,6 +402,9 @@ export class DiscordDesk {
         const shown = replyMessage(author, text, 'sending')
         return json(200, { type: Answer.Message, data: shown })
       }
+      case 'note':
+        // Shown to the team in the thread, marked as a note; nothing was stored for GPTBots.
+        return json(200, { type: Answer.Message, data: notePart(author, text) })
       case 'duplicate':
         return ephemeral('This reply was already taken.')
       case 'closed':

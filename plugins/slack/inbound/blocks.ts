@@ -11,9 +11,8 @@ type Block = Record<string, unknown>
 /** Someone else's text as mrkdwn that shows as written and can notify no one. */
 const shown = (text: string, limit: number): string => truncate(escapeMrkdwn(neutraliseMentions(text)), limit)
 
-/** A person on the desk: a mention when Slack gave a user id (it is them), else their name as text. */
-export const personOf = (author: DeskAuthor): string =>
-  /^[UW][A-Z0-9]{2,}$/.test(author.id) ? `<@${author.id}>` : shown(author.name ?? author.id, 200)
+/** A person on the desk, by name as text: never a mention, which would notify them. */
+export const personOf = (author: DeskAuthor): string => `*${shown(author.name || author.id, 200)}*`
 
 const userInfoLabels: Record<string, string> = {
   user_id: 'User id',
@@ -57,7 +56,7 @@ export interface ParentState {
 export function parentMessage(
   event: Establish,
   ref: HandoffRef,
-  options: { oncall?: string; relay: string },
+  options: { oncall?: string; relay: string; noteMarker: string },
   state: ParentState = {}
 ): { text: string; blocks: Block[]; metadata: { event_type: string; event_payload: Record<string, string> } } {
   const who = Object.entries(event.userInfo)
@@ -71,7 +70,11 @@ export function parentMessage(
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `${mention}A GPTBots user asked for a person. *Reply in this thread* to answer them; each reply that reaches them gets a ✅.`
+        text: `${mention}A GPTBots user asked for a person. *Reply in this thread* to answer them; each reply that reaches them gets a ✅.${
+          options.noteMarker
+            ? ` Start a reply with \`${shown(options.noteMarker, 20)}\` to keep it as an internal note: it stays here and never reaches the user.`
+            : ''
+        }`
       }
     }
   ]

@@ -66,7 +66,11 @@ export function createSlackDesk(options: SlackDeskOptions) {
     )
       thread = undefined
     if (!thread) {
-      const parent = parentMessage(event, ref, { oncall: options.handoff?.oncall, relay: init.name })
+      const parent = parentMessage(event, ref, {
+        oncall: options.handoff?.oncall,
+        relay: init.name,
+        noteMarker: desk.noteMarker()
+      })
       // The on-call group (<!subteam^ID>) is the only mention the relay makes, and only when configured.
       const parentTs = await post(parent as PostArguments, context.signal)
       thread = { parentTs, historyPosted: 0, parent: {}, establish: event, source: message.source }
@@ -103,7 +107,7 @@ export function createSlackDesk(options: SlackDeskOptions) {
     const redrawn = parentMessage(
       thread.establish,
       { source: thread.source, handoffId: thread.establish.handoffId },
-      { relay: init.name },
+      { relay: init.name, noteMarker: desk.noteMarker() },
       parentState
     )
     if (JSON.stringify(parentState) !== JSON.stringify(thread.parent)) {

@@ -143,6 +143,9 @@ export function fileLinks(files: readonly SlackFile[]): { lines: string[]; priva
   return { lines, privateNames, missing }
 }
 
+/** The reaction that marks an internal note (📝). */
+export const noteReaction = 'memo'
+
 const listed = (names: string[]): string => names.map(name => `"${name}"`).join(', ')
 
 /**
@@ -179,6 +182,14 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
       .catch((error: unknown) =>
         logger.warn({ err: error, user }, 'could not tell a person why their action had no effect')
       )
+  }
+
+  /** Marks a post with a reaction. Best effort, like `tell`: an already_reacted is what was wanted. */
+  function mark(ts: string, name: string): void {
+    client.apiCall('reactions.add', { channel, timestamp: ts, name }).catch((error: unknown) => {
+      if ((error as { data?: { error?: string } }).data?.error !== 'already_reacted')
+        logger.warn({ err: error, ts }, `could not mark a post with :${name}:`)
+    })
   }
 
   const events: InboundRoute = {
@@ -232,6 +243,7 @@ export function inboundRoutes(options: RouteOptions): InboundRoute[] {
         { handoffId: ref.handoffId, eventId: body.event_id, subtype: event.subtype, status: answer.status },
         'handoff reply from Slack'
       )
+      if (answer.status === 'note') mark(event.ts, noteReaction)
       if (!firstTry) return ok
       if (answer.status === 'closed') {
         tell(event.user, 'This handoff is closed, so your reply was not sent to the user.', event.thread_ts)

@@ -272,3 +272,17 @@ t.test('mode channel: the opening post and its buttons sit in the channel, and a
   )
   t.match(stray.body.data.content, /only acts on buttons in its own handoff threads/)
 })
+
+t.test('a reply that starts with the note marker is shown as a note for the team and is not stored', async t => {
+  const s = await opened()
+  t.teardown(s.close)
+  t.match(s.opening.content, /starts with `\/\/` is an internal note/, 'the banner shows the marker')
+  t.match(s.opening.content, /messages and files posted straight into this thread stay here/, 'and what is not sent')
+  const modal = await fake.click(s.endpoint.url, s.opening.id, s.button('Reply'), { user: agent })
+  const submitted = await fake.submit(s.endpoint.url, modal, { text: '// refund approved by finance' })
+  t.equal(submitted.body.type, 4)
+  t.notOk(submitted.body.data.flags, 'the team sees it in the thread')
+  t.match(submitted.body.data.content, /Note by Ann Agent.*not sent to the user/)
+  t.match(submitted.body.data.embeds[0].description, /refund approved/)
+  t.same(s.memory.replies, [], 'nothing for GPTBots')
+})
