@@ -3,8 +3,11 @@ import { fakeChannel } from '../fakes/slack.js'
 import { call, establishBody } from './helpers.js'
 import { eventCallback, fromSlack, shown, slackDesk } from './slack-desk.js'
 
+/** A loaded machine may take longer than the helper's 500 ms per call; a timed-out call would wait for a clock that does not move. */
+const roomy = { deliveryTimeoutMs: 10_000 }
+
 t.test('a reply that starts with the note marker stays in the thread, marked, and never reaches the user', async t => {
-  const desk = await slackDesk(t)
+  const desk = await slackDesk(t, { dispatch: roomy })
   const { app, slack, gptbots, drain } = desk
   gptbots.open.add('h-note')
   await call(app, 'conversation/establish', establishBody('h-note'))
@@ -45,7 +48,7 @@ t.test('the marker is configurable, and an empty one turns notes off', async t =
     ['!note', ['// not a note here']],
     ['', ['// not a note here', '!note nor this']]
   ] as const) {
-    const desk = await slackDesk(t, { handoff: { noteMarker: marker } })
+    const desk = await slackDesk(t, { dispatch: roomy, handoff: { noteMarker: marker } })
     const { app, slack, gptbots, drain } = desk
     gptbots.open.add('h-mark')
     await call(app, 'conversation/establish', establishBody('h-mark'))

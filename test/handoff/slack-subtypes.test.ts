@@ -3,6 +3,9 @@ import { fakeChannel } from '../fakes/slack.js'
 import { call, establishBody } from './helpers.js'
 import { eventCallback, fromSlack, slackDesk } from './slack-desk.js'
 
+/** A loaded machine may take longer than the helper's 500 ms per call; a timed-out call would wait for a clock that does not move. */
+const roomy = { deliveryTimeoutMs: 10_000 }
+
 /** Waits for the best-effort ephemeral notices (sent after Slack's 200) to reach the fake, then a little more for any extra. */
 async function settle(slack: { ephemerals: unknown[] }, count: number) {
   for (let round = 0; round < 300 && slack.ephemerals.length < count; round++)
@@ -11,7 +14,7 @@ async function settle(slack: { ephemerals: unknown[] }, count: number) {
 }
 
 t.test('every kind of post a person types in the thread reaches the user, once and in order', async t => {
-  const desk = await slackDesk(t)
+  const desk = await slackDesk(t, { dispatch: roomy })
   const { app, slack, gptbots, drain } = desk
   gptbots.open.add('h-sub')
   await call(app, 'conversation/establish', establishBody('h-sub'))
@@ -84,7 +87,7 @@ t.test('every kind of post a person types in the thread reaches the user, once a
 })
 
 t.test('what is not a new post is not sent, and what cannot be sent is said', async t => {
-  const desk = await slackDesk(t)
+  const desk = await slackDesk(t, { dispatch: roomy })
   const { app, slack, gptbots, drain } = desk
   gptbots.open.add('h-not')
   await call(app, 'conversation/establish', establishBody('h-not'))
