@@ -6,7 +6,8 @@ import { relayMessage as sharedRelayMessage } from '../helpers/relay.js'
 /*
  * A Slack Web API on loopback for the real WebClient to talk to (through slackApiUrl). It is as
  * strict as Slack's documented limits (../../../shared/platforms.md): a relay that passes here
- * stays within them. It answers auth.test, conversations.info and chat.postMessage.
+ * stays within them. It answers auth.test, conversations.info, chat.postMessage and the reading
+ * back of a channel (conversations.history) and a thread (conversations.replies).
  */
 
 /** Slack's limits, as this fake enforces them. */
@@ -30,7 +31,15 @@ export const slackLimits = {
 
 export const fakeToken = 'xoxb-fake-token'
 export const fakeChannel = 'C0123456'
-export const allScopes = ['chat:write', 'chat:write.customize', 'channels:read', 'groups:read', 'reactions:write']
+export const allScopes = [
+  'chat:write',
+  'chat:write.customize',
+  'channels:read',
+  'groups:read',
+  'channels:history',
+  'groups:history',
+  'reactions:write'
+]
 
 export interface FakeToken {
   scopes?: string[]
@@ -133,6 +142,7 @@ export class FakeSlack {
   #failures: FakeReply[] = []
   #forcedLimits = { count: 0, retryAfterSeconds: 1 }
   #failShare = 0
+  #lostAnswers = 0
   #random: () => number = Math.random
   #seq = 0
 
@@ -173,6 +183,11 @@ export class FakeSlack {
   /** The next `count` chat.postMessage calls answer 429 with this Retry-After, whatever the pace. */
   rateLimitNext(count: number, retryAfterSeconds = 1): void {
     this.#forcedLimits = { count, retryAfterSeconds }
+  }
+
+  /** The next `count` chat.postMessage calls that succeed are posted, but their answers are lost (the connection drops). */
+  loseAnswers(count: number): void {
+    this.#lostAnswers = count
   }
 
   /** This share (0..1) of all calls fails with HTTP 503, drawn from `random`. */
@@ -240,6 +255,12 @@ export class FakeSlack {
     const token = bearer(req.headers.authorization) ?? (typeof params.token === 'string' ? params.token : undefined)
     const reply = this.#injected(method, params) ?? this.#answer(method, params, token)
     this.calls.push({ method, params, status: reply.status ?? 200, body: reply.body, at: this.#now() })
+    const posted = method === 'chat.postMessage' && (reply.body as { ok?: unknown } | undefined)?.ok === true
+    if (posted && this.#lostAnswers > 0) {
+      this.#lostAnswers--
+      req.socket.destroy()
+      return
+    }
     if (reply.destroy) {
       req.socket.destroy()
       return
@@ -268,7 +289,9 @@ export class FakeSlack {
       'chat.postMessage',
       'chat.update',
       'chat.postEphemeral',
-      'reactions.add'
+      'reactions.add',
+      'conversations.history',
+      'conversations.replies'
     ]
     if (!known.includes(method)) return slackError('unknown_method')
     if (token === undefined) return slackError('not_authed')
@@ -293,6 +316,12 @@ export class FakeSlack {
       if (!scopes.includes(needed)) return slackError('missing_scope', { needed, provided: scopes.join(',') })
       if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
       return ok({ channel: channelInfo(channelId, channel) })
+    }
+    if (method === 'conversations.history' || method === 'conversations.replies') {
+      const needed = channel?.private ? 'groups:history' : 'channels:history'
+      if (!scopes.includes(needed)) return slackError('missing_scope', { needed, provided: scopes.join(',') })
+      if (!channel || (channel.private && channel.member === false)) return slackError('channel_not_found')
+      return method === 'conversations.history' ? this.#history(channelId, params) : this.#thread(channelId, params)
     }
     if (!scopes.includes('chat:write'))
       return slackError('missing_scope', { needed: 'chat:write', provided: scopes.join(',') })
@@ -343,6 +372,44 @@ export class FakeSlack {
     const threadTs = optionalString(params.thread_ts)
     this.ephemerals.push({ channel, user: params.user, text: optionalString(params.text) ?? '', thread_ts: threadTs })
     return ok({ message_ts: `${Math.floor(this.#now() / 1000)}.${String(++this.#seq).padStart(6, '0')}` })
+  }
+
+  // Slack: a channel's top-level messages, newest first, between `oldest` and `latest` (exclusive
+  // unless `inclusive`), `limit` (at most 999) per page with a cursor; `metadata` only with
+  // include_all_metadata.
+  #history(channel: string, params: Params): FakeReply {
+    const all = this.messages.filter(m => m.channel === channel && !m.thread_ts)
+    return this.#page(window(all, params).reverse(), params)
+  }
+
+  // Slack: a thread's messages, the parent first, then its replies oldest first.
+  #thread(channel: string, params: Params): FakeReply {
+    const ts = optionalString(params.ts)
+    if (ts === undefined) return slackError('invalid_arguments', {}, ['missing required field: ts'])
+    const parent = this.messages.find(m => m.channel === channel && m.ts === ts)
+    if (!parent) return slackError('thread_not_found')
+    if (parent.thread_ts) return this.#page([parent], params)
+    const replies = this.messages.filter(m => m.channel === channel && m.thread_ts === ts)
+    return this.#page([parent, ...window(replies, params)], params)
+  }
+
+  #page(found: PostedMessage[], params: Params): FakeReply {
+    const limit = params.limit === undefined ? 100 : Number(params.limit)
+    if (!Number.isInteger(limit) || limit < 1) return slackError('invalid_limit')
+    const start = params.cursor === undefined || params.cursor === '' ? 0 : Number(params.cursor)
+    if (!Number.isInteger(start) || start < 0) return slackError('invalid_cursor')
+    const size = Math.min(limit, 999)
+    const metadata = params.include_all_metadata === true || params.include_all_metadata === 'true'
+    const messages = found.slice(start, start + size).map(m => ({
+      type: 'message',
+      ts: m.ts,
+      text: m.text ?? '',
+      ...(m.user ? { user: m.user } : { bot_id: 'B0FAKE' }),
+      ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+      ...(metadata && m.metadata ? { metadata: m.metadata } : {})
+    }))
+    const more = start + size < found.length
+    return ok({ messages, has_more: more, response_metadata: { next_cursor: more ? String(start + size) : '' } })
   }
 
   #rateLimited(channel: string): FakeReply | undefined {
@@ -658,6 +725,19 @@ function channelInfo(id: string, channel: FakeChannel): Params {
     is_archived: Boolean(channel.archived),
     is_member: channel.member !== false
   }
+}
+
+/** The messages between `oldest` and `latest` (Slack ts strings; exclusive unless `inclusive`). */
+function window(messages: PostedMessage[], params: Params): PostedMessage[] {
+  const inclusive = params.inclusive === true || params.inclusive === 'true'
+  const oldest = params.oldest === undefined ? undefined : Number(params.oldest)
+  const latest = params.latest === undefined ? undefined : Number(params.latest)
+  return messages.filter(m => {
+    const ts = Number(m.ts)
+    if (oldest !== undefined && (inclusive ? ts < oldest : ts <= oldest)) return false
+    if (latest !== undefined && (inclusive ? ts > latest : ts >= latest)) return false
+    return true
+  })
 }
 
 function optionalString(value: unknown): string | undefined {
