@@ -26,12 +26,20 @@ export type Block =
 type ContextElement = { type: 'mrkdwn'; text: string } | { type: 'image'; image_url: string; alt_text: string }
 
 /** Names the conversation on its parent message, so its thread can be found from the channel's history. */
-export function conversationMetadata(message: RelayMessage, relay: string): PostArguments['metadata'] {
-  return {
-    event_type: 'gptbots_conversation',
-    event_payload: { conversation_id: message.conversationId, source: message.source, relay }
-  }
+export function conversationMetadata(
+  message: RelayMessage,
+  relay: string,
+  holds?: { messageIds: string[]; part: number }
+): PostArguments['metadata'] {
+  const payload: Record<string, string> = { conversation_id: message.conversationId, source: message.source, relay }
+  // Which messages (and which part of them) the post holds, so that a post whose answer was lost
+  // can be recognised when the thread is read back (recover.ts).
+  if (holds) Object.assign(payload, { message_ids: JSON.stringify(holds.messageIds), part: String(holds.part) })
+  return { event_type: conversationEvent, event_payload: payload }
 }
+
+/** The metadata event type of the relay's posts. */
+export const conversationEvent = 'gptbots_conversation'
 
 /** The parent message of a conversation's thread in "title" mode. */
 export function titleArguments(settings: SlackSettings, message: RelayMessage, relay: string): PostArguments {

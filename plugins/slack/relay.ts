@@ -21,7 +21,16 @@ import { ChannelChoice } from '../../src/relays/channel-choice.js'
 import { ChannelLag } from '../../src/relays/channel-lag.js'
 import { slackPermalink, WorkspaceUrl } from './permalink.js'
 import { checkReadiness } from './readiness.js'
-import { forgetThread, postedParts, rememberThread, threadFor } from './threads.js'
+import {
+  forgetThread,
+  notedParent,
+  noteParent,
+  postedParts,
+  rememberThread,
+  threadFor,
+  type ConversationThread
+} from './threads.js'
+import { LostPosts, type FoundPost } from './recover.js'
 import { createSlackDesk } from './inbound/desk.js'
 
 /** Thrown out of a delivery when its signal fired between two Slack calls. */
@@ -39,6 +48,7 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
   const channels = new ChannelChoice(settings.channels, pacer)
   const lag = new ChannelLag()
   const workspace = new WorkspaceUrl(client)
+  const lost = new LostPosts(client, init.logger, init.name)
   let closed = false
 
   /** Posts to the channel at the channel's pace, fairly among conversations; resolves to the new message's ts. */
@@ -64,14 +74,32 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
   /**
    * Posts a group's posts not yet posted, in order, into the conversation's thread (starting it
    * when there is none), and records each posted part of a message before the next so that a
-   * retry resumes after it. Resolves to what was posted for each message of the group.
+   * retry resumes after it. Each post is noted before it is made: a note left behind (a crash, a
+   * lost answer) makes the next delivery look for the post on Slack first (recover.ts). Resolves
+   * to what was posted, and, when the post was found there, the ids of the messages it holds.
    */
-  async function postGroup(channel: string, group: Group, context: DeliveryContext): Promise<Posted> {
+  async function postGroup(
+    channel: string,
+    group: Group,
+    context: DeliveryContext
+  ): Promise<{ posted: Posted; holds?: string[] }> {
     const { state, signal } = context
     const head = group.messages[0] as RelayMessage
     const key = head.conversationId
     let thread = await threadFor(state, channel)
     const posted = postedParts(thread, head.messageId)
+    const found = await lostPost(channel, thread, head, context)
+    let holds: string[] | undefined
+    if (found) {
+      thread = { ...thread, channel, ts: found.parent ?? (thread as ConversationThread).ts, posting: undefined }
+      if (found.post && found.post.part === posted.length) {
+        posted.push(found.post.ts)
+        if (group.posts.length === 1) holds = found.post.messageIds
+      }
+      if (posted.length > 0 && posted.length < group.posts.length)
+        thread.progress = { messageId: head.messageId, posted }
+      await rememberThread(state, thread)
+    }
     // In "title" mode the parent names the conversation. When the channel is busy, the title and
     // the first post share the parent: a new conversation then costs one post of the channel, not two.
     const titled =
@@ -79,13 +107,19 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
         ? titledArguments(settings, head, init.name, group.posts[0] as PostArguments)
         : undefined
     if (!thread && settings.threadStart === 'title' && !titled) {
+      await noteParent(state, channel, { at: clock.now(), messageIds: [], part: 0 })
       const ts = await post(channel, titleArguments(settings, head, init.name), signal, { key, first: true })
       thread = { channel, ts }
       await rememberThread(state, thread)
     }
     for (let index = posted.length; index < group.posts.length; index++) {
-      const args = group.posts[index] as PostArguments
-      const parent = thread ? undefined : (titled ?? withMetadata(args, head))
+      const part = { messageIds: group.messages.map(m => m.messageId), part: index }
+      const metadata = conversationMetadata(head, init.name, part)
+      const args = { ...(group.posts[index] as PostArguments), metadata }
+      const parent = thread ? undefined : titled ? { ...titled, metadata } : args
+      const note = { at: clock.now(), ...part }
+      if (thread) await rememberThread(state, { ...thread, posting: note })
+      else await noteParent(state, channel, note)
       const ts = await post(channel, parent ?? { ...args, thread_ts: thread?.ts }, signal, { key, first: !thread })
       posted.push(ts)
       // In "message" mode the first post becomes the parent.
@@ -97,11 +131,41 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
     const link = slackPermalink(await workspace.get(), channel, posted[0], thread?.ts)
     const result: Posted = { channel, threadTs: thread?.ts, ts: posted, parts: group.posts.length, link }
     if (group.combined) result.combined = group.messages.length
-    return result
+    return holds ? { posted: result, holds } : { posted: result }
+  }
+
+  /**
+   * When the conversation's last post was noted and never written down, looks for it on Slack:
+   * the thread's parent in the channel (no thread recorded), or the reply in the thread. Only
+   * then does the relay read Slack back; a missing scope makes it post again, as before.
+   */
+  async function lostPost(
+    channel: string,
+    thread: ConversationThread | undefined,
+    head: RelayMessage,
+    { state, signal }: DeliveryContext
+  ): Promise<{ parent?: string; post?: FoundPost } | undefined> {
+    const who = { relay: init.name, source: head.source, conversationId: head.conversationId }
+    if (!thread) {
+      const note = await notedParent(state, channel)
+      if (!note) return undefined
+      const parent = await lost.parent(channel, who, note.at, signal)
+      if (!parent) return undefined
+      return { parent: parent.ts, post: parent.messageIds[0] === head.messageId ? parent : undefined }
+    }
+    const note = thread.posting
+    // A note of another message: that one failed for good (Slack refused it) and is settled.
+    if (!note || note.messageIds[0] !== head.messageId) return undefined
+    const post = await lost.reply(channel, thread.ts, who, head.messageId, note.part, note.at, signal)
+    return { post }
   }
 
   /** Posts the group, starting a new thread once if Slack says the conversation's thread is gone. */
-  async function deliverGroup(channel: string, group: Group, context: DeliveryContext): Promise<Posted> {
+  async function deliverGroup(
+    channel: string,
+    group: Group,
+    context: DeliveryContext
+  ): Promise<{ posted: Posted; holds?: string[] }> {
     try {
       return await postGroup(channel, group, context)
     } catch (error) {
@@ -119,10 +183,6 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
       blocks: postBlocks,
       tables: 1
     })
-  }
-
-  function withMetadata(args: PostArguments, message: RelayMessage): PostArguments {
-    return { ...args, metadata: conversationMetadata(message, init.name) }
   }
 
   function outcomeOf(
@@ -232,13 +292,12 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
     if (parts.length === 0) return delivered({ channel, parts: 0 })
     lag.offered(channel, [message])
     try {
-      const outcome = delivered(
-        await deliverGroup(
-          channel,
-          firstGroup(settings, [message], () => parts),
-          context
-        )
+      const { posted } = await deliverGroup(
+        channel,
+        firstGroup(settings, [message], () => parts),
+        context
       )
+      const outcome = delivered(posted)
       lag.settled([message], 1)
       return outcome
     } catch (error) {
@@ -274,9 +333,11 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
     lag.offered(channel, messages)
     const group = firstGroup(settings, messages, parts)
     try {
-      const posted = await deliverGroup(channel, group, context)
-      lag.settled(messages, group.messages.length)
-      return { delivered: group.messages.map(() => posted) }
+      const { posted, holds } = await deliverGroup(channel, group, context)
+      // A post found on Slack after a lost answer delivered the messages it holds, not the group's.
+      const count = holds ? leading(messages, holds) : group.messages.length
+      lag.settled(messages, count)
+      return { delivered: messages.slice(0, count).map(() => posted) }
     } catch (error) {
       const next = outcomeOf(channel, error, context)
       lag.settled(messages, 0, next.status === 'failed')
@@ -285,4 +346,11 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
   }
 
   return relay
+}
+
+/** How many of `messages`, from the first, are among `ids`. */
+function leading(messages: RelayMessage[], ids: string[]): number {
+  let count = 0
+  while (count < messages.length && ids.includes((messages[count] as RelayMessage).messageId)) count++
+  return count
 }
