@@ -101,6 +101,14 @@ export class DiscordRelay implements Relay {
   /** Which channel a new conversation goes to (#15); none through a webhook, which posts where it points. */
   private readonly choice?: ChannelChoice
   private readonly lag = new ChannelLag()
+  /**
+   * A combined post's nonce is its first message's, the same as that message's own when it goes
+   * alone: after a crash, a message first posted alone and offered again with the next ones gets
+   * its earlier post back from Discord instead of being posted twice. What Discord answered is
+   * kept per combined post, to tell how many of its messages an earlier post held.
+   */
+  private readonly nonceHead = new WeakMap<RelayMessage, RelayMessage>()
+  private readonly answered = new WeakMap<RelayMessage, string>()
   private readonly webhookInfo = new Once<APIWebhook>(signal => this.api.webhookInfo(this.settings.webhook!, signal))
   private readonly botId = new Once<string>(async signal => (await this.api.me(signal)).id)
   /** Where the guild of a post's link comes from: the webhook's or the channel's, each fetched once. */
@@ -260,8 +268,8 @@ export class DiscordRelay implements Relay {
    * Posts the lane's head and the messages after it that fit whole in one Discord message (#15):
    * each turn opens with a line naming its speaker and the time it was written (Discord shows
    * `<t:…>` in the reader's time zone). A message that needs several parts or carries embeds goes
-   * alone. One post per call; the rest is offered again. The combined post's nonce and progress are
-   * keyed on all its messages, so a retry with another set of messages never matches it.
+   * alone. One post per call; the rest is offered again. The combined post's progress is keyed on
+   * all its messages; its nonce is its first message's (see nonceHead).
    */
   async deliverBatch(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
     const head = messages[0] as RelayMessage
@@ -292,10 +300,29 @@ export class DiscordRelay implements Relay {
     }
     const part: Part = { content: combined.text }
     if (this.look.linkPreviews === false) part.flags = SUPPRESS_EMBEDS
+    this.nonceHead.set(combined, head)
     const outcome = await this.deliverParts(combined, [part], context, channel)
     if (outcome.status !== 'delivered') return { delivered: [], next: outcome }
-    const posted = { ...outcome.posted, combined: group.length }
-    return { delivered: group.map(() => posted) }
+    const held = this.earlierHeld(group, part.content ?? '', this.answered.get(combined))
+    const posted = { ...outcome.posted, combined: held }
+    return { delivered: group.slice(0, held).map(() => posted) }
+  }
+
+  /**
+   * How many of the group the post Discord answered holds: all, unless Discord gave back an
+   * earlier post under the same nonce (it began with the head), whose text then tells.
+   */
+  private earlierHeld(group: { content: string }[], sent: string, answered: string | undefined): number {
+    if (answered === undefined || answered === sent) return group.length
+    for (let count = group.length - 1; count > 1; count--)
+      if (
+        group
+          .slice(0, count)
+          .map(turn => turn.content)
+          .join('\n') === answered
+      )
+        return count
+    return 1
   }
 
   /** The head and the messages after it that fit one post together, each as its turn's text. */
@@ -548,8 +575,9 @@ export class DiscordRelay implements Relay {
       )
       return posted.id
     }
-    const nonce = nonceFor(this.init.name, place.id, message, index)
+    const nonce = nonceFor(this.init.name, place.id, this.nonceHead.get(message) ?? message, index)
     const posted = await this.api.createMessage(place.id, { ...body, nonce, enforce_nonce: true }, signal)
+    if (this.nonceHead.has(message)) this.answered.set(message, posted.content ?? '')
     return posted.id
   }
 
