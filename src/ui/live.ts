@@ -73,6 +73,9 @@ export class LiveHub {
     if (this.timer === undefined) {
       this.timer = this.options.timers.setInterval(() => void this.tick(), this.options.intervalMs)
     }
+    // The first stream since the start reads its baseline now, not at its first tick: a change
+    // made in between would otherwise become the baseline and never be announced.
+    if (this.last === undefined) void this.tick()
     return true
   }
 
