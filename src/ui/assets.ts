@@ -69,7 +69,7 @@ tbody th { font-weight: 600; }
 .pairs div { display: contents; }
 .pairs dt { overflow-wrap: anywhere; }
 .pairs dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-.spark-wrap { display: flex; align-items: flex-end; gap: .5rem; }
+.spark-wrap { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .25rem .5rem; }
 .spark { display: block; flex: none; }
 .spark-note { font-size: .8rem; color: var(--muted); white-space: nowrap; }
 .spark .bar { fill: var(--bar); }
