@@ -61,6 +61,8 @@ export interface RelayRuntime {
   dispatcher: Dispatcher
   /** Removes secrets from what the relay stores or shows (delivery errors, admin answers), as from log lines. */
   scrubber: TextScrubber
+  /** The handoff desk, when the config has a handoff section. */
+  desk?: Desk
   /** Set when the relay can re-read its config file while running (POST /admin/reload). */
   reload?: () => Promise<ReloadResult>
 }
@@ -152,6 +154,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         clock,
         deskRelays: () => runtime.config.handoff?.relays ?? [],
         noteMarker: () => runtime.config.handoff?.noteMarker ?? '//',
+        holdingReply: () => {
+          const holding = runtime.config.handoff?.holdingReply
+          return holding && { text: holding.text, afterMs: holding.afterSeconds * 1000 }
+        },
         accepted: () => dispatcher.notify()
       })
     : undefined
@@ -229,7 +235,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     config.routes,
     [...relays.keys()].filter(name => !name.startsWith('@'))
   )
-  const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber }
+  const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber, ...(desk ? { desk } : {}) }
   const reloader = createReloader({
     loaded: options.loaded,
     relays,
@@ -286,6 +292,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
   let retention: Retention | undefined
+  // The desk's holding replies are due by the clock; checked each second (a cheap read when none wait).
+  let holdingTimer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
     if (config.auth.allowUnauthenticated) {
       logger.warn(
@@ -298,6 +306,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     if (options.dispatch !== 'manual') {
       dispatcher.start()
       lagWatch.start()
+      if (desk)
+        holdingTimer = setInterval(
+          () => desk.tick().catch((err: unknown) => logger.error({ err }, 'could not check the holding replies')),
+          1000
+        ).unref()
       retention = startRetention({
         store,
         retention: config.retention,
@@ -307,6 +320,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     }
   })
   app.addHook('onClose', async () => {
+    clearInterval(holdingTimer)
     await retention?.stop()
     await lagWatch.stop()
     await dispatcher.stop(config.server.shutdownTimeoutMs)

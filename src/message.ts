@@ -66,6 +66,8 @@ export const HandoffEvent = Type.Union([
   /** A desk's Close button, for GPTBots. */
   Type.Object({ kind: Type.Literal('agent-close'), handoffId: Type.String(), desk: Type.String(), author: DeskAuthor }),
   Type.Object({ kind: Type.Literal('claim'), handoffId: Type.String(), author: DeskAuthor }),
+  /** The configured holding reply (in `text`): for GPTBots, and shown on every desk. `afterMs` is how long no one had answered. */
+  Type.Object({ kind: Type.Literal('holding'), handoffId: Type.String(), afterMs: Type.Number() }),
   /** Whether a reply reached GPTBots, for the desk it was typed in. */
   Type.Object({
     kind: Type.Literal('receipt'),

@@ -379,7 +379,31 @@ export const HandoffConfig = Type.Object(
       default: '//',
       description:
         'A reply in a handoff thread that starts with this is an internal note: it stays in the thread, marked as a note, and never reaches the user. The banner of each handoff shows it. An empty string turns notes off.'
-    })
+    }),
+    holdingReply: Type.Optional(
+      Type.Object(
+        {
+          text: Type.String({
+            minLength: 1,
+            maxLength: 4000,
+            description:
+              'What the user is told, such as "Thanks for waiting: someone from the team will answer shortly."'
+          }),
+          afterSeconds: Type.Integer({
+            minimum: 1,
+            maximum: 3600,
+            default: 30,
+            description:
+              "Sent when no person has answered this long after the handoff opened; keep it below GPTBots' wait timeout (60 s by default)."
+          })
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Off unless set: a holding reply sent to the user through the human API, and shown in the thread, when no one answers in time.'
+        }
+      )
+    )
   },
   { additionalProperties: false }
 )

@@ -27,6 +27,14 @@ export interface DeskOptions {
   accepted(): void
   /** The note marker now (config handoff.noteMarker); '' turns notes off. */
   noteMarker?(): string
+  /** The holding reply now (config handoff.holdingReply), or undefined when it is off. */
+  holdingReply?(): { text: string; afterMs: number } | undefined
+}
+
+/** A handoff waiting for its first answer, to get the holding reply when none comes in time. */
+interface Waiting extends HandoffRef {
+  openedAt: number
+  dueAt: number
 }
 
 export type Stored = { duplicate: boolean }
@@ -109,7 +117,7 @@ export class Desk implements HandoffDesk {
       userInfo,
       history: body.body.map(turn => ({ type: turn.message_type, text: turn.text }))
     }
-    return this.store(
+    const stored = await this.store(
       ref,
       `establish:${body.conversation_id}:${at}`,
       'QUESTION',
@@ -118,6 +126,48 @@ export class Desk implements HandoffDesk {
       'A human is needed',
       at
     )
+    const holding = this.options.holdingReply?.()
+    if (holding && !stored.duplicate) {
+      const waiting = await this.waiting()
+      waiting.push({ ...ref, openedAt: at, dueAt: this.options.clock.now() + holding.afterMs })
+      await this.options.store.stateSet(deskSpace, '', 'holding', 'waiting', waiting)
+    }
+    return stored
+  }
+
+  private async waiting(): Promise<Waiting[]> {
+    return ((await this.options.store.stateGet(deskSpace, '', 'holding', 'waiting')) as Waiting[] | undefined) ?? []
+  }
+
+  /**
+   * Sends the holding reply to each handoff whose wait is over with no person's answer yet: stored
+   * for GPTBots (in the handoff's lane, ahead of any later reply) and for every desk. The list is
+   * kept in the store, so a restart keeps the waits; a repeat is the same message id, sent once.
+   */
+  async tick(): Promise<void> {
+    const waiting = await this.waiting()
+    if (waiting.length === 0) return
+    const now = this.options.clock.now()
+    const due = waiting.filter(w => w.dueAt <= now)
+    if (due.length === 0) return
+    const holding = this.options.holdingReply?.()
+    for (const wait of due) {
+      const record = await this.record(wait)
+      if (!holding || record?.status !== 'open' || record.openedAt !== wait.openedAt || record.answeredAt) continue
+      await this.store(
+        wait,
+        `holding:${wait.handoffId}:${wait.openedAt}`,
+        'ANSWER',
+        { kind: 'holding', handoffId: wait.handoffId, afterMs: holding.afterMs },
+        [gptbotsRelay, ...this.options.deskRelays()],
+        holding.text
+      )
+    }
+    // Read again: an establish may have added a wait meanwhile.
+    const left = (await this.waiting()).filter(
+      w => !due.some(d => d.handoffId === w.handoffId && d.source === w.source && d.openedAt === w.openedAt)
+    )
+    await this.options.store.stateSet(deskSpace, '', 'holding', 'waiting', left)
   }
 
   /** The user's message, for every desk. */
@@ -189,6 +239,11 @@ export class Desk implements HandoffDesk {
       [gptbotsRelay],
       input.text
     )
+    if (!stored.duplicate && !record.answeredAt) {
+      // Read again: a claim may have been kept since.
+      const now = await this.record(input)
+      if (now) await this.keep({ ...now, answeredAt: this.options.clock.now() })
+    }
     return { status: stored.duplicate ? 'duplicate' : 'stored' }
   }
 

@@ -41,6 +41,13 @@ export function createGptbotsRelay(
           )
         return outcomeOf(result, { handoffId: handoff.handoffId, kind: 'reply' })
       }
+      if (handoff?.kind === 'holding') {
+        const result = await api.send(
+          { conversationId: handoff.handoffId, timestamp: message.createdAt, text: message.text ?? '' },
+          context.signal
+        )
+        return outcomeOf(result, { handoffId: handoff.handoffId, kind: 'holding' })
+      }
       if (handoff?.kind === 'agent-close') {
         const result = await api.close(
           { conversationId: handoff.handoffId, timestamp: message.createdAt },

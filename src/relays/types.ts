@@ -208,6 +208,8 @@ export interface HandoffRecord extends HandoffRef {
   openedAt: number
   /** Who claimed it, if anyone. */
   claimedBy?: DeskAuthor
+  /** When a person's first reply was stored (the holding reply is then not sent). */
+  answeredAt?: number
   closedAt?: number
   closedReason?: 'TIMEOUT' | 'USER_CLOSED' | 'AGENT'
 }

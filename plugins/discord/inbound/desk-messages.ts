@@ -256,6 +256,13 @@ export function replyMessage(author: DeskAuthor, text: string, state: ReplyState
   }
 }
 
+/** The holding reply, as the thread shows it. */
+export const holdingPart = (text: string, afterMs: number): DeskPart => ({
+  content: `⏳ No one had answered ${Math.round(afterMs / 1000)} s after the handoff opened, so the user is sent the holding reply:`,
+  embeds: [{ description: shorten(text, EmbedLimit.description), color: COLOR.waiting }],
+  allowed_mentions: { parse: [] }
+})
+
 /** An internal note typed in the reply modal: shown in the thread as a note, never sent. */
 export const notePart = (author: DeskAuthor, text: string): DeskPart => ({
   content: `**📝 Note by ${plainName(author)}** (internal: not sent to the user)`,

@@ -23,6 +23,7 @@ import {
   closedPart,
   closedReason,
   handoffKey,
+  holdingPart,
   notePart,
   openingParts,
   parseCustomId,
@@ -167,6 +168,8 @@ export class DiscordDesk {
         }
       case 'receipt':
         return this.receipt(message, event, context)
+      case 'holding':
+        return { parts: [holdingPart(message.text ?? '', event.afterMs)] }
       default:
         // A reply or a close for GPTBots: not the desk's to post.
         return delivered({ parts: 0 })

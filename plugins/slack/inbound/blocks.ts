@@ -108,6 +108,10 @@ export function closedLine(event: Extract<HandoffEvent, { kind: 'close' }>): str
   }
 }
 
+/** The holding reply, as the thread shows it. */
+export const holdingLine = (text: string, afterMs: number): string =>
+  `⏳ No one had answered ${Math.round(afterMs / 1000)} s after the handoff opened, so the user is sent the holding reply:\n>${shown(text, 3000).replace(/\n/g, '\n>')}`
+
 /** The conversation so far as flow outputs, one per speaker's turn, so they show labelled and in order. */
 export function historyOutputs(event: Establish) {
   return event.history

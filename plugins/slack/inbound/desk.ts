@@ -14,7 +14,7 @@ import { fallbackText, messageFlow } from '../format.js'
 import type { SlackSettings } from '../options.js'
 import { fallbackLimit, postBlocks, type PostArguments } from '../payload.js'
 import { rememberThread } from '../threads.js'
-import { closedLine, historyOutputs, parentMessage, personOf, type ParentState } from './blocks.js'
+import { closedLine, historyOutputs, holdingLine, parentMessage, personOf, type ParentState } from './blocks.js'
 import type { SlackHandoffOptions } from './options.js'
 import { inboundRoutes } from './routes.js'
 
@@ -139,6 +139,13 @@ export function createSlackDesk(options: SlackDeskOptions) {
     }
     // Claim and close of a handoff this relay never showed (it joined the desk later): nothing to show.
     if (!thread) return delivered({ skipped: 'no thread' })
+    if (event.kind === 'holding') {
+      const ts = await post(
+        { text: holdingLine(message.text ?? '', event.afterMs), thread_ts: thread.parentTs },
+        context.signal
+      )
+      return delivered({ channel, ts: [ts], holding: true })
+    }
     if (event.kind === 'claim') {
       if (thread.parent.claimedBy || thread.parent.closed) return delivered({ channel, skipped: 'already shown' })
       await update(thread, { claimedBy: event.author }, `🙋 ${personOf(event.author)} claimed this handoff.`, context)
