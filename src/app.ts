@@ -4,32 +4,31 @@ import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { systemClock, type Clock } from './clock.js'
-import { adminRoutes } from './admin/routes.js'
-import { Dispatcher } from './dispatch/dispatcher.js'
-import { LagWatch } from './dispatch/lag.js'
-import { ConfigError, RelayHttpError } from './errors.js'
+import { AppContext, contextPlugin } from './app/context.js'
+import { dashboardPlugin } from './app/dashboard.js'
+import { deskPlugin } from './app/desk.js'
+import { dispatcherPlugin } from './app/dispatcher.js'
+import { gptbotsPlugin } from './app/gptbots.js'
+import { metricsPlugin } from './app/metrics.js'
+import { type RelayFactory, relaysPlugin } from './app/relays.js'
+import { type ReloadResult, reloadPlugin } from './app/reload.js'
+import { storePlugin } from './app/store.js'
+import type { Dispatcher } from './dispatch/dispatcher.js'
+import { RelayHttpError } from './errors.js'
+import type { Desk } from './handoff/desk.js'
+import { handoffRoutes } from './handoff/routes.js'
 import { useErrorEnvelope } from './http/errors.js'
 import { frameworkErrors, serverOptions, useHttpLimits } from './http/limits.js'
+import { useOpenApi } from './http/openapi.js'
+import { compileRouter } from './intake/router.js'
 import { intakeRoutes } from './intake/routes.js'
 import { webhookDocs } from './intake/schemas.js'
-import { Desk, gptbotsRelay } from './handoff/desk.js'
-import { humanApi } from './handoff/gptbots-client.js'
-import { GptbotsApis } from './gptbots/api.js'
-import { createGptbotsRelay } from './handoff/gptbots-relay.js'
-import { handoffRoutes } from './handoff/routes.js'
+import { createLogger, type TextScrubber } from './ops/logging.js'
+import { readinessCheck } from './ops/readiness.js'
 import { inboundRoutes } from './relays/inbound.js'
-import { createLogger, LoggerSet, scrubSecretsOf, TextScrubber } from './ops/logging.js'
-import { createMetrics, useMetrics } from './ops/metrics.js'
-import { useOpenApi } from './http/openapi.js'
-import { loadRelays } from './relays/loader.js'
 import type { Relay } from './relays/types.js'
-import { createReloader, type RelayFactory, type ReloadResult } from './config/reload.js'
-import { compileRouter } from './intake/router.js'
-import { logNotReady, readinessCheck } from './ops/readiness.js'
-import { type UiOptions, uiRoutes } from './ui/routes.js'
-import { startRetention, type Retention } from './store/retention.js'
-import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
+import type { UiOptions } from './ui/routes.js'
 
 export interface BuildOptions {
   loaded: LoadedConfig
@@ -54,7 +53,9 @@ export interface BuildOptions {
   env?: NodeJS.ProcessEnv
 }
 
+/** The running relay as the admin API, the dashboard and tests see it. */
 export interface RelayRuntime {
+  /** The config in force now; setting it puts another in force, as a reload does. */
   config: Config
   store: Store
   relays: Map<string, Relay>
@@ -105,13 +106,13 @@ function useStrictJson(app: FastifyInstance): void {
 }
 
 /**
- * The whole relay as one Fastify instance: intake, store, relays and dispatcher, closed in that
- * order (stop taking, finish delivering, close relays, close the store). The caller listens.
+ * The whole relay as one Fastify instance. Its parts are plugins registered in the order they
+ * depend on each other, so they start in that order and close in the reverse one: the intake
+ * stops taking, delivery finishes, the relays close, the store closes last. The caller listens.
  */
 export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
-  const { config, configDir } = options.loaded
+  const { config } = options.loaded
   const logger = options.logger ?? createLogger(config)
-  const clock = options.clock ?? systemClock
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.server.bodyLimit,
@@ -119,6 +120,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Each part bounds its own waits: a PostgreSQL store may take 10 s to connect, then wait for a migration.
+    pluginTimeout: 0,
     ...serverOptions({
       headersTimeoutMs: config.server.headersTimeoutMs,
       requestTimeoutMs: config.server.requestTimeoutMs,
@@ -126,208 +129,97 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     }),
     frameworkErrors
   }) as unknown as FastifyInstance
+  try {
+    await registerParts(app, options, logger)
+    await registerRoutes(app, options)
+  } catch (error) {
+    // Whatever had opened (the store, relays) closes before the failure is told.
+    await app.close().catch(() => {})
+    throw error
+  }
+  return app
+}
 
+async function registerParts(app: FastifyInstance, options: BuildOptions, logger: Logger): Promise<void> {
   useHttpLimits(app)
-  useErrorEnvelope(app, config.server.bodyLimit)
+  useErrorEnvelope(app, options.loaded.config.server.bodyLimit)
   useStrictJson(app)
   await useOpenApi(app, webhookDocs)
 
-  const store = options.store ?? (await openStore(config.store))
-  // Delivery errors are stored and shown by the admin API: they are scrubbed like log lines.
-  const scrubber = new TextScrubber()
-  scrubber.learn(config)
-  // GPTBots' API, one client per source, shared by the handoff desk and backfill.
-  const gptbots = new GptbotsApis({ config, configDir, env: options.env, clock })
-  // The handoff desk and its GPTBots relay exist only when the config has a handoff section, and need the key.
-  const handoffApi = config.handoff ? gptbots.for('default') : undefined
-  if (handoffApi?.keyProblem) {
-    await store.close()
-    throw new ConfigError(`handoff: ${handoffApi.keyProblem}`)
-  }
-  // Keys are secrets wherever they would show: log lines, stored errors, admin answers.
-  const apiKeys = { relays: { [gptbotsRelay]: { type: 'gptbots', apiKey: gptbots.allKeys() } } }
-  scrubber.learn(apiKeys)
-  scrubSecretsOf(logger, apiKeys)
-  const desk = config.handoff
-    ? new Desk({
-        store,
-        clock,
-        deskRelays: () => runtime.config.handoff?.relays ?? [],
-        noteMarker: () => runtime.config.handoff?.noteMarker ?? '//',
-        holdingReply: () => {
-          const holding = runtime.config.handoff?.holdingReply
-          return holding && { text: holding.text, afterMs: holding.afterSeconds * 1000 }
-        },
-        accepted: () => dispatcher.notify()
-      })
-    : undefined
-  // Which relays are the desk, as the config in force says (a reload updates it).
-  let deskConfig = config
-  // Long-lived loggers, so that a reloaded log.level reaches them too.
-  const loggers = new LoggerSet()
-  const childLogger = (bindings: object) => loggers.add(logger.child(bindings))
-  const createRelays: RelayFactory =
-    options.createRelays ??
-    ((entries, dir) => {
-      // A reload may bring new relay secrets: the logger must know them before the relays can log.
-      scrubSecretsOf(logger, { relays: entries })
-      scrubber.learn({ relays: entries })
-      return loadRelays(entries, dir, childLogger, clock, name =>
-        desk && deskConfig.handoff?.relays.includes(name) ? { desk: desk.forRelay(name) } : {}
-      )
-    })
-  let relays: Map<string, Relay>
-  try {
-    relays = options.relays ?? (await createRelays(config.relays, configDir))
-  } catch (error) {
-    await store.close()
-    throw error
-  }
-  if (handoffApi) {
-    relays.set(
-      gptbotsRelay,
-      createGptbotsRelay(humanApi(handoffApi), message =>
-        desk ? desk.receipt(message, 'delivered') : Promise.resolve()
-      )
-    )
-  }
-  const metrics = config.metrics.enabled
-    ? createMetrics({
-        store,
-        relays,
-        clock,
-        logger: logger.child({ component: 'metrics' }),
-        // Read at scrape time, when the dispatcher below exists.
-        held: (): ReadonlyMap<string, unknown> => dispatcher.heldRelays()
-      })
-    : undefined
-  if (metrics) useMetrics(app, metrics)
-  const dispatcher: Dispatcher = new Dispatcher({
-    ...config.dispatch,
-    store,
-    relays,
-    clock,
-    random: options.random,
-    holdRecheckMs: options.holdRecheckMs,
-    logger: childLogger({ component: 'dispatcher' }),
-    onAttempt: event => {
-      metrics?.attempt(event)
-      // Tells the desk a reply came from that it could not reach the user (marked in its thread);
-      // a delivered reply's receipt is stored by the @gptbots relay itself, before it counts.
-      if (desk && event.relay === gptbotsRelay && event.outcome.status === 'dead') {
-        desk
-          .receipt(event.delivery.message, 'dead', event.outcome.error)
-          .catch((err: unknown) => logger.error({ err }, 'could not store the receipt of a handoff reply'))
-      }
+  const background = options.dispatch !== 'manual'
+  const context = new AppContext(options.loaded, logger, options.clock ?? systemClock)
+  await app.register(contextPlugin, { context })
+  await app.register(storePlugin, { store: options.store, background })
+  await app.register(gptbotsPlugin, { env: options.env })
+  await app.register(deskPlugin, { background })
+  await app.register(relaysPlugin, { relays: options.relays, createRelays: options.createRelays })
+  await app.register(metricsPlugin)
+  await app.register(reloadPlugin)
+  await app.register(dispatcherPlugin, { background, random: options.random, holdRecheckMs: options.holdRecheckMs })
+
+  const runtime: RelayRuntime = {
+    get config() {
+      return context.live.current
     },
-    scrub: scrubber.text
-  })
-  // Warns once when a relay falls behind by more than dispatch.lagWarnMs, and when it catches up (#15).
-  const lagWatch = new LagWatch({
-    store,
-    relays: () => relays.keys(),
-    thresholdMs: () => runtime.config.dispatch.lagWarnMs,
-    clock,
-    logger: childLogger({ component: 'lag' })
-  })
-  // Built-in relays (`@gptbots`) take only what the app sends them, never routed webhooks.
-  let router = compileRouter(
-    config.routes,
-    [...relays.keys()].filter(name => !name.startsWith('@'))
-  )
-  const runtime: RelayRuntime = { config, store, relays, dispatcher, scrubber, ...(desk ? { desk } : {}) }
-  const reloader = createReloader({
-    loaded: options.loaded,
-    relays,
-    store,
-    dispatcher,
-    createRelays,
-    logger,
-    loggers: () => loggers.live(),
-    applied(next, nextRouter) {
-      scrubSecretsOf(logger, next)
-      scrubber.learn(next)
-      runtime.config = next
-      deskConfig = next
-      router = nextRouter
-    }
-  })
-  runtime.reload = reloader.reload
-  app.decorate('relay', runtime)
-
-  const pending = await store.pendingByRelay()
-  for (const [relay, count] of Object.entries(pending)) {
-    if (!relays.has(relay))
-      logger.warn(
-        { relay, pending: count },
-        `${count} message(s) wait for relay "${relay}", which is no longer configured; they are kept and go out if it returns`
-      )
+    set config(next) {
+      context.live.replace(next)
+    },
+    store: app.store,
+    relays: app.relays,
+    dispatcher: app.dispatcher,
+    scrubber: context.scrubber,
+    ...(app.desk ? { desk: app.desk } : {}),
+    reload: () => app.reloader.reload()
   }
+  app.decorate('relay', runtime)
+}
 
+async function registerRoutes(app: FastifyInstance, options: BuildOptions): Promise<void> {
+  const context = app.relayContext
+  const config = context.live.current
   app.get(
     '/healthz',
     { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' })
   )
-  const readiness = readinessCheck(store, relays, { ...options.readiness, held: () => dispatcher.heldRelays() })
+  const readiness = readinessCheck(app.store, app.relays, {
+    ...options.readiness,
+    held: () => app.dispatcher.heldRelays()
+  })
   app.get('/readyz', async (_request, reply) => {
     const report = await readiness()
     return reply
       .code(report.ready ? 200 : 503)
       .send({ status: report.ready ? 'ready' : 'not ready', store: report.store, relays: report.relays })
   })
+
+  // Built-in relays (`@gptbots`) take only what the app sends them, never routed webhooks.
+  const routeTo = (next: Config, relays: Iterable<string>) =>
+    compileRouter(
+      next.routes,
+      [...relays].filter(name => !name.startsWith('@'))
+    )
+  let router = routeTo(config, app.relays.keys())
+  context.live.onChange(next => {
+    router = routeTo(next, Object.keys(next.relays))
+  })
   await app.register(intakeRoutes, {
     config,
-    store,
-    clock,
+    store: app.store,
+    clock: context.clock,
     router: message => router(message),
-    liveConfig: () => runtime.config,
-    accepted: () => dispatcher.notify(),
-    observe: metrics?.intake
+    liveConfig: () => context.live.current,
+    accepted: () => app.dispatcher.notify(),
+    observe: app.metrics?.intake
   })
-  if (desk) await app.register(handoffRoutes, { desk, liveConfig: () => runtime.config })
-  await app.register(inboundRoutes, { relays: () => runtime.relays })
-  await app.register(adminRoutes, { prefix: '/admin', clock })
-  await app.register(uiRoutes, { prefix: '/ui', clock, registry: metrics?.registry, readiness, ...options.ui })
-
-  // Pruning runs beside the dispatcher, and like it only when delivery is not left to a test.
-  let retention: Retention | undefined
-  // The desk's holding replies are due by the clock; checked each second (a cheap read when none wait).
-  let holdingTimer: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    if (config.auth.allowUnauthenticated) {
-      logger.warn(
+  if (config.auth.allowUnauthenticated) {
+    app.addHook('onReady', async () => {
+      context.logger.warn(
         'auth.allowUnauthenticated is true: anyone who can reach this relay can post messages to sources without tokens'
       )
-    }
-    for (const [name, relay] of relays) {
-      relay.ready?.().catch((error: unknown) => logNotReady(logger, name, error))
-    }
-    if (options.dispatch !== 'manual') {
-      dispatcher.start()
-      lagWatch.start()
-      if (desk)
-        holdingTimer = setInterval(
-          () => desk.tick().catch((err: unknown) => logger.error({ err }, 'could not check the holding replies')),
-          1000
-        ).unref()
-      retention = startRetention({
-        store,
-        retention: config.retention,
-        clock,
-        logger: logger.child({ component: 'retention' })
-      })
-    }
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(holdingTimer)
-    await retention?.stop()
-    await lagWatch.stop()
-    await dispatcher.stop(config.server.shutdownTimeoutMs)
-    await reloader.close()
-    for (const relay of relays.values())
-      await relay.close?.().catch(error => logger.error({ err: error }, 'relay did not close cleanly'))
-    await store.close()
-  })
-  return app
+    })
+  }
+  if (app.desk) await app.register(handoffRoutes, { desk: app.desk, liveConfig: () => context.live.current })
+  await app.register(inboundRoutes, { relays: () => app.relays })
+  await app.register(dashboardPlugin, { readiness, ui: options.ui })
 }
