@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { ReloadResult } from '../config/reload.js'
+import type { ReloadResult } from '../config/reload-plan.js'
 import type { Clock } from '../clock.js'
 import { RelayHttpError } from '../errors.js'
 import type {

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { ConfigInForce } from '../config/live.js'
 import { loadConfigFile, type LoadedConfig } from '../config/load.js'
-import { planReload, type ReloadChanges, type ReloadPlan } from '../config/reload-plan.js'
+import { planReload, type ReloadChanges, type ReloadPlan, type ReloadResult } from '../config/reload-plan.js'
 import type { Dispatcher } from '../dispatch/dispatcher.js'
 import { compileRouter } from '../intake/router.js'
 import { logNotReady } from '../ops/readiness.js'
@@ -10,12 +10,6 @@ import { prepareRelay } from '../relays/loader.js'
 import type { Relay } from '../relays/types.js'
 import type { DeliveryLog } from '../store/types.js'
 import type { RelayFactory } from './relays.js'
-
-export interface ReloadResult {
-  ok: boolean
-  message: string
-  changed?: ReloadChanges
-}
 
 export interface ReloaderOptions {
   /** The config running now; replaced on each successful reload. */

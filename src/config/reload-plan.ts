@@ -19,6 +19,13 @@ export interface ReloadChanges {
   atNextStart: string[]
 }
 
+/** What a reload came to, as the admin API answers it. */
+export interface ReloadResult {
+  ok: boolean
+  message: string
+  changed?: ReloadChanges
+}
+
 /** What a reload would change, worked out from the running config and the new one alone. */
 export type ReloadPlan =
   | {
