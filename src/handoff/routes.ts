@@ -15,6 +15,9 @@ export interface HandoffRouteOptions {
   liveConfig(): Config
 }
 
+/** The largest body read from a request without valid credentials, to see whether it is a probe. */
+const probeBodyLimit = 4096
+
 const replySchema = { 200: HandoffAnswer, '4xx': Envelope, '5xx': Envelope }
 
 const calls = {
@@ -44,14 +47,35 @@ export async function handoffRoutes(app: FastifyInstance, options: HandoffRouteO
   }
   const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
 
+  /** Requests without valid credentials that may still be GPTBots' URL probe: small enough to read. */
+  const probeOnly = new WeakMap<FastifyRequest, RelayHttpError>()
   const checkAuth = async (request: FastifyRequest) => {
     const needed = tokens(sourceOf(request))
     if (!needed) return trust(request)
     const result = authenticate(request.headers.authorization, needed)
     if (result.ok) return trust(request)
-    throw new RelayHttpError(
+    const refusal = new RelayHttpError(
       result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
     )
+    // GPTBots may check the URL without the webhook's Authorization. Such a probe changes nothing,
+    // so it is answered; only a small body is read for it, and anything else is refused as before.
+    const length = Number(request.headers['content-length'])
+    if (Number.isInteger(length) && length > 0 && length <= probeBodyLimit) {
+      probeOnly.set(request, refusal)
+      return
+    }
+    throw refusal
+  }
+  const answerProbe = async (request: FastifyRequest, reply: FastifyReply) => {
+    const refusal = probeOnly.get(request)
+    if (!refusal) return
+    const body = request.body as { istest?: unknown } | null
+    if (body === null || typeof body !== 'object' || body.istest !== true) throw refusal
+    request.log.info(
+      { source: sourceOf(request) },
+      'handoff availability probe without credentials answered; nothing stored'
+    )
+    return reply.send({ code: 200, message: 'success' })
   }
 
   for (const [path, call] of Object.entries(calls)) {
@@ -79,7 +103,7 @@ export async function handoffRoutes(app: FastifyInstance, options: HandoffRouteO
       )
       return reply.send({ code: 200, message: 'success' })
     }
-    const route = { schema: { response: replySchema }, onRequest: checkAuth, handler }
+    const route = { schema: { response: replySchema }, onRequest: checkAuth, preHandler: answerProbe, handler }
     app.post(`/handoff/${path}`, route)
     app.post(`/handoff/:source/${path}`, route)
   }

@@ -95,10 +95,23 @@ t.test('each mode asks for the permissions the relay uses, and its integer is th
     [...new Set(['thread', 'forum', 'channel'].flatMap(mode => rows.get(mode)?.names ?? []))].sort(),
     'and those are the union of the modes'
   )
+  // The desk marks replies with ✅ (PUT …/reactions/…/@me): its row adds Add Reactions to any mode's.
+  const desk = rows.get('a desk, any mode')
+  if (!t.ok(desk, 'a row for a desk')) return
+  t.same(
+    [...desk!.names].sort(),
+    [...any!.names, 'AddReactions'].sort(),
+    "a desk's permissions: any mode's and Add Reactions"
+  )
+  t.equal(desk!.integer, sum(desk!.names), 'its integer is the sum of its permissions')
   const invite = /<!-- invite -->\s*```\n(https:\/\/discord\.com\/oauth2\/authorize\?[^\n]+)\n```/.exec(doc)
   if (!t.ok(invite, 'the invite link')) return
   const query = new URL(invite![1]!).searchParams
   t.equal(query.get('scope'), 'bot')
-  t.equal(BigInt(query.get('permissions') ?? '-1'), any!.integer, "the invite link's permissions are those of any mode")
-  t.match(doc, `\`${any!.integer}\` is the sum`, 'the text says the same number')
+  t.equal(
+    BigInt(query.get('permissions') ?? '-1'),
+    desk!.integer,
+    "the invite link's permissions are those of a desk in any mode"
+  )
+  t.match(doc, `\`${desk!.integer}\` is the sum`, 'the text says the same number')
 })

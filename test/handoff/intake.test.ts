@@ -56,6 +56,23 @@ t.test('availability probes are answered and change nothing', async t => {
   t.same(await app.relay.store.listConversations({}), [])
 })
 
+t.test('a probe without credentials (GPTBots may send none) is answered too, and changes nothing', async t => {
+  const app = await testApp(t, { config, env })
+  for (const path of ['conversation/establish', 'chat', 'conversation/close', 'shop/chat']) {
+    for (const authorization of ['', 'Bearer nope-nope-nope']) {
+      const probe = await call(app, path, { istest: true, conversation_id: 'h-p', timestamp: 1 }, { authorization })
+      t.same(probe.json(), { code: 200, message: 'success' }, `${path} ${authorization || 'without credentials'}`)
+    }
+  }
+  t.same(await app.relay.store.listConversations({}), [], 'nothing stored')
+  const notProbe = await call(app, 'chat', { ...chatBody('h-p', 'x'), istest: false }, { authorization: '' })
+  t.equal(notProbe.statusCode, 401, 'a real call without credentials is still refused')
+  t.equal(notProbe.headers['x-relay-error'], 'AUTH_MISSING')
+  const big = await call(app, 'chat', { istest: true, padding: 'x'.repeat(5000) }, { authorization: '' })
+  t.equal(big.statusCode, 401, 'a large body without credentials is refused before it is read')
+  t.same(await app.relay.store.listConversations({}), [])
+})
+
 t.test('the webhook tokens guard the handoff, per source too', async t => {
   const app = await testApp(t, { config, env })
   const none = await call(app, 'chat', chatBody('h-2', 'x'), { authorization: '' })
