@@ -75,15 +75,26 @@ function loadFor(file: string | undefined): LoadedConfig {
   return chosen ? loadConfigFile(chosen) : defaultConfig()
 }
 
-async function checkConfig(file: string): Promise<void> {
-  const loaded = loadConfigFile(file)
+/** Every relay's options against its plugin's schema, all problems at once, under the file's name. */
+async function checkRelays(loaded: LoadedConfig): Promise<void> {
   const problems: string[] = []
   const { prepareRelay } = await import('./relays/loader.js')
   for (const [name, entry] of Object.entries(loaded.config.relays)) {
     await prepareRelay(name, entry, loaded.configDir).catch((error: Error) => problems.push(error.message))
   }
-  if (problems.length === 1) throw new ConfigError(`${loaded.file}: ${problems[0]}`)
-  if (problems.length > 1) throw new ConfigError(`${loaded.file}:\n${problems.join('\n')}`)
+  const where = loaded.file ?? 'the built-in config'
+  if (problems.length === 1) throw new ConfigError(`${where}: ${problems[0]}`)
+  if (problems.length > 1) throw new ConfigError(`${where}:\n${problems.join('\n')}`)
+}
+
+function warn(loaded: LoadedConfig): void {
+  for (const warning of loaded.warnings ?? []) console.error(`warning: ${warning}`)
+}
+
+async function checkConfig(file: string): Promise<void> {
+  const loaded = loadConfigFile(file)
+  warn(loaded)
+  await checkRelays(loaded)
   const routes = loaded.config.routes?.length
   console.log(
     `${loaded.file} is valid: ${Object.keys(loaded.config.relays).length} relay(s), ${routes === undefined ? 'no routes (every relay gets every message)' : `${routes} route(s)`}, store ${loaded.config.store.driver}`
@@ -158,9 +169,14 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   switch (command) {
-    case 'start':
+    case 'start': {
+      const loaded = loadFor(values.config ?? positionals[0])
+      warn(loaded)
+      // The same check as check-config first, so that start reports a bad config the same way.
+      await checkRelays(loaded)
       // Loaded here, not at the top: the admin commands and --help start in a tenth of the time without the server.
-      return (await import('./server.js')).startServer(loadFor(values.config ?? positionals[0]))
+      return (await import('./server.js')).startServer(loaded)
+    }
     case 'check-config': {
       const file = configFileFor(positionals[0] ?? values.config)
       if (!file)

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { type ParseError, ParseErrorCode, parseTree } from 'jsonc-parser'
 import Value from 'typebox/value'
 import { ConfigError } from '../errors.js'
 import { checker, dotPath } from '../validation/validate.js'
 import { Config } from './schema.js'
 import { gptbotsSettingsProblems } from '../gptbots/settings.js'
+import { coerceSubstitutions, isAbout, rememberSubstitutions, substitute } from './substitute.js'
 
 export interface LoadedConfig {
   config: Config
@@ -13,67 +14,11 @@ export interface LoadedConfig {
   configDir: string
   /** The file it came from, or undefined for the built-in default. */
   file?: string
+  /** What start should say before it runs, such as a path read the way older versions read it. */
+  warnings?: string[]
 }
 
 const configChecker = checker(Config)
-const placeholder = /\$\$\{|\$\{([^}]*)\}/g
-
-/**
- * Replaces `${VAR}`, `${VAR:-fallback}` and `${file:path}` in one string; `$${` stays a literal `${`.
- * Secrets therefore live in the environment or in files, never in the config itself. A placeholder
- * that cannot be filled adds a problem and leaves the string empty, so that every missing variable
- * is reported in one run.
- */
-function interpolate(
-  value: string,
-  where: string,
-  env: NodeJS.ProcessEnv,
-  configDir: string,
-  problems: string[]
-): string {
-  return value.replace(placeholder, (whole, inner: string | undefined) => {
-    if (inner === undefined) return '${'
-    if (inner.startsWith('file:')) {
-      const file = resolve(configDir, inner.slice(5))
-      try {
-        return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-      } catch (error) {
-        problems.push(`${where}: cannot read secret file ${file}: ${(error as Error).message}`)
-        return ''
-      }
-    }
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner)
-    if (!m) {
-      problems.push(`${where}: "${whole}" is not a valid placeholder; use \${NAME}, \${NAME:-default} or \${file:path}`)
-      return ''
-    }
-    const found = env[m[1]!]
-    if (found !== undefined && found !== '') return found
-    if (m[2] !== undefined) return m[2]
-    problems.push(`${where}: environment variable ${m[1]} is not set`)
-    return ''
-  })
-}
-
-function interpolateAll(
-  value: unknown,
-  path: string[],
-  env: NodeJS.ProcessEnv,
-  configDir: string,
-  problems: string[]
-): unknown {
-  if (typeof value === 'string') return interpolate(value, dotPath('')(path), env, configDir, problems)
-  if (Array.isArray(value))
-    return value.map((v, i) => interpolateAll(v, [...path, String(i)], env, configDir, problems))
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value))
-      out[k] = k === '$schema' ? v : interpolateAll(v, [...path, k], env, configDir, problems)
-    return out
-  }
-  return value
-}
-
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v)
@@ -131,11 +76,16 @@ export function resolveConfig(
   const env = options.env ?? process.env
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError('the config must be a JSON object')
-  const unfilled: string[] = []
-  const interpolated = interpolateAll(raw, [], env, options.configDir, unfilled)
-  if (unfilled.length > 0) throw new ConfigError(unfilled.join('\n'))
-  const value = Value.Default(Config, interpolated) as Record<string, unknown>
-  const problems = configChecker.problems(value, dotPath(''))
+  const { value: filled, substitutions, unfilled } = substitute(raw, env, options.configDir)
+  const value = Value.Default(Config, filled) as Record<string, unknown>
+  const coercion = coerceSubstitutions(Config, value, substitutions, dotPath(''))
+  // A missing variable leaves its value empty: the schema's complaint about that would only repeat it.
+  const silenced = [...unfilled.map(u => dotPath('')(u.path)), ...coercion.paths]
+  const problems = [
+    ...unfilled.map(u => u.problem),
+    ...coercion.problems,
+    ...configChecker.problems(value, dotPath('')).filter(p => !isAbout(p, silenced))
+  ]
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   const config = value as Config
   if (env.PORT !== undefined && env.PORT !== '') {
@@ -146,7 +96,33 @@ export function resolveConfig(
   }
   const meaning = [...checkMeaning(config), ...gptbotsSettingsProblems(config)]
   if (meaning.length > 0) throw new ConfigError(meaning.join('\n'))
-  return { config: deepFreeze(config), configDir: options.configDir, file: options.file }
+  const warnings = resolveStorePath(config, options.configDir)
+  for (const [name, entry] of Object.entries(config.relays)) {
+    const inside = substitutions.filter(s => s.path[0] === 'relays' && s.path[1] === name)
+    rememberSubstitutions(
+      entry,
+      inside.map(s => ({ ...s, path: s.path.slice(2) }))
+    )
+  }
+  return { config: deepFreeze(config), configDir: options.configDir, file: options.file, warnings }
+}
+
+/**
+ * Relative paths in a config are relative to the config file. The SQLite file was once relative to
+ * the working directory instead: where a file is found only there, it is kept, with a warning.
+ */
+function resolveStorePath(config: Config, configDir: string): string[] {
+  const store = config.store
+  if (store.driver !== 'sqlite' || store.path === ':memory:' || isAbsolute(store.path)) return []
+  const written = store.path
+  const beside = resolve(configDir, written)
+  const legacy = resolve(written)
+  store.path = beside
+  if (legacy === beside || existsSync(beside) || !existsSync(legacy)) return []
+  store.path = legacy
+  return [
+    `store.path "${written}" is read relative to the config file (${beside}), but the store is at ${legacy}, relative to the working directory: using that one. Move it beside the config file, or write its absolute path, to silence this.`
+  ]
 }
 
 /** jsonc-parser's error codes that say more than V8's "Unexpected token", in the relay's words. */

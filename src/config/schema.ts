@@ -76,7 +76,7 @@ export const SqliteStoreConfig = Type.Object(
     path: Type.String({
       minLength: 1,
       default: './data/relay.db',
-      description: 'Database file, relative to the working directory.'
+      description: 'Database file, relative to the config file.'
     }),
     synchronous: Type.Enum(['FULL', 'NORMAL'], {
       default: 'FULL',

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Value from 'typebox/value'
+import { coerceSubstitutions, isAbout, substitutionsOf } from '../config/substitute.js'
 import { ConfigError } from '../errors.js'
 import { nearest } from '../validation/suggest.js'
 import { checker, dotPath } from '../validation/validate.js'
@@ -121,7 +122,13 @@ export async function prepareRelay(name: string, entry: { type: string }, config
   const { type: _type, ...raw } = entry
   // The config is frozen; defaults are filled into a copy of the relay's part of it.
   const options = Value.Default(plugin.options, structuredClone(raw))
-  const problems = checker(plugin.options).problems(options, dotPath(where))
+  const coercion = coerceSubstitutions(plugin.options, options, substitutionsOf(entry), dotPath(where))
+  const problems = [
+    ...coercion.problems,
+    ...checker(plugin.options)
+      .problems(options, dotPath(where))
+      .filter(p => !isAbout(p, coercion.paths))
+  ]
   // The plugin's own checks first: a missing field reads before the unknown one that may be its typo.
   if (plugin.check) problems.unshift(...plugin.check(options as never).map(problem => `${where}.${problem}`))
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))

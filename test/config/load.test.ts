@@ -12,7 +12,8 @@ t.test('defaults fill everything left out, and the result is frozen', async t =>
   const { config } = resolve(base)
   t.match(config, {
     server: { host: '0.0.0.0', port: 8080, bodyLimit: 1048576 },
-    store: { driver: 'sqlite', path: './data/relay.db', synchronous: 'FULL' },
+    // Relative paths are read relative to the config file, here the working directory.
+    store: { driver: 'sqlite', path: join(process.cwd(), 'data/relay.db'), synchronous: 'FULL' },
     dispatch: { concurrency: 16, maxAttempts: 12 },
     auth: { allowUnauthenticated: false, sources: {} }
   })

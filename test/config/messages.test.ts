@@ -27,10 +27,11 @@ async function relayProblems(entry: Record<string, unknown>): Promise<string[]> 
 
 t.test('store: the driver defaults to sqlite, as documented', async t => {
   const { config } = resolve({ ...base, store: { path: './data/relay.db' } })
-  t.same(config.store, { driver: 'sqlite', path: './data/relay.db', synchronous: 'FULL' })
+  // A relative path is read relative to the config file (here the working directory).
+  t.same(config.store, { driver: 'sqlite', path: join(process.cwd(), 'data/relay.db'), synchronous: 'FULL' })
   t.same(resolve({ ...base, store: { synchronous: 'NORMAL' } }).config.store, {
     driver: 'sqlite',
-    path: './data/relay.db',
+    path: join(process.cwd(), 'data/relay.db'),
     synchronous: 'NORMAL'
   })
 })
