@@ -100,6 +100,12 @@ export function slackFailure(error: unknown, where: Where): SlackFailure | undef
   }
 }
 
+/** Whether Slack answered a call with a refusal (an error or a 429), so that it surely did nothing. */
+export function refused(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return code === SdkErrorCode.PlatformError || code === SdkErrorCode.RateLimitedError || error instanceof ChannelHeld
+}
+
 function platformFailure(
   data: { error?: string; needed?: string; response_metadata?: { messages?: string[] } },
   where: Where

@@ -10,7 +10,7 @@ import {
   type RelayInit
 } from '../../src/relays/types.js'
 import { slackClient } from './client.js'
-import { AdminAlerts, slackFailure } from './errors.js'
+import { AdminAlerts, refused, slackFailure } from './errors.js'
 import { splitFlow, type Post } from '../../src/markdown/split.js'
 import { messageFlow } from './format.js'
 import { slackSettings, type SlackOptions } from './options.js'
@@ -22,6 +22,7 @@ import { ChannelLag } from '../../src/relays/channel-lag.js'
 import { slackPermalink, WorkspaceUrl } from './permalink.js'
 import { checkReadiness } from './readiness.js'
 import {
+  forgetParentNote,
   forgetThread,
   notedParent,
   noteParent,
@@ -108,7 +109,12 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
         : undefined
     if (!thread && settings.threadStart === 'title' && !titled) {
       await noteParent(state, channel, { at: clock.now(), messageIds: [], part: 0 })
-      const ts = await post(channel, titleArguments(settings, head, init.name), signal, { key, first: true })
+      const ts = await post(channel, titleArguments(settings, head, init.name), signal, { key, first: true }).catch(
+        async (error: unknown) => {
+          if (refused(error)) await forgetParentNote(state)
+          throw error
+        }
+      )
       thread = { channel, ts }
       await rememberThread(state, thread)
     }
@@ -120,7 +126,16 @@ export function createSlackRelay(options: SlackOptions, init: RelayInit): Relay 
       const note = { at: clock.now(), ...part }
       if (thread) await rememberThread(state, { ...thread, posting: note })
       else await noteParent(state, channel, note)
-      const ts = await post(channel, parent ?? { ...args, thread_ts: thread?.ts }, signal, { key, first: !thread })
+      const before = thread
+      const ts = await post(channel, parent ?? { ...args, thread_ts: thread?.ts }, signal, {
+        key,
+        first: !thread
+      }).catch(async (error: unknown) => {
+        // Slack answered no: the post did not go, and the next attempt need not look for it.
+        if (refused(error))
+          await (before ? rememberThread(state, { ...before, posting: undefined }) : forgetParentNote(state))
+        throw error
+      })
       posted.push(ts)
       // In "message" mode the first post becomes the parent.
       thread = { channel, ts: thread?.ts ?? ts }

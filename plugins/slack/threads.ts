@@ -58,6 +58,11 @@ export async function noteParent(state: ConversationState, channel: string, post
   await state.set(parentKey, { channel, ...posting })
 }
 
+/** Forgets the note of a parent that Slack refused: it was not posted. */
+export async function forgetParentNote(state: ConversationState): Promise<void> {
+  await state.delete(parentKey)
+}
+
 /** The note of a parent that may have been posted in `channel` without its answer, or undefined. */
 export async function notedParent(state: ConversationState, channel: string): Promise<Posting | undefined> {
   const stored = await state.get<unknown>(parentKey)

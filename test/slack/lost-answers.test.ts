@@ -101,6 +101,21 @@ t.test('after a delivery whose answer came, Slack is not read back', async t => 
   t.equal(readBacks(fake), 0, 'neither conversations.history nor conversations.replies')
 })
 
+t.test('a post Slack refused (an error, a 429) is not looked for: it did not go', async t => {
+  for (const threadStart of ['message', 'title'] as const) {
+    const { fake, run } = await setup(t, { threadStart })
+    const m = relayMessage({ conversationId: 'c' })
+    fake.rateLimitNext(1, 0)
+    t.equal((await run([m])).delivered.length, 0, 'refused with a 429')
+    t.equal((await run([m])).delivered.length, 1)
+    const reply = relayMessage({ conversationId: 'c' })
+    fake.rateLimitNext(1, 0)
+    t.equal((await run([reply])).delivered.length, 0)
+    t.equal((await run([reply])).delivered.length, 1)
+    t.equal(readBacks(fake), 0, `${threadStart}: Slack was not read back`)
+  }
+})
+
 t.test('without channels:history the post is made again, and the relay says why once', async t => {
   const scopes = allScopes.filter(s => !s.endsWith(':history'))
   const { fake, logger, run } = await setup(t, { threadStart: 'message' }, scopes)
