@@ -71,6 +71,10 @@ export class FakeGptbots {
   readonly conversations = new Map<string, FakeConversation>()
   /** The key it accepts (another fake can stand for another bot). */
   apiKey = fakeApiKey
+  /** Bot answers (message ids) that feedback and quality may name; others change nothing (affectCount 0). */
+  readonly answers = new Set<string>()
+  /** Feedback and quality calls taken, in order. */
+  readonly judgements: { answerId: string; call: 'feedback' | 'quality'; value: string }[] = []
   /** Handoffs the fake knows as open; unknown ones are refused with code 404 in the body. */
   readonly open = new Set<string>()
   #faults: Fault[] = []
@@ -150,6 +154,27 @@ export class FakeGptbots {
     await new Promise<void>(resolve => this.server.close(() => resolve()))
   }
 
+  // GPTBots' feedback and quality calls: the answer must be one it knows, the value one of its enum.
+  #judge(res: ServerResponse, path: string, raw: Buffer): void {
+    let body: Record<string, unknown>
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
+    } catch {
+      return this.#answer(res, path, true, 400, { code: 40000, message: 'invalid parameter' })
+    }
+    const call = path === '/v1/message/feedback' ? 'feedback' : 'quality'
+    const allowed =
+      call === 'feedback'
+        ? ['POSITIVE', 'NEGATIVE', 'CANCELED']
+        : ['NONE', 'UNRESOLVED', 'PARTIALLY_RESOLVED', 'FULLY_RESOLVED']
+    const value = body[call]
+    if (typeof body.answer_id !== 'string' || typeof value !== 'string' || !allowed.includes(value))
+      return this.#answer(res, path, true, 400, { code: 40000, message: 'invalid parameter' })
+    if (!this.answers.has(body.answer_id)) return this.#answer(res, path, true, 200, { affectCount: 0 })
+    this.judgements.push({ answerId: body.answer_id, call, value })
+    return this.#answer(res, path, true, 200, { affectCount: 1 })
+  }
+
   #answer(res: ServerResponse, path: string, authorized: boolean, status: number, body: object, headers = {}): void {
     const url = new URL(res.req.url ?? '/', 'http://fake')
     this.requests.push({ method: res.req.method ?? '', path, query: url.search, status, authorized })
@@ -166,6 +191,16 @@ export class FakeGptbots {
       return this.#read(req, res, path, authorized)
     if (req.method !== 'POST')
       return this.#answer(res, path, authorized, 405, { code: 405, message: 'method not allowed' })
+    if (path === '/v1/message/feedback' || path === '/v1/message/quality') {
+      if (!authorized)
+        return this.#answer(res, path, authorized, 401, { code: 40127, message: 'developer authentication failed' })
+      const fault = this.#faults.shift()
+      if (fault && 'status' in fault)
+        return this.#answer(res, path, authorized, fault.status, { code: fault.status, message: 'injected failure' })
+      if (fault && 'code' in fault)
+        return this.#answer(res, path, authorized, 200, { code: fault.code, message: fault.message })
+      return this.#judge(res, path, Buffer.concat(chunks))
+    }
     if (path !== '/v1/human/message/receive' && path !== '/v1/human/close')
       return this.#answer(res, path, authorized, 404, { code: 404, message: 'not found' })
     if (!authorized) return this.#answer(res, path, authorized, 401, { code: 401, message: 'invalid api key' })
