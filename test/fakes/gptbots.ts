@@ -155,12 +155,13 @@ export class FakeGptbots {
   }
 
   // GPTBots' feedback and quality calls: the answer must be one it knows, the value one of its enum.
-  #judge(res: ServerResponse, path: string, raw: Buffer): void {
+  #judge(path: string, raw: Buffer): { status: number; body: object } {
+    const invalid = { status: 400, body: { code: 40000, message: 'invalid parameter' } }
     let body: Record<string, unknown>
     try {
       body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
     } catch {
-      return this.#answer(res, path, true, 400, { code: 40000, message: 'invalid parameter' })
+      return invalid
     }
     const call = path === '/v1/message/feedback' ? 'feedback' : 'quality'
     const allowed =
@@ -168,11 +169,10 @@ export class FakeGptbots {
         ? ['POSITIVE', 'NEGATIVE', 'CANCELED']
         : ['NONE', 'UNRESOLVED', 'PARTIALLY_RESOLVED', 'FULLY_RESOLVED']
     const value = body[call]
-    if (typeof body.answer_id !== 'string' || typeof value !== 'string' || !allowed.includes(value))
-      return this.#answer(res, path, true, 400, { code: 40000, message: 'invalid parameter' })
-    if (!this.answers.has(body.answer_id)) return this.#answer(res, path, true, 200, { affectCount: 0 })
+    if (typeof body.answer_id !== 'string' || typeof value !== 'string' || !allowed.includes(value)) return invalid
+    if (!this.answers.has(body.answer_id)) return { status: 200, body: { affectCount: 0 } }
     this.judgements.push({ answerId: body.answer_id, call, value })
-    return this.#answer(res, path, true, 200, { affectCount: 1 })
+    return { status: 200, body: { affectCount: 1 } }
   }
 
   #answer(res: ServerResponse, path: string, authorized: boolean, status: number, body: object, headers = {}): void {
@@ -199,7 +199,8 @@ export class FakeGptbots {
         return this.#answer(res, path, authorized, fault.status, { code: fault.status, message: 'injected failure' })
       if (fault && 'code' in fault)
         return this.#answer(res, path, authorized, 200, { code: fault.code, message: fault.message })
-      return this.#judge(res, path, Buffer.concat(chunks))
+      const judged = this.#judge(path, Buffer.concat(chunks))
+      return this.#answer(res, path, authorized, judged.status, judged.body)
     }
     if (path !== '/v1/human/message/receive' && path !== '/v1/human/close')
       return this.#answer(res, path, authorized, 404, { code: 404, message: 'not found' })
