@@ -88,7 +88,23 @@ export class ChannelPacer {
     const now = this.clock.now()
     if (lane.heldUntil > now) return Promise.reject(new ChannelHeld(channel, lane.heldUntil - now))
     return new Promise<Answered>((resolve, reject) => {
-      const waiter: Waiter = { first: turn.first === true, signal, resolve, reject }
+      // A delivery's one signal sees every post of it: a settled waiter stops listening to it.
+      const onAbort = () => {
+        if (this.#remove(lane, waiter)) reject(signal?.reason)
+      }
+      const settled = () => signal?.removeEventListener('abort', onAbort)
+      const waiter: Waiter = {
+        first: turn.first === true,
+        signal,
+        resolve: answered => {
+          settled()
+          resolve(answered)
+        },
+        reject: error => {
+          settled()
+          reject(error)
+        }
+      }
       if (waiter.first) lane.firsts.push(waiter)
       else {
         const key = turn.key ?? `\0${++anonymous}`
@@ -96,13 +112,7 @@ export class ChannelPacer {
         if (queue) queue.push(waiter)
         else lane.round.set(key, [waiter])
       }
-      signal?.addEventListener(
-        'abort',
-        () => {
-          if (this.#remove(lane, waiter)) reject(signal.reason)
-        },
-        { once: true }
-      )
+      signal?.addEventListener('abort', onAbort, { once: true })
       if (!lane.pumping) void this.#pump(channel, lane)
     })
   }

@@ -1,5 +1,6 @@
 import { slackEpoch } from '../fakes/slack.js'
 import { ManualClock } from '../helpers/clock.js'
+import { getEventListeners } from 'node:events'
 import t from 'tap'
 import { ChannelHeld, ChannelPacer } from '../../src/relays/channel-pacer.js'
 
@@ -125,6 +126,21 @@ t.test('an aborted delivery stops waiting', async t => {
   const abort = new AbortController()
   abort.abort()
   await t.rejects(pacer.take('C1', abort.signal), { name: 'AbortError' })
+})
+
+t.test('the posts of one delivery leave no listener on its signal', async t => {
+  const clock = new ManualClock(slackEpoch)
+  const pacer = new ChannelPacer(clock, 1000, 3)
+  const abort = new AbortController()
+  for (let i = 0; i < 12; i++) {
+    const answered = await pacer.take('C1', abort.signal, { key: 'conversation' })
+    answered()
+    t.equal(getEventListeners(abort.signal, 'abort').length, 0, `none after post ${i + 1}`)
+  }
+  const held = pacer.take('C1', abort.signal, { key: 'conversation' })
+  pacer.hold('C1', clock.now() + 30_000)
+  await t.rejects(held, ChannelHeld)
+  t.equal(getEventListeners(abort.signal, 'abort').length, 0, 'none after a post refused by a hold')
 })
 
 t.test('an interval of 0 does not pace at all', async t => {
