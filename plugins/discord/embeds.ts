@@ -1,4 +1,4 @@
-import { type APIEmbed, embedLength } from 'discord.js'
+import type { APIEmbed } from 'discord-api-types/v10'
 import type { FlowOutput } from '../../src/message.js'
 import { linkDestination, shorten } from '../../src/markdown/text.js'
 import { discordTexts } from './markdown.js'
@@ -20,7 +20,11 @@ export const EmbedLimit = {
 export type Embed = Pick<APIEmbed, 'title' | 'description' | 'color' | 'footer' | 'author' | 'fields'>
 
 /** The characters Discord counts towards the 6,000 of a message (title, description, fields, footer, author). */
-export const embedChars: (embed: Embed) => number = embedLength
+export function embedChars(embed: Embed): number {
+  let chars = (embed.title?.length ?? 0) + (embed.description?.length ?? 0)
+  for (const field of embed.fields ?? []) chars += field.name.length + field.value.length
+  return chars + (embed.footer?.text.length ?? 0) + (embed.author?.name.length ?? 0)
+}
 
 export { shorten }
 

@@ -1,4 +1,4 @@
-import { RESTJSONErrorCodes } from 'discord.js'
+import { RESTJSONErrorCodes } from 'discord-api-types/v10'
 import { rootCause } from '../../src/relays/cause.js'
 import { DiscordAPIError, HTTPError, RateLimitError } from './rest.js'
 
@@ -10,7 +10,7 @@ export type Trouble =
   | { kind: 'credentials'; reason: string }
   | { kind: 'transient'; reason: string; retryAfterMs?: number }
 
-// Discord's JSON error codes the relay tells apart, by discord.js's names.
+// Discord's JSON error codes the relay tells apart, by discord-api-types' names.
 export const Code = {
   UnknownChannel: RESTJSONErrorCodes.UnknownChannel,
   UnknownWebhook: RESTJSONErrorCodes.UnknownWebhook,

@@ -1,4 +1,4 @@
-import { escapeMarkdown } from 'discord.js'
+import { escapeMarkdown } from '@discordjs/formatters'
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import { shorten } from '../../src/markdown/text.js'
 import { flowEmbeds, packEmbeds, type Embed } from './embeds.js'

@@ -1,4 +1,4 @@
-import { escapeMarkdown } from 'discord.js'
+import { escapeMarkdown } from '@discordjs/formatters'
 import type { Flow } from '../../src/markdown/flow.js'
 import { splitFlow } from '../../src/markdown/split.js'
 import { parseMarkdown, type Tokens } from '../../src/markdown/parse.js'
@@ -10,7 +10,7 @@ const divider = '─'.repeat(24)
 
 /**
  * Discord's Markdown, written from the tree. Discord differs from CommonMark where it matters:
- * `__x__` is underline there and `||x||` a spoiler (so text is escaped with discord.js's own
+ * `__x__` is underline there and `||x||` a spoiler (so text is escaped with @discordjs/formatters'
  * escapeMarkdown and strong is always `**`), only `#` to `###` are headings, quotes do not nest,
  * and tables, task lists and rules do not render (so they become an aligned monospace block,
  * ☐/☑ and a line of box-drawing characters).

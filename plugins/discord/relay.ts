@@ -1,4 +1,4 @@
-import { ChannelType } from 'discord.js'
+import { ChannelType } from 'discord-api-types/v10'
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import { ChannelChoice } from '../../src/relays/channel-choice.js'
 import { ChannelPacer, type Answered } from '../../src/relays/channel-pacer.js'
@@ -16,7 +16,7 @@ import {
   type RelayInit
 } from '../../src/relays/types.js'
 import { apiCode, Code, judge } from './errors.js'
-import { escapeMarkdown } from 'discord.js'
+import { escapeMarkdown } from '@discordjs/formatters'
 import { CONTENT_LIMIT, partsOf, SUPPRESS_EMBEDS, type Look, type Part } from './format.js'
 import { deliveryLink, type PermalinkSources } from './permalink.js'
 import { DiscordDesk, type DeskDelivery } from './inbound/desk.js'

@@ -1,19 +1,16 @@
-// The one module of the project that calls Discord through discord.js; the rest of the relay sees plain JSON
-// (and takes only discord.js's types, enums and pure helpers).
+// The one module of the project that calls Discord's REST API (through @discordjs/rest); the rest
+// of the relay sees plain JSON, typed by discord-api-types. No Gateway: the desk takes Discord's
+// HTTP interactions.
+import { DiscordAPIError, HTTPError, REST, RateLimitError, type RateLimitData } from '@discordjs/rest'
 import {
-  REST,
   Routes,
-  DiscordAPIError,
-  HTTPError,
-  RateLimitError,
   type APIChannel,
   type ChannelType,
   type APIMessage,
   type APIThreadList,
   type APIUser,
-  type APIWebhook,
-  type RateLimitData
-} from 'discord.js'
+  type APIWebhook
+} from 'discord-api-types/v10'
 import type { Embed } from './embeds.js'
 import type { Settings, Webhook } from './options.js'
 

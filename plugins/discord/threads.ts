@@ -1,4 +1,3 @@
-import { SnowflakeUtil } from 'discord.js'
 import type { RelayMessage } from '../../src/message.js'
 import { shorten } from './embeds.js'
 import type { APIChannel } from './rest.js'
@@ -51,8 +50,11 @@ export function orphanOf(
       'owner_id' in thread &&
       thread.owner_id === ownerId &&
       thread.name === pending.name &&
-      SnowflakeUtil.timestampFrom(thread.id) >= since
+      snowflakeTime(thread.id) >= since
   )
   found.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
   return found[0]?.id
 }
+
+/** When Discord made an id: a snowflake's top 42 bits are milliseconds since 2015-01-01 UTC. */
+export const snowflakeTime = (id: string): number => Number(BigInt(id) >> 22n) + 1_420_070_400_000

@@ -1,9 +1,7 @@
-// The one place in the project that touches Slack's SDK. Under ESM, bolt is a CommonJS module:
-// its default import is the whole module, with @slack/web-api re-exported as `webApi`.
-import bolt from '@slack/bolt'
+// The one place in the project that touches Slack's SDK: its Web API client, nothing of an app
+// framework (the relay's own routes take Slack's events).
+import { ErrorCode, LogLevel, WebClient } from '@slack/web-api'
 import type { RelayLogger } from '../../src/relays/types.js'
-
-const { WebClient, ErrorCode, LogLevel } = bolt.webApi
 
 export type SlackClient = InstanceType<typeof WebClient>
 type SdkLogger = NonNullable<NonNullable<ConstructorParameters<typeof WebClient>[1]>['logger']>

@@ -97,7 +97,7 @@ t.test(
     t.equal(
       limited.requests.filter(r => r.status === 429).length,
       0,
-      'never over the bucket: no 429 for discord.js to wait out'
+      'never over the bucket: no 429 for the REST client to wait out'
     )
   }
 )

@@ -4,7 +4,7 @@ import { embedChars, EmbedLimit, packEmbeds } from '../../plugins/discord/embeds
 import { partsOf, type Look } from '../../plugins/discord/format.js'
 import { nonceFor } from '../../plugins/discord/nonce.js'
 import { DiscordOptions } from '../../plugins/discord/options.js'
-import { threadName } from '../../plugins/discord/threads.js'
+import { snowflakeTime, threadName } from '../../plugins/discord/threads.js'
 import { relayMessage } from '../helpers/relay.js'
 
 const look: Look = {
@@ -150,4 +150,29 @@ t.test('the example config of the issue is valid options', async t => {
     maxRateLimitWaitMs: 5000,
     requestTimeoutMs: 15000
   })
+})
+
+t.test("embedChars counts what Discord counts towards a message's 6,000 characters", async t => {
+  t.equal(embedChars({}), 0)
+  const embed = {
+    title: 'ab',
+    description: 'cde',
+    color: 0x5865f2,
+    fields: [
+      { name: 'f', value: 'gh' },
+      { name: 'ij', value: 'k', inline: true }
+    ],
+    footer: { text: 'lmno', icon_url: 'https://example.com/icon.png' },
+    author: { name: 'pqrst', url: 'https://example.com/' }
+  }
+  t.equal(
+    embedChars(embed),
+    2 + 3 + (1 + 2) + (2 + 1) + 4 + 5,
+    'title, description, fields, footer and author; never urls or colour'
+  )
+})
+
+t.test("snowflakeTime reads when Discord made an id (Discord's own example)", async t => {
+  t.equal(snowflakeTime('175928847299117063'), Date.UTC(2016, 3, 30, 11, 18, 25, 796))
+  t.equal(snowflakeTime('0'), Date.UTC(2015, 0, 1), "Discord's epoch")
 })

@@ -1,6 +1,6 @@
 import { systemClock } from '../../src/clock.js'
 import { readFileSync } from 'node:fs'
-import { PermissionFlagsBits } from 'discord.js'
+import { PermissionFlagsBits } from 'discord-api-types/v10'
 import t from 'tap'
 import plugin from '../../plugins/discord/index.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
@@ -29,7 +29,7 @@ function documented(): Map<string, { names: Flag[]; integer: bigint }> {
   return rows
 }
 
-/** "Send Messages in Threads" → SendMessagesInThreads, discord.js's name of the flag. */
+/** "Send Messages in Threads" → SendMessagesInThreads, discord-api-types' name of the flag. */
 function flagOf(name: string): Flag {
   const flag = name.replace(/(^|\s)(\w)/g, (_, _space, letter: string) => letter.toUpperCase()) as Flag
   if (!(flag in PermissionFlagsBits)) throw new Error(`"${name}" is not a Discord permission`)

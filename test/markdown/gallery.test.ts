@@ -128,7 +128,7 @@ for (const answer of answers) {
     t.equal(inOrder(source(answer.text), letters(slackText)), undefined, 'Slack: every letter, in order')
     snapshot(t, `${answer.name}.slack.txt`, slackShown(posts))
 
-    // Discord, through discord.js's REST client, as a webhook-free bot in channel mode.
+    // Discord, through @discordjs/rest, as a webhook-free bot in channel mode.
     const channel = discord.addChannel(ChannelType.Text)
     const discordRelay = await discordPlugin.create(
       { token: discord.token, channel: channel.id, mode: 'channel', apiUrl: discord.api },

@@ -1,5 +1,5 @@
 // The Discord REST calls of the desk, through the relay's own rate-limit-aware client.
-import { type APIMessage, Routes } from 'discord.js'
+import { type APIMessage, Routes } from 'discord-api-types/v10'
 import type { DiscordApi } from '../rest.js'
 import type { DeskPart } from './desk-messages.js'
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { escapeMarkdown } from 'discord.js'
+import { escapeMarkdown } from '@discordjs/formatters'
 import type { DeskAuthor, MessageType } from '../../../src/message.js'
 import type { HandoffRecord, HandoffRef } from '../../../src/relays/types.js'
 import { EmbedLimit, shorten, type Embed } from '../embeds.js'
