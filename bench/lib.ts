@@ -26,8 +26,8 @@ export interface Running {
   stop(): Promise<void>
 }
 
-/** Writes config.json into dir and starts the built relay there, waiting for /healthz. */
-export async function startRelay(dir: string, config: object): Promise<Running> {
+/** Writes config.json into dir and starts the built relay (`cli`, this DIST's by default) there, waiting for /healthz. */
+export async function startRelay(dir: string, config: object, cli = CLI): Promise<Running> {
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(config, null, 2))
   const port = await freePort()
@@ -36,7 +36,7 @@ export async function startRelay(dir: string, config: object): Promise<Running> 
   // runs autocannon, would have to read: the floor has no such cost.
   const logFile = join(dir, 'relay.log')
   const log = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--config', file], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--config', file], {
     cwd: dir,
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', log]
