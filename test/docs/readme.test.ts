@@ -21,7 +21,7 @@ t.test(
 
 t.test("the README's commands and GPTBots' example are the ones the tests run", async t => {
   t.match(readme, '```sh\nnpm ci && npm start\n```')
-  t.match(readme, '```sh\nnpm test\n```')
+  t.match(readme, /```sh\nnpm test +#[^\n]*\nnpm run test:slow +#[^\n]*\n```/, 'both test tiers')
   const curl = /curl -X POST http:\/\/127\.0\.0\.1:8080\/webhook \\\n[\s\S]*?-d '(\{[\s\S]*?\})'\n```/.exec(readme)
   if (!t.ok(curl, 'the curl example')) return
   t.same(JSON.parse(curl![1]!), seedExample('65a4ccfC7ce58e728d5897e0'), "it posts GPTBots' documented example")
