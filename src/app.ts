@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import secureJson from 'secure-json-parse'
 import type { Logger } from 'pino'
@@ -178,10 +179,16 @@ async function registerParts(app: FastifyInstance, options: BuildOptions, logger
 async function registerRoutes(app: FastifyInstance, options: BuildOptions): Promise<void> {
   const context = app.relayContext
   const config = context.live.current
+  // A fresh id per process: `doctor` tells by it that the public address reaches this very relay.
+  const instance = randomUUID()
   app.get(
     '/healthz',
-    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
-    async () => ({ status: 'ok' })
+    {
+      schema: {
+        response: { 200: { type: 'object', properties: { status: { type: 'string' }, instance: { type: 'string' } } } }
+      }
+    },
+    async () => ({ status: 'ok', instance })
   )
   const readiness = readinessCheck(app.store, app.relays, {
     ...options.readiness,

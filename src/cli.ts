@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -21,6 +21,10 @@ Commands:
   send-test [--url URL] [--token TOKEN] [--conversation ID]
                                post GPTBots' example message to a running relay
   migrate [--config FILE]      create or upgrade the store's tables, then exit
+  init [--platforms slack,discord] [--force]
+                               write config.json and .env (the secrets) for Slack and/or Discord
+  doctor [--config FILE] [--post]
+                               check the config against Slack, Discord, GPTBots, the public address and the store
   dead-letters [--relay R]     list dead letters of a running relay (admin API)
   replay <delivery-id> | --relay R | --conversation C --to RELAY
                                replay dead letters, or a conversation into a relay
@@ -52,6 +56,38 @@ ahead of a deploy. Safe while other replicas start or run: PostgreSQL migrations
 Options:
   -c, --config FILE   the JSON config file (found as for start)
   -h, --help          show this help`,
+  init: `Usage: gptbots-relay init [--platforms slack,discord] [options] [--force]
+
+Writes config.json and .env in the current directory (or --dir): the config names every secret as
+\${VAR}, and .env (readable by you alone) holds them. start, check-config and doctor read the .env
+beside the config file, so \`npm start\` runs the result as it is. At a terminal it asks for what
+the flags do not give; without one (a script) every value must come from a flag or its variable.
+Never prints a secret. Refuses to replace either file without --force.
+
+Options:
+  --platforms LIST         slack, discord, or slack,discord
+  --gptbots-key KEY        the agent's API key (default $GPTBOTS_API_KEY)
+  --slack-token TOKEN      the Slack bot token, xoxb-... (default $SLACK_BOT_TOKEN)
+  --slack-channel ID       the Slack channel ID (default $SLACK_CHANNEL_ID)
+  --discord-token TOKEN    the Discord bot token (default $DISCORD_BOT_TOKEN)
+  --discord-channel ID     the Discord channel id (default $DISCORD_CHANNEL_ID)
+  --discord-mode MODE      thread (default), forum or channel
+  --public-url URL         the HTTPS address GPTBots reaches the relay at (optional)
+  --dir DIR                where to write (default the current directory)
+  --force                  replace config.json and .env if they exist
+  -h, --help               show this help`,
+  doctor: `Usage: gptbots-relay doctor [--config FILE] [--post]
+
+Checks what the config names against the real services, one line each (✓ or ✗ with its fix), and
+exits 1 if any fails: each Slack relay's token, its granted scopes against those its options need,
+each channel and the app's membership; each Discord relay's token, each channel's type against the
+mode, and the bot's permissions there; GPTBots' API with each source's key; that server.publicUrl
+reaches this relay (running, or answered for in its place) and the URLs to paste; the store.
+
+Options:
+  -c, --config FILE   the JSON config file (found as for start)
+  --post              also post a test message, in a thread, where each relay posts
+  -h, --help          show this help`,
   'send-test': `Usage: gptbots-relay send-test [--url URL] [--token TOKEN] [--conversation ID]
 
 Posts the example message from GPTBots' webhook documentation (with a fresh message_id, so that
@@ -67,7 +103,29 @@ Options:
 /** The config file start uses: --config, else $GPTBOTS_RELAY_CONFIG, else ./config.json when it exists. */
 function configFileFor(file: string | undefined): string | undefined {
   // An empty variable counts as unset, as a shell's `GPTBOTS_RELAY_CONFIG= npm start` means.
-  return file || process.env.GPTBOTS_RELAY_CONFIG || (existsSync('config.json') ? 'config.json' : undefined)
+  const chosen = file || process.env.GPTBOTS_RELAY_CONFIG || (existsSync('config.json') ? 'config.json' : undefined)
+  if (chosen) loadEnvBeside(chosen)
+  return chosen
+}
+
+/**
+ * The .env beside the config file (what init writes) fills the variables the environment does not
+ * already set: a variable given by the shell, systemd or Docker wins over the file.
+ */
+function loadEnvBeside(configFile: string): void {
+  const file = join(dirname(resolve(configFile)), '.env')
+  if (!existsSync(file)) return
+  const load = (process as { loadEnvFile?: (path: string) => void }).loadEnvFile
+  if (!load) {
+    console.error(
+      `warning: ${file} is not read: Node ${process.versions.node} cannot (20.12 or later can); export its variables instead`
+    )
+    return
+  }
+  const before = { ...process.env }
+  load(file)
+  // loadEnvFile leaves set variables alone, but one set to the empty string counts as unset here.
+  for (const [name, value] of Object.entries(before)) if (value !== '') process.env[name] = value
 }
 
 function loadFor(file: string | undefined): LoadedConfig {
@@ -161,7 +219,18 @@ export async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c' },
       url: { type: 'string' },
       token: { type: 'string' },
-      conversation: { type: 'string' }
+      conversation: { type: 'string' },
+      platforms: { type: 'string' },
+      'gptbots-key': { type: 'string' },
+      'slack-token': { type: 'string' },
+      'slack-channel': { type: 'string' },
+      'discord-token': { type: 'string' },
+      'discord-channel': { type: 'string' },
+      'discord-mode': { type: 'string' },
+      'public-url': { type: 'string' },
+      dir: { type: 'string' },
+      force: { type: 'boolean' },
+      post: { type: 'boolean' }
     }
   })
   if (values.help) {
@@ -195,6 +264,46 @@ export async function main(argv: string[]): Promise<void> {
         await (await openStore(config.store)).close()
       }
       console.log(`store ${config.store.driver} is up to date`)
+      return
+    }
+    case 'init': {
+      const { init, terminalAsker } = await import('./setup/init.js')
+      const terminal = process.stdin.isTTY && process.stdout.isTTY ? terminalAsker() : undefined
+      try {
+        const written = await init({
+          dir: values.dir ?? '.',
+          force: values.force ?? false,
+          flags: Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Record<
+            string,
+            string
+          >,
+          env: process.env,
+          ask: terminal?.ask
+        })
+        console.log(`wrote ${written.configFile}\nwrote ${written.envFile} (the secrets; readable by you alone, git-ignored)
+next: npx gptbots-relay doctor   (checks the tokens and channels), then npm start`)
+      } finally {
+        terminal?.close()
+      }
+      return
+    }
+    case 'doctor': {
+      const file = configFileFor(values.config ?? positionals[0])
+      if (!file)
+        throw new ConfigError(
+          'no config file to check: pass --config FILE, set GPTBOTS_RELAY_CONFIG, or create one with gptbots-relay init'
+        )
+      const loaded = loadConfigFile(file)
+      warn(loaded)
+      const { doctor, report } = await import('./setup/doctor.js')
+      const { checks, urls } = await doctor(loaded, { post: values.post ?? false, env: process.env })
+      console.log(report(checks))
+      if (urls.length > 0) console.log(`\nto paste:\n${urls.map(u => `  ${u}`).join('\n')}`)
+      const failed = checks.filter(c => !c.ok).length
+      console.log(
+        failed === 0 ? `\nall ${checks.length} checks passed` : `\n${failed} of ${checks.length} checks failed`
+      )
+      if (failed > 0) process.exitCode = 1
       return
     }
     case 'send-test':

@@ -1,4 +1,5 @@
 import { defineRelay } from '../../src/relays/types.js'
+import { diagnoseDiscord } from './doctor.js'
 import { DiscordOptions, settingsFrom } from './options.js'
 import { DiscordRelay } from './relay.js'
 
@@ -11,5 +12,6 @@ export default defineRelay({
   options: DiscordOptions,
   create(options, init) {
     return new DiscordRelay(settingsFrom(options, init.name), init)
-  }
+  },
+  diagnose: diagnoseDiscord
 })

@@ -1,4 +1,5 @@
 import { defineRelay } from '../../src/relays/types.js'
+import { diagnoseSlack } from './doctor.js'
 import { SlackOptions } from './options.js'
 import { createSlackRelay } from './relay.js'
 
@@ -11,5 +12,6 @@ export default defineRelay({
   options: SlackOptions,
   check: options =>
     options.channel || options.channels?.length ? [] : ['channel is required (or "channels", for several)'],
-  create: (options, init) => createSlackRelay(options, init)
+  create: (options, init) => createSlackRelay(options, init),
+  diagnose: diagnoseSlack
 })

@@ -152,6 +152,25 @@ export interface RelayPlugin<S extends TSchema = TSchema> {
    */
   check?(options: Static<S>): string[]
   create(options: Static<S>, init: RelayInit): Relay | Promise<Relay>
+  /** Optional: `gptbots-relay doctor`'s checks of the options against the real platform. */
+  diagnose?(options: Static<S>, context: DoctorContext): Promise<DoctorCheck[]>
+}
+
+/** One line of `gptbots-relay doctor`: what was checked, and for a failure what to do about it. */
+export interface DoctorCheck {
+  ok: boolean
+  what: string
+  fix?: string
+}
+
+export interface DoctorContext {
+  /** The relay's name in the config. */
+  name: string
+  /** With --post: also post a test message where the relay would. */
+  post: boolean
+  logger: RelayLogger
+  /** What the relay's desk needs too, when it is in handoff.relays. */
+  desk: boolean
 }
 
 /** Helps a plugin author keep the options type tied to the schema. */

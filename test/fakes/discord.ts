@@ -41,6 +41,8 @@ export interface FakeChannel {
   deleted: boolean
   /** Answer calls about this channel (and its threads) with 403 and this code. */
   deny?: 50001 | 50013
+  /** Permission overwrites, as GET /channels/:id shows them: allow and deny are integers in strings. */
+  permission_overwrites?: { id: string; type: 0 | 1; allow: string; deny: string }[]
 }
 
 export interface FakeWebhook {
@@ -226,6 +228,14 @@ export class FakeDiscord {
   readonly token = 'fake-bot-token'
   readonly bot = { id: snowflake(), username: 'relay-bot', bot: true, discriminator: '0' }
   readonly guildId = snowflake()
+  /**
+   * The server's roles (the @everyone role has the server's id) and the bot's own, as the invite
+   * link makes it: the permissions every mode needs, server-wide.
+   */
+  readonly roles = new Map<string, { id: string; name: string; permissions: string }>([
+    [this.guildId, { id: this.guildId, name: '@everyone', permissions: '0' }]
+  ])
+  readonly botRoles: string[] = []
   readonly channels = new Map<string, FakeChannel>()
   readonly webhooks = new Map<string, FakeWebhook>()
   readonly messages: CreatedMessage[] = []
@@ -253,8 +263,18 @@ export class FakeDiscord {
         res.end(String(err))
       })
     })
+    const botRole = snowflake()
+    this.roles.set(botRole, { id: botRole, name: 'relay-bot', permissions: '309237664768' })
+    this.botRoles.push(botRole)
     // [route, pattern, needs the bot token, handler]
     this.routes = [
+      ['GET /guilds/:id/roles', /^\/guilds\/(\d+)\/roles$/, true, ([id]) => this.guildRoles(id!)],
+      [
+        'GET /guilds/:id/members/:id',
+        /^\/guilds\/(\d+)\/members\/(\d+)$/,
+        true,
+        ([guild, user]) => this.guildMember(guild!, user!)
+      ],
       ['GET /users/@me', /^\/users\/@me$/, true, () => ({ status: 200, body: this.bot })],
       ['GET /channels/:id', /^\/channels\/(\d+)$/, true, ([id]) => this.getChannel(id!)],
       [
@@ -692,6 +712,17 @@ export class FakeDiscord {
     return undefined
   }
 
+  private guildRoles(guildId: string): Answer {
+    if (guildId !== this.guildId) return error(404, 10004, 'Unknown Guild')
+    return { status: 200, body: [...this.roles.values()] }
+  }
+
+  private guildMember(guildId: string, userId: string): Answer {
+    if (guildId !== this.guildId) return error(404, 10004, 'Unknown Guild')
+    if (userId !== this.bot.id) return error(404, 10007, 'Unknown Member')
+    return { status: 200, body: { user: this.bot, roles: this.botRoles, joined_at: new Date(0).toISOString() } }
+  }
+
   private view(channel: FakeChannel): Record<string, unknown> {
     const view: Record<string, unknown> = {
       id: channel.id,
@@ -699,6 +730,7 @@ export class FakeDiscord {
       guild_id: channel.guild_id,
       name: channel.name
     }
+    if (!channel.parent_id) view.permission_overwrites = channel.permission_overwrites ?? []
     if (channel.parent_id) {
       view.parent_id = channel.parent_id
       view.owner_id = channel.owner_id

@@ -267,7 +267,10 @@ export class FakeSlack {
     }
     const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? { ok: true })
     const type = typeof reply.body === 'string' ? 'text/plain' : 'application/json; charset=utf-8'
-    res.writeHead(reply.status ?? 200, { 'content-type': type, ...reply.headers })
+    // Slack answers every call made with a valid token with the scopes granted to it.
+    const owner = token === undefined ? undefined : this.tokens[token]
+    const granted = owner && !owner.error ? { 'x-oauth-scopes': (owner.scopes ?? allScopes).join(',') } : {}
+    res.writeHead(reply.status ?? 200, { 'content-type': type, ...granted, ...reply.headers })
     res.end(body)
   }
 
