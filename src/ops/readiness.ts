@@ -87,6 +87,9 @@ export function logNotReady(
   relay: string,
   error: unknown
 ): void {
-  logger.error({ relay }, `relay "${relay}" is not ready: ${reason(error)}; its messages are kept until it is`)
+  logger.error(
+    { relay },
+    `relay "${relay}" is not ready: ${reason(error)}; its messages are kept and retried, and those still failing after dispatch.maxAttempts attempts are dead-lettered (replay them once it is fixed)`
+  )
   logger.debug({ relay, err: error }, `relay "${relay}" readiness check failed`)
 }

@@ -93,6 +93,11 @@ t.test('an unreachable apiUrl is one log line that names the cause and what to d
     lines[0],
     /ERROR: relay "slack\.support" is not ready: .*could not reach Slack at http:\/\/127\.0\.0\.1:1\/api\/: bad port; check "apiUrl"/
   )
+  t.match(
+    lines[0],
+    /kept and retried, and those still failing after dispatch\.maxAttempts attempts are dead-lettered/,
+    'what happens to its messages, as it is'
+  )
   t.notMatch(text(), /\bat .*\.js:\d+/, 'no stack')
 })
 
