@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { RelayHttpError } from '../errors.js'
-import { trust } from '../http/limits.js'
-import { authenticate } from '../intake/auth.js'
-import { tokensFor } from '../intake/routes.js'
+import { sourceAuth, sourceOf } from '../intake/auth.js'
 import { Envelope } from '../intake/schemas.js'
 import { checker, slashPath } from '../validation/validate.js'
 import type { Desk, Stored } from './desk.js'
@@ -39,24 +37,13 @@ const calls = {
  */
 export async function handoffRoutes(app: FastifyInstance, options: HandoffRouteOptions): Promise<void> {
   const { desk } = options
-  let auth = { from: options.liveConfig().auth, tokens: tokensFor(options.liveConfig()) }
-  const tokens = (source: string) => {
-    const config = options.liveConfig()
-    if (config.auth !== auth.from) auth = { from: config.auth, tokens: tokensFor(config) }
-    return auth.tokens(source)
-  }
-  const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
+  const checkSource = sourceAuth(options.liveConfig)
 
   /** Requests without valid credentials that may still be GPTBots' URL probe: small enough to read. */
   const probeOnly = new WeakMap<FastifyRequest, RelayHttpError>()
   const checkAuth = async (request: FastifyRequest) => {
-    const needed = tokens(sourceOf(request))
-    if (!needed) return trust(request)
-    const result = authenticate(request.headers.authorization, needed)
-    if (result.ok) return trust(request)
-    const refusal = new RelayHttpError(
-      result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
-    )
+    const refusal = checkSource(request)
+    if (!refusal) return
     // GPTBots may check the URL without the webhook's Authorization. Such a probe changes nothing,
     // so it is answered; only a small body is read for it, and anything else is refused as before.
     const length = Number(request.headers['content-length'])

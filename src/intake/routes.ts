@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Clock } from '../clock.js'
 import { RelayHttpError } from '../errors.js'
-import { trust } from '../http/limits.js'
 import type { MessageType } from '../message.js'
 import type { Router } from './router.js'
 import type { Outbox } from '../store/types.js'
 import { checker, slashPath } from '../validation/validate.js'
-import { authenticate, TokenSet } from './auth.js'
+import { sourceAuth, sourceOf } from './auth.js'
 import { deliverabilityProblems, withWellFormedText } from './deliverable.js'
 import { fromV1, fromV2 } from './normalise.js'
 import { protectIntake } from './protect.js'
@@ -33,53 +32,20 @@ export type IntakeEvent =
 
 const v1 = checker(WebhookV1)
 const v2 = checker(WebhookV2)
-const sourceName = /^[A-Za-z0-9_.-]{1,64}$/
-
-/** Which tokens a source needs: undefined when it is open, or throws when there is no such source. */
-export function tokensFor(config: Config): (source: string) => TokenSet | undefined {
-  const sets = new Map<string, TokenSet>()
-  if (config.auth.tokens.length > 0) sets.set('default', new TokenSet(config.auth.tokens))
-  for (const [name, source] of Object.entries(config.auth.sources)) sets.set(name, new TokenSet(source.tokens))
-  return source => {
-    const tokens = sets.get(source)
-    if (tokens) return tokens
-    // Every source with tokens was found above: what is left is open only when the config says so.
-    if (config.auth.allowUnauthenticated && sourceName.test(source)) return undefined
-    if (source === 'default')
-      throw new RelayHttpError(
-        'AUTH_INVALID',
-        'POST /webhook has no tokens configured (auth.tokens); use the URL of your source, /webhook/<source>'
-      )
-    throw new RelayHttpError('SOURCE_UNKNOWN', `no webhook source named "${source}" is configured (auth.sources)`)
-  }
-}
-
 const replySchema = { 200: Envelope, '4xx': Envelope, '5xx': Envelope }
 
 /** POST /webhook and POST /webhook/:source: authenticate, validate, normalise, store, acknowledge. */
 export async function intakeRoutes(app: FastifyInstance, options: IntakeOptions): Promise<void> {
   const { store, router, clock } = options
   const liveConfig = options.liveConfig ?? (() => options.config)
-  let auth = { from: liveConfig().auth, tokens: tokensFor(liveConfig()) }
-  const tokens = (source: string) => {
-    const config = liveConfig()
-    if (config.auth !== auth.from) auth = { from: config.auth, tokens: tokensFor(config) }
-    return auth.tokens(source)
-  }
-  const sourceOf = (request: FastifyRequest) => (request.params as { source?: string }).source ?? 'default'
+  const checkSource = sourceAuth(liveConfig)
   const protection = await protectIntake(app, options.config.intake, sourceOf)
 
   // Credentials are checked before the body is read, so strangers cannot make the relay parse anything.
   const checkAuth = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const needed = tokens(sourceOf(request))
-      // An open source (allowUnauthenticated) is one the config chose to take from anyone.
-      if (!needed) return trust(request)
-      const result = authenticate(request.headers.authorization, needed)
-      if (result.ok) return trust(request)
-      throw new RelayHttpError(
-        result.reason === 'missing' ? 'AUTH_MISSING' : result.reason === 'scheme' ? 'AUTH_SCHEME' : 'AUTH_INVALID'
-      )
+      const refusal = checkSource(request)
+      if (refusal) throw refusal
     } catch (error) {
       // Failures spend a budget of their own, per address, never the source's (see protect.ts).
       await protection.limitFailures?.(request, reply)
