@@ -14,6 +14,8 @@ export type {
   Clock
 } from './relays/types.js'
 export { systemClock } from './clock.js'
+// Reads a platform's Retry-After header on the relay's clock.
+export { parseRetryAfter } from './relays/retry-after.js'
 // How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
 export { messageChars } from './dispatch/dispatcher.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'

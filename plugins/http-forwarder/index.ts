@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import type { RelayMessage } from '../../src/message.js'
+import { parseRetryAfter } from '../../src/relays/retry-after.js'
 import { defineRelay, delivered, failed, retry, type DeliveryOutcome } from '../../src/relays/types.js'
 import { sign } from './signature.js'
 
@@ -29,14 +30,6 @@ const Options = Type.Object(
 
 /** Statuses worth retrying: the receiver is busy, starting or broken for now, not refusing. */
 const transient = new Set([408, 425, 429, 500, 502, 503, 504])
-
-/** Retry-After as seconds or an HTTP date, in milliseconds; undefined when absent or unreadable. */
-function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined
-  if (/^\d+(\.\d+)?$/.test(header.trim())) return Math.round(Number(header) * 1000)
-  const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
 
 /**
  * A header value can hold only bytes up to 0xFF (fetch refuses anything else), and GPTBots ids
@@ -98,7 +91,7 @@ export default defineRelay({
         if (response.ok) return delivered({ status: response.status })
         const what = `${options.url} answered HTTP ${response.status}${text ? `: ${text}` : ''}`
         if (transient.has(response.status))
-          return retry(what, retryAfterMs(response.headers.get('retry-after'), init.clock.now()))
+          return retry(what, parseRetryAfter(response.headers.get('retry-after'), init.clock.now()))
         init.logger.error(
           { status: response.status },
           `${what}; the message is dead-lettered (check the URL, the receiver's auth and what it accepts)`

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js'
 import { type Clock, systemClock } from '../clock.js'
+import { parseRetryAfter } from '../relays/retry-after.js'
 import { TokenBucket } from './pace.js'
 import { MissingApiKey, readSourceKey, type SourceApiSettings, sourceApiSettings } from './settings.js'
 
@@ -63,14 +64,6 @@ const kindOfStatus = (status: number): ApiFailure['kind'] =>
     : status === 408 || status === 429 || status >= 500 || status < 400
       ? 'transient'
       : 'permanent'
-
-function retryAfterOf(header: string | null, now: number): number | undefined {
-  if (header === null) return undefined
-  const seconds = Number(header)
-  if (header.trim() !== '' && Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000)
-  const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
 
 /** GPTBots' own words about a failure, short, with its code, from its `{code, message}` body when it has one. */
 function failureOf(status: number, text: string): { code?: number; said: string } {
@@ -192,7 +185,7 @@ export class GptbotsApi {
     }
     const { code, said } = failureOf(status, text)
     const kind = (code !== undefined ? knownCodes[code]?.kind : undefined) ?? kindOfStatus(status)
-    const retryAfterMs = retryAfterOf(response.headers.get('retry-after'), this.clock.now())
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.clock.now())
     if (status === 429 && retryAfterMs !== undefined) this.options.bucket.pauseUntil(this.clock.now() + retryAfterMs)
     return {
       ok: false,
