@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js'
 import type { DeskAuthor, HandoffEvent, RelayMessage } from '../message.js'
 import type { DeskAnswer, HandoffDesk, HandoffRecord, HandoffRef } from '../relays/types.js'
 import type { Store } from '../store/types.js'
+import { toMillis } from '../intake/normalise.js'
 import type { ChatBody, CloseBody, EstablishBody } from './schemas.js'
 
 /** The built-in relay that takes the humans' replies to GPTBots: its lanes are the handoffs. */
@@ -12,9 +13,6 @@ const deskSpace = '@handoff'
 
 /** A handoff's lanes: its own conversation, apart from the bot conversation's webhooks. */
 export const handoffConversation = (handoffId: string): string => `handoff:${handoffId}`
-
-/** GPTBots' examples use milliseconds; values below 1e12 are read as seconds, as for webhooks. */
-const millis = (timestamp: number): number => (timestamp < 1e12 ? Math.round(timestamp * 1000) : timestamp)
 
 const digest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16)
 
@@ -100,7 +98,7 @@ export class Desk implements HandoffDesk {
   /** GPTBots hands a conversation over: a new thread on every desk. */
   async establish(source: string, body: EstablishBody): Promise<Stored> {
     const ref = { source, handoffId: body.conversation_id }
-    const at = millis(body.timestamp)
+    const at = toMillis(body.timestamp)
     const record = await this.record(ref)
     // A handoff GPTBots opens again (a new establish) starts afresh.
     if (record?.status !== 'open' || record.openedAt !== at) {
@@ -172,7 +170,7 @@ export class Desk implements HandoffDesk {
 
   /** The user's message, for every desk. */
   chat(source: string, body: ChatBody): Promise<Stored> {
-    const at = millis(body.timestamp)
+    const at = toMillis(body.timestamp)
     return this.store(
       { source, handoffId: body.conversation_id },
       `chat:${body.conversation_id}:${at}:${digest(body.body)}`,
@@ -187,7 +185,7 @@ export class Desk implements HandoffDesk {
   /** GPTBots ended the handoff (timeout, or the user left). */
   async closedByGptbots(source: string, body: CloseBody): Promise<Stored> {
     const ref = { source, handoffId: body.conversation_id }
-    const at = millis(body.timestamp)
+    const at = toMillis(body.timestamp)
     const record = await this.record(ref)
     if (record?.status !== 'closed') {
       await this.keep({
