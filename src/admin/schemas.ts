@@ -137,7 +137,23 @@ export const DeliveryRecord = Type.Object({
 })
 
 /** A delivery listed under its message: what the message already says is left out. */
-export const MessageDelivery = Type.Omit(DeliveryRecord, ['seq', 'source', 'conversationId', 'messageId', 'type'])
+export const DeliveryAttempt = Type.Object({
+  attempt: Type.Integer({ description: "The delivery's attempt count after this try; 0 for a replay." }),
+  outcome: Type.Union(
+    [Type.Literal('retry'), Type.Literal('delivered'), Type.Literal('dead'), Type.Literal('replayed')],
+    { description: '`retry`: failed, tried again later; `delivered`; `dead`: given up; `replayed` by an operator.' }
+  ),
+  error: Type.Optional(Type.String()),
+  posted: Type.Optional(Posted),
+  at: Millis
+})
+
+export const MessageDelivery = Type.Evaluate(
+  Type.Intersect([
+    Type.Omit(DeliveryRecord, ['seq', 'source', 'conversationId', 'messageId', 'type']),
+    Type.Object({ history: Type.Array(DeliveryAttempt, { description: 'Every attempt and replay, oldest first.' }) })
+  ])
+)
 
 export const MessageEntry = Type.Object({
   seq: Type.Integer(),

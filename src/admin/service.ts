@@ -7,6 +7,7 @@ import type {
   BacklogStats,
   ConversationFilter,
   ConversationSummary,
+  DeliveryAttempt,
   DeliveryLog,
   DeliveryRecord
 } from '../store/types.js'
@@ -151,8 +152,27 @@ export class AdminService {
       list.push(this.shown(delivery))
       bySeq.set(delivery.seq, list)
     }
-    const messages = stored.map(({ seq, message }) => ({ seq, message, deliveries: bySeq.get(seq) ?? [] }))
+    const attempts = await this.attemptsOf([...bySeq.values()].flat().map(d => d.id))
+    const messages = stored.map(({ seq, message }) => ({
+      seq,
+      message,
+      deliveries: (bySeq.get(seq) ?? []).map(d => ({ ...d, history: attempts.get(d.id) ?? [] }))
+    }))
     return { source, conversationId, messages, next: stored.length === limit ? stored.at(-1)!.seq : undefined }
+  }
+
+  /** Each delivery's attempts and replays, oldest first, errors scrubbed. */
+  private async attemptsOf(deliveryIds: number[]): Promise<Map<number, DeliveryAttempt[]>> {
+    const byDelivery = new Map<number, DeliveryAttempt[]>()
+    if (deliveryIds.length === 0) return byDelivery
+    for (const attempt of await this.store.listAttempts(deliveryIds)) {
+      const list = byDelivery.get(attempt.deliveryId) ?? []
+      list.push(
+        attempt.error === undefined ? attempt : { ...attempt, error: this.runtime.scrubber.text(attempt.error) }
+      )
+      byDelivery.set(attempt.deliveryId, list)
+    }
+    return byDelivery
   }
 
   /** The backlog per configured relay and per relay that still has pending or dead deliveries. */

@@ -11,6 +11,7 @@ import {
 } from './shared.js'
 import type {
   BacklogStats,
+  DeliveryAttempt,
   ConversationFilter,
   ConversationSummary,
   DeadLetterSelector,
@@ -51,6 +52,8 @@ function statements(s: string) {
       FROM ${s}.lanes l LEFT JOIN ${s}.deliveries d ON d.lane_id = l.id
       WHERE (l.source, l.conversation_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
       GROUP BY l.id ORDER BY l.relay`,
+    attempts: `SELECT delivery_id AS "deliveryId", attempt, outcome, error, posted, at FROM ${s}.delivery_attempts
+      WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id`,
     messages: `SELECT seq, payload FROM ${s}.messages WHERE source = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
     // The lanes of the selected dead letters, locked as claiming and accepting lock them (accept's
     // key order), so a revived letter and new messages of a lane are counted one after the other.
@@ -140,6 +143,17 @@ export class PostgresOutboxAdmin {
       byConversation.set(k, [...(byConversation.get(k) ?? []), destination])
     }
     return rows.map(row => ({ ...row, destinations: byConversation.get(key(row.source, row.conversationId)) ?? [] }))
+  }
+
+  async listAttempts(deliveryIds: number[]): Promise<DeliveryAttempt[]> {
+    const { rows } = await this.db.query<
+      Omit<DeliveryAttempt, 'posted' | 'error'> & { error: string | null; posted: DeliveryAttempt['posted'] | null }
+    >(this.q.attempts, [deliveryIds])
+    return rows.map(({ error, posted, ...row }) => ({
+      ...row,
+      ...(error === null ? {} : { error }),
+      ...(posted === null ? {} : { posted })
+    }))
   }
 
   async listMessages(

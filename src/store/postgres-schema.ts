@@ -75,6 +75,38 @@ const migrations: Migration[] = [
     CREATE INDEX lanes_conversation ON ${s}.lanes (source, conversation_id);
     CREATE INDEX deliveries_lane_status ON ${s}.deliveries (lane_id, status);
     CREATE INDEX deliveries_status ON ${s}.deliveries (status, relay);`
+  },
+  {
+    version: 3,
+    name: 'delivery attempts',
+    // Written by a trigger in the statement that records an outcome (or a replay), so every way
+    // the store records one keeps the history alike; it goes when its delivery does (prune, drop).
+    sql: s => `
+    CREATE TABLE ${s}.delivery_attempts (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      delivery_id bigint NOT NULL REFERENCES ${s}.deliveries (id) ON DELETE CASCADE,
+      attempt integer NOT NULL,
+      outcome text NOT NULL,
+      error text,
+      posted json,
+      at bigint NOT NULL
+    );
+    CREATE INDEX delivery_attempts_delivery ON ${s}.delivery_attempts (delivery_id, id);
+    CREATE FUNCTION ${s}.record_delivery_attempt() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.attempts > OLD.attempts THEN
+        INSERT INTO ${s}.delivery_attempts (delivery_id, attempt, outcome, error, posted, at)
+        VALUES (NEW.id, NEW.attempts, CASE NEW.status WHEN 'pending' THEN 'retry' ELSE NEW.status END,
+          CASE NEW.status WHEN 'delivered' THEN NULL ELSE NEW.last_error END,
+          CASE NEW.status WHEN 'delivered' THEN NEW.posted END, NEW.updated_at);
+      ELSIF OLD.status = 'dead' AND NEW.status = 'pending' THEN
+        INSERT INTO ${s}.delivery_attempts (delivery_id, attempt, outcome, at) VALUES (NEW.id, 0, 'replayed', NEW.updated_at);
+      END IF;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER delivery_attempt AFTER UPDATE OF attempts, status ON ${s}.deliveries
+      FOR EACH ROW WHEN (NEW.attempts > OLD.attempts OR (OLD.status = 'dead' AND NEW.status = 'pending'))
+      EXECUTE FUNCTION ${s}.record_delivery_attempt();`
   }
 ]
 

@@ -17,6 +17,7 @@ import {
 import type {
   AcceptResult,
   BacklogStats,
+  DeliveryAttempt,
   BatchRecord,
   ClaimOptions,
   ConversationFilter,
@@ -378,6 +379,10 @@ export class PostgresStore implements Store {
 
   replayConversation(source: string, conversationId: string, relay: string, now: number): Promise<number> {
     return this.admin.replayConversation(source, conversationId, relay, now)
+  }
+
+  listAttempts(deliveryIds: number[]): Promise<DeliveryAttempt[]> {
+    return this.admin.listAttempts(deliveryIds)
   }
 
   backlog(): Promise<BacklogStats> {

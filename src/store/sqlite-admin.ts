@@ -13,6 +13,7 @@ import type {
   ConversationFilter,
   ConversationSummary,
   DeadLetterSelector,
+  DeliveryAttempt,
   PruneResult,
   StoredMessage
 } from './types.js'
@@ -57,6 +58,8 @@ export class SqliteOutboxAdmin {
         FROM lanes l LEFT JOIN (SELECT d.lane_id, d.status FROM messages m JOIN deliveries d ON d.seq = m.seq
           WHERE m.source = @source AND m.conversation_id = @conversationId) d ON d.lane_id = l.id
         WHERE l.source = @source AND l.conversation_id = @conversationId GROUP BY l.id ORDER BY l.relay`),
+      attempts: db.prepare(`SELECT delivery_id AS deliveryId, attempt, outcome, error, posted, at FROM delivery_attempts
+        WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, id`),
       messages: db.prepare(
         `SELECT seq, payload FROM messages WHERE source = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`
       ),
@@ -159,6 +162,18 @@ export class SqliteOutboxAdmin {
       const lane = this.q.addToLane.get({ relay, source, conversationId, n, now }) as { id: number }
       return this.q.queueAll.run({ laneId: lane.id, relay, source, conversationId, now }).changes
     })()
+  }
+
+  listAttempts(deliveryIds: number[]): DeliveryAttempt[] {
+    const rows = this.q.attempts.all(JSON.stringify(deliveryIds)) as (Omit<DeliveryAttempt, 'posted'> & {
+      error: string | null
+      posted: string | null
+    })[]
+    return rows.map(({ error, posted, ...row }) => ({
+      ...row,
+      ...(error === null ? {} : { error }),
+      ...(posted === null ? {} : { posted: JSON.parse(posted) })
+    }))
   }
 
   backlog(): BacklogStats {

@@ -68,6 +68,42 @@ CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at);
 CREATE INDEX IF NOT EXISTS lanes_conversation ON lanes (source, conversation_id);
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (relay, id) WHERE status = 'dead';
 `
+  },
+  {
+    version: 2,
+    name: 'delivery attempts',
+    // IF NOT EXISTS: a file taken over from before versions runs every step, and may hold these.
+    // Written by triggers in the statement that records an outcome (or a replay), so every way
+    // the store records one keeps the history alike; it goes when its delivery does (prune, drop).
+    sql: `
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  delivery_id INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  error TEXT,
+  posted TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+CREATE TRIGGER IF NOT EXISTS delivery_attempt AFTER UPDATE OF attempts ON deliveries
+WHEN NEW.attempts > OLD.attempts
+BEGIN
+  INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error, posted, at)
+  VALUES (NEW.id, NEW.attempts, CASE NEW.status WHEN 'pending' THEN 'retry' ELSE NEW.status END,
+    CASE NEW.status WHEN 'delivered' THEN NULL ELSE NEW.last_error END,
+    CASE NEW.status WHEN 'delivered' THEN NEW.posted END, NEW.updated_at);
+END;
+CREATE TRIGGER IF NOT EXISTS delivery_attempt_replayed AFTER UPDATE OF status ON deliveries
+WHEN OLD.status = 'dead' AND NEW.status = 'pending'
+BEGIN
+  INSERT INTO delivery_attempts (delivery_id, attempt, outcome, at) VALUES (NEW.id, 0, 'replayed', NEW.updated_at);
+END;
+CREATE TRIGGER IF NOT EXISTS delivery_attempts_gone AFTER DELETE ON deliveries
+BEGIN
+  DELETE FROM delivery_attempts WHERE delivery_id = OLD.id;
+END;
+`
   }
 ]
 

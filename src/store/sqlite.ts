@@ -16,6 +16,7 @@ import {
 import type {
   AcceptResult,
   BacklogStats,
+  DeliveryAttempt,
   BatchRecord,
   ClaimOptions,
   ConversationFilter,
@@ -341,6 +342,10 @@ export class SqliteStore implements Store {
     const count = this.admin.replayConversation(source, conversationId, relay, now)
     await this.flushed()
     return count
+  }
+
+  async listAttempts(deliveryIds: number[]): Promise<DeliveryAttempt[]> {
+    return this.admin.listAttempts(deliveryIds)
   }
 
   async backlog(): Promise<BacklogStats> {

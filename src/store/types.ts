@@ -99,6 +99,19 @@ export interface DeadLetterSelector {
   conversationId?: string
 }
 
+/** One try of a delivery, or an operator's replay of it, as the store recorded it. */
+export interface DeliveryAttempt {
+  deliveryId: number
+  /** The delivery's attempt count after this try; 0 for a replay. */
+  attempt: number
+  /** `retry`: failed, to be tried again; `delivered`; `dead`: given up; `replayed`: made pending again by an operator. */
+  outcome: 'retry' | 'delivered' | 'dead' | 'replayed'
+  error?: string
+  posted?: Posted
+  /** When the outcome was recorded (ms). */
+  at: number
+}
+
 /** What the outbox holds right now, for metrics. */
 export interface BacklogStats {
   pendingByRelay: Record<string, number>
@@ -230,6 +243,8 @@ export interface DeliveryLog {
   ): Promise<StoredMessage[]>
   /** Counts for metrics: pending and dead per relay, and the oldest pending message. */
   backlog(): Promise<BacklogStats>
+  /** Every attempt and replay of these deliveries, oldest first. */
+  listAttempts(deliveryIds: number[]): Promise<DeliveryAttempt[]>
 }
 
 /** What an operator changes in the outbox: dead letters revived or dropped, conversations replayed. */

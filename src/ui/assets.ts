@@ -58,9 +58,9 @@ tbody th { font-weight: 600; }
 .subtitle { margin-top: -.5rem; }
 .error-text { color: var(--bad-fg); display: block; font-size: .88rem; white-space: pre-wrap; max-height: 12em; overflow: auto; }
 .badge { display: inline-block; border-radius: 999px; padding: .05rem .55rem; font-size: .8rem; font-weight: 600; white-space: nowrap; }
-.badge-delivered { background: var(--ok-bg); color: var(--ok-fg); }
-.badge-pending { background: var(--warn-bg); color: var(--warn-fg); }
-.badge-dead { background: var(--bad-bg); color: var(--bad-fg); }
+.badge-delivered, .outcome-delivered { background: var(--ok-bg); color: var(--ok-fg); }
+.badge-pending, .outcome-pending { background: var(--warn-bg); color: var(--warn-fg); }
+.badge-dead, .outcome-dead { background: var(--bad-bg); color: var(--bad-fg); }
 .notice { padding: .6rem .8rem; border-radius: 8px; border: 1px solid var(--line); }
 .notice-ok { background: var(--ok-bg); color: var(--ok-fg); }
 .notice-error { background: var(--bad-bg); color: var(--bad-fg); }
@@ -99,6 +99,9 @@ button.danger { background: transparent; color: var(--bad-fg); border-color: var
 .text { white-space: pre-wrap; margin: .4rem 0; max-height: 30em; overflow: auto; }
 .deliveries { list-style: none; margin: .25rem 0 0; padding: .4rem 0 0; border-top: 1px dashed var(--line);
   display: flex; flex-direction: column; gap: .3rem; font-size: .9rem; }
+.history summary { cursor: pointer; color: var(--muted); font-size: .85rem; }
+.history ol { margin: .25rem 0 .25rem 1.25rem; padding: 0; display: flex; flex-direction: column; gap: .2rem; }
+.history li > * { margin-right: .35rem; }
 .pager { margin: .75rem 0; }
 .live { position: fixed; right: .75rem; bottom: .5rem; margin: 0; padding: .2rem .6rem; font-size: .8rem;
   background: var(--card); border: 1px solid var(--line); border-radius: 999px; color: var(--muted); }

@@ -112,7 +112,7 @@ t.test('messages of a conversation in order, each with its deliveries', async t 
   t.equal(body.messages[1].deliveries[0].posted, undefined)
   t.same(
     Object.keys(body.messages[0].deliveries[0]).sort(),
-    ['attempts', 'createdAt', 'id', 'posted', 'relay', 'status', 'updatedAt'],
+    ['attempts', 'createdAt', 'history', 'id', 'posted', 'relay', 'status', 'updatedAt'],
     'a delivery under its message leaves out what the message says'
   )
 

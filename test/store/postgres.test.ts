@@ -35,12 +35,13 @@ if (db) {
     )
     t.strictSame(
       tables.rows.map(r => r.table_name),
-      ['deliveries', 'lanes', 'messages', 'relay_state', 'schema_migrations']
+      ['deliveries', 'delivery_attempts', 'lanes', 'messages', 'relay_state', 'schema_migrations']
     )
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
     t.strictSame(versions.rows, [
       { version: 1, name: 'outbox' },
-      { version: 2, name: 'outbox admin indexes' }
+      { version: 2, name: 'outbox admin indexes' },
+      { version: 3, name: 'delivery attempts' }
     ])
   })
 
@@ -60,7 +61,10 @@ if (db) {
     ]) {
       await db.query(`DROP INDEX ${s}.${index}`)
     }
-    await db.query(`DELETE FROM ${s}.schema_migrations WHERE version = 2`)
+    // And before the later steps: the attempts history.
+    await db.query(`DROP TABLE ${s}.delivery_attempts`)
+    await db.query(`DROP FUNCTION ${s}.record_delivery_attempt CASCADE`)
+    await db.query(`DELETE FROM ${s}.schema_migrations WHERE version >= 2`)
 
     store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
     t.teardown(() => store.close())
@@ -76,6 +80,8 @@ if (db) {
         'deliveries_pkey',
         'deliveries_seq',
         'deliveries_status',
+        'delivery_attempts_delivery',
+        'delivery_attempts_pkey',
         'lanes_conversation',
         'lanes_due',
         'lanes_pkey',

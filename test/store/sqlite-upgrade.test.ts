@@ -115,7 +115,10 @@ t.test('a store made before schema versions keeps its data and goes on deliverin
     'in order, the revived letter first'
   )
   await store.close()
-  t.strictSame(versionsOf(path), [{ version: 1, name: 'outbox' }])
+  t.strictSame(versionsOf(path), [
+    { version: 1, name: 'outbox' },
+    { version: 2, name: 'delivery attempts' }
+  ])
 })
 
 t.test('a fresh store and an upgraded one end with the same schema', async t => {
@@ -129,21 +132,30 @@ t.test('a fresh store and an upgraded one end with the same schema', async t => 
   t.ok(schema.some(o => o.name === 'deliveries_dead'))
   t.strictSame(schemaOf(upgraded), schema)
   t.strictSame(versionsOf(upgraded), versionsOf(fresh))
-  t.equal(sqliteSchemaVersion, 1)
+  t.equal(sqliteSchemaVersion, 2)
 
   // Opening again changes nothing.
   await new SqliteStore({ path: upgraded }).close()
   t.strictSame(schemaOf(upgraded), schema)
-  t.strictSame(versionsOf(upgraded), [{ version: 1, name: 'outbox' }])
+  t.strictSame(versionsOf(upgraded), [
+    { version: 1, name: 'outbox' },
+    { version: 2, name: 'delivery attempts' }
+  ])
 })
 
-t.test('today’s schema is the schema before versions, plus the record of them', async t => {
+// Later steps add what the file before versions did not have: the attempts history.
+t.test('today’s schema is the schema before versions, plus the record of them and later steps', async t => {
   const dir = t.testdir()
   const fresh = join(dir, 'fresh.db')
   await new SqliteStore({ path: fresh }).close()
   const before = fromV0(dir, 'before.db')
   t.strictSame(
-    schemaOf(fresh).filter(o => o.name !== 'schema_migrations' && !o.name.startsWith('sqlite_autoindex_schema')),
+    schemaOf(fresh).filter(
+      o =>
+        o.name !== 'schema_migrations' &&
+        !o.name.startsWith('sqlite_autoindex_schema') &&
+        !o.name.startsWith('delivery_attempt')
+    ),
     schemaOf(before)
   )
 })
@@ -154,9 +166,9 @@ t.test('a file from a newer relay is refused, and left as it is', async t => {
   const db = new Database(path)
   db.prepare(`INSERT INTO schema_migrations (version, name) VALUES (99, 'future')`).run()
   db.close()
-  t.throws(() => new SqliteStore({ path }), /schema version 99, newer than this relay knows \(1\)/)
+  t.throws(() => new SqliteStore({ path }), /schema version 99, newer than this relay knows \(2\)/)
   t.strictSame(
     versionsOf(path).map(v => (v as { version: number }).version),
-    [1, 99]
+    [1, 2, 99]
   )
 })

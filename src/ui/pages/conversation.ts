@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { RelayMessage } from '../../message.js'
-import type { DeliveryRecord } from '../../store/types.js'
+import type { DeliveryAttempt, DeliveryRecord } from '../../store/types.js'
 import { RelayHttpError } from '../../errors.js'
 import { formOf, type UiContext } from '../context.js'
 import { html, type Html } from '../html.js'
@@ -9,7 +9,9 @@ import { confirmMain, conversationHref, csrfField, notice, option, page, statusB
 export interface MessageEntry {
   seq: number
   message: RelayMessage
-  deliveries: Omit<DeliveryRecord, 'seq' | 'source' | 'conversationId' | 'messageId' | 'type'>[]
+  deliveries: (Omit<DeliveryRecord, 'seq' | 'source' | 'conversationId' | 'messageId' | 'type'> & {
+    history: DeliveryAttempt[]
+  })[]
 }
 
 export interface ConversationData {
@@ -39,6 +41,29 @@ function postedIds(posted: Record<string, unknown> | undefined): string {
     parts.push(`${key} ${Array.isArray(value) ? value.join(', ') : String(value)}`)
   }
   return parts.join(' · ')
+}
+
+const outcomeLabels: Record<DeliveryAttempt['outcome'], [string, string]> = {
+  retry: ['dead', 'failed, retried'],
+  delivered: ['delivered', 'delivered'],
+  dead: ['dead', 'gave up'],
+  replayed: ['pending', 'replayed']
+}
+
+/** Every attempt and replay of a delivery, oldest first: when, what came of it, the platform's answer. */
+function historyOf(history: DeliveryAttempt[]): Html {
+  if (history.length === 0) return html``
+  return html`<details class="history">
+    <summary>History (${history.length})</summary>
+    <ol>
+      ${history.map(a => {
+        const [badge, label] = outcomeLabels[a.outcome]
+        return html`<li>${time(a.at)} ${a.attempt > 0 ? html`<span class="muted">attempt ${a.attempt}</span>` : ''} <span class="${`badge outcome outcome-${badge}`}">${label}</span>${postLink(a.posted)}
+          ${postedIds(a.posted) ? html`<span class="muted id">${postedIds(a.posted)}</span>` : ''}
+          ${a.error ? html`<span class="error-text">${a.error}</span>` : ''}</li>`
+      })}
+    </ol>
+  </details>`
 }
 
 const speaker = (type: string) => (type === 'QUESTION' ? 'User' : 'Bot')
@@ -85,6 +110,7 @@ export function conversationMain(data: ConversationData): Html {
                 <span class="muted">${d.attempts} attempt${d.attempts === 1 ? '' : 's'} · ${time(d.updatedAt)}${postLink(d.posted)}</span>
                 ${postedIds(d.posted) ? html`<span class="muted id">${postedIds(d.posted)}</span>` : ''}
                 ${d.lastError ? html`<span class="error-text">${d.lastError}</span>` : ''}
+                ${historyOf(d.history)}
               </li>`
             )}
             ${deliveries.length === 0 ? html`<li class="muted">No relay takes this message.</li>` : ''}
