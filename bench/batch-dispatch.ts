@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Dispatcher } from '../src/dispatch/dispatcher.js'
 import type { RelayMessage } from '../src/message.js'
-import type { BatchOutcome, DeliveryOutcome, Relay } from '../src/relays/types.js'
+import type { DeliveryOutcome, Relay, RunOutcome } from '../src/relays/types.js'
 import { SqliteStore } from '../src/store/sqlite.js'
 
 const PACE_MS = Number(process.env.PACE_MS ?? 50)
@@ -64,9 +64,8 @@ async function run(maxMessages: number): Promise<{ drainS: number; posts: number
     }
   }
   const combined: Relay = {
-    ...single,
-    batchLimits: { maxMessages },
-    async deliverBatch(messages): Promise<BatchOutcome> {
+    runLimits: { maxMessages },
+    async deliverRun(messages): Promise<RunOutcome> {
       await channel.post()
       if (messages.some(m => m.conversationId === 'newcomer')) newcomerAt = performance.now()
       return { delivered: messages.map(() => ({})) }

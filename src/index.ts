@@ -9,15 +9,21 @@ export type {
   DeliveryOutcome,
   ConversationState,
   Posted,
-  BatchOutcome,
-  BatchLimits,
+  RunRelay,
+  SingleRelay,
+  RunContext,
+  RunOutcome,
+  RunLimits,
+  RelayTurn,
+  Undelivered,
   Clock
 } from './relays/types.js'
+export { asRunRelay } from './relays/run-adapter.js'
 export { systemClock } from './clock.js'
 // Reads a platform's Retry-After header on the relay's clock.
 export { parseRetryAfter } from './relays/retry-after.js'
-// How the dispatcher counts a message against a relay's batchLimits.maxChars (#15).
-export { messageChars } from './dispatch/dispatcher.js'
+// How the dispatcher counts a message against a relay's runLimits.maxChars.
+export { messageChars } from './dispatch/runs.js'
 export { RelayMessage, FlowOutput, Audio, MessageType, Usage } from './message.js'
 export { buildApp, type BuildOptions } from './app.js'
 export { loadConfigFile, resolveConfig, defaultConfig, type LoadedConfig } from './config/load.js'

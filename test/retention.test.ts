@@ -9,6 +9,7 @@ import type { PruneResult } from '../src/store/types.js'
 import { testApp } from './helpers/app.js'
 import { until } from './helpers/process.js'
 import { message, recordDelivered, T } from './store/fixtures/store.js'
+import { claimLanes, headOf } from './helpers/outbox-steps.js'
 
 const hour = 3_600_000
 
@@ -49,8 +50,8 @@ t.test(
     const young = message({ receivedAt: T - hour })
     await store.accept(old, ['slack'])
     await store.accept(young, ['slack'])
-    const [lane] = await store.claimLanes({ owner: 'a', now: T, limit: 1, leaseMs: 1000, relays: ['slack'] })
-    for (let head = await store.head(lane!.id); head; head = await store.head(lane!.id))
+    const [lane] = await claimLanes(store, { owner: 'a', now: T, limit: 1, leaseMs: 1000, relays: ['slack'] })
+    for (let head = await headOf(store, lane!.id); head; head = await headOf(store, lane!.id))
       await recordDelivered(store, head, undefined, T)
 
     const retention = startRetention({ store, retention: { deliveredHours: 2, intervalMinutes: 60 }, clock, logger })
@@ -148,8 +149,8 @@ t.test('the running relay prunes on start and stops pruning before its store clo
   const seeded = new SqliteStore({ path: dbPath })
   await seeded.accept(message({ receivedAt: T - 200 * hour }), ['console'])
   await seeded.accept(message({ conversationId: 'kept', receivedAt: T - 200 * hour }), ['console'])
-  const [lane] = await seeded.claimLanes({ owner: 'a', now: T, limit: 10, leaseMs: 1000, relays: ['console'] })
-  await recordDelivered(seeded, (await seeded.head(lane!.id))!, undefined, T)
+  const [lane] = await claimLanes(seeded, { owner: 'a', now: T, limit: 10, leaseMs: 1000, relays: ['console'] })
+  await recordDelivered(seeded, (await headOf(seeded, lane!.id))!, undefined, T)
   await seeded.close()
 
   const lines: string[] = []

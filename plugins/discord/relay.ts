@@ -1,20 +1,22 @@
 import { ChannelType } from 'discord-api-types/v10'
 import type { MessageType, RelayMessage } from '../../src/message.js'
 import { ChannelChoice } from '../../src/relays/channel-choice.js'
-import { ChannelPacer, type Answered } from '../../src/relays/channel-pacer.js'
+import { ChannelPacer, type Answered, type PacerTurn } from '../../src/relays/channel-pacer.js'
 import { ChannelLag } from '../../src/relays/channel-lag.js'
 import {
   delivered,
   failed,
   held,
   retry,
-  type BatchOutcome,
   type DeliveryContext,
   type DeliveryOutcome,
   type InboundRoute,
-  type Relay,
-  type RelayInit
+  type RelayInit,
+  type RunContext,
+  type RunOutcome,
+  type RunRelay
 } from '../../src/relays/types.js'
+import { runOutcome } from '../../src/relays/run-adapter.js'
 import { apiCode, Code, judge } from './errors.js'
 import { escapeMarkdown } from '@discordjs/formatters'
 import { CONTENT_LIMIT, partsOf, SUPPRESS_EMBEDS, type Look, type Part } from './format.js'
@@ -86,7 +88,7 @@ const CHANNEL_TYPE_NAMES: Partial<Record<ChannelType, string>> = {
   [ChannelType.GuildMedia]: 'media channel'
 }
 
-export class DiscordRelay implements Relay {
+export class DiscordRelay implements RunRelay<PacerTurn> {
   private readonly api: DiscordApi
   private readonly look: Look
   /** Permanent problems already logged loudly: each is logged at error level once. */
@@ -125,8 +127,6 @@ export class DiscordRelay implements Relay {
    * turns by conversation, one a second (#15). Threads and forum posts have buckets of their own.
    */
   private readonly pacer?: ChannelPacer
-  /** In channel mode: waits for the conversation's turn in its channel, and keeps it for the post that follows. */
-  readonly awaitTurn?: (message: RelayMessage, context: DeliveryContext) => Promise<void>
   /** The human-handoff desk (#17), when `desk` is configured: its interactions endpoint and its threads. */
   private readonly desk?: DiscordDesk
   readonly inbound?: InboundRoute[]
@@ -139,13 +139,7 @@ export class DiscordRelay implements Relay {
     if (!settings.webhook && settings.channels.length > 0)
       this.choice = new ChannelChoice(settings.channels, { waiting: channel => this.inFlight.get(channel) ?? 0 })
     if (settings.mode === 'channel') {
-      const pacer = new ChannelPacer(init.clock, 1000, 1)
-      this.pacer = pacer
-      this.awaitTurn = async (message, context) => {
-        if (message.handoff && this.desk) return
-        const place = this.pacedPlace(await this.channelFor(message, context))
-        await pacer.reserve(place, context.signal, { key: message.conversationId })
-      }
+      this.pacer = new ChannelPacer(init.clock, 1000, 1)
     }
     this.look = {
       labelRole: !settings.webhook,
@@ -176,20 +170,18 @@ export class DiscordRelay implements Relay {
   }
 
   /** At most this many messages in one combined post: their text must fit 2,000 characters anyway. */
-  readonly batchLimits = { maxMessages: 20, maxChars: CONTENT_LIMIT }
+  readonly runLimits = { maxMessages: 20, maxChars: CONTENT_LIMIT }
 
   /** Per channel, when the oldest message offered and not yet posted was received (/metrics, #15). */
   channelLag(): ReadonlyMap<string, number> {
     return this.lag.snapshot()
   }
 
-  async deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome> {
-    try {
-      const channel = await this.channelFor(message, context)
-      return await this.tracked(channel, [message], () => this.deliverOne(message, context, channel))
-    } finally {
-      this.pacer?.release(message.conversationId)
-    }
+  /** In channel mode: waits for the conversation's turn in its channel, for the run that follows. */
+  async takeTurn(message: RelayMessage, context: DeliveryContext): Promise<PacerTurn | undefined> {
+    if (!this.pacer || (message.handoff && this.desk)) return undefined
+    const place = this.pacedPlace(await this.channelFor(message, context))
+    return this.pacer.turn(place, context.signal, { key: message.conversationId })
   }
 
   /** Where channel mode's posts are paced: the channel, or the webhook's own. */
@@ -198,10 +190,15 @@ export class DiscordRelay implements Relay {
     return webhook ? `webhook:${webhook.id}` : (channel ?? this.settings.channel ?? '')
   }
 
-  /** Channel mode: the slot for the conversation's next post, the one awaitTurn kept or the next in turn. */
-  private async slot(place: Place, message: RelayMessage, signal: AbortSignal): Promise<Answered | undefined> {
+  /** Channel mode: the slot for the conversation's next post, the run's turn or the next in turn. */
+  private async slot(
+    place: Place,
+    message: RelayMessage,
+    signal: AbortSignal,
+    turn: PacerTurn | undefined
+  ): Promise<Answered | undefined> {
     if (!this.pacer || place.thread || (message.handoff && this.desk)) return undefined
-    return this.pacer.slot(place.id, signal, { key: message.conversationId })
+    return turn?.use(place.id) ?? this.pacer.take(place.id, signal, { key: message.conversationId })
   }
 
   /**
@@ -218,11 +215,11 @@ export class DiscordRelay implements Relay {
   }
 
   /** Runs a delivery into `channel`, counted as in flight there and as lag until it settles. */
-  private async tracked<T extends DeliveryOutcome | BatchOutcome>(
+  private async tracked(
     channel: string | undefined,
     messages: RelayMessage[],
-    run: () => Promise<T>
-  ): Promise<T> {
+    run: () => Promise<RunOutcome>
+  ): Promise<RunOutcome> {
     if (channel === undefined) return run()
     this.inFlight.set(channel, (this.inFlight.get(channel) ?? 0) + 1)
     this.lag.offered(channel, messages)
@@ -230,13 +227,8 @@ export class DiscordRelay implements Relay {
     let done = false
     try {
       const outcome = await run()
-      if ('status' in outcome) {
-        delivered = outcome.status === 'delivered' ? 1 : 0
-        done = outcome.status === 'failed'
-      } else {
-        delivered = outcome.delivered.length
-        done = outcome.next?.status === 'failed'
-      }
+      delivered = outcome.delivered.length
+      done = outcome.next?.status === 'failed'
       return outcome
     } finally {
       this.lag.settled(messages, delivered, done)
@@ -248,7 +240,7 @@ export class DiscordRelay implements Relay {
 
   private async deliverOne(
     message: RelayMessage,
-    context: DeliveryContext,
+    context: RunContext<PacerTurn>,
     channel: string | undefined
   ): Promise<DeliveryOutcome> {
     let desk: DeskDelivery | undefined
@@ -271,28 +263,21 @@ export class DiscordRelay implements Relay {
    * alone. One post per call; the rest is offered again. The combined post's progress is keyed on
    * all its messages; its nonce is its first message's (see nonceHead).
    */
-  async deliverBatch(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome> {
+  async deliverRun(messages: RelayMessage[], context: RunContext<PacerTurn>): Promise<RunOutcome> {
     const head = messages[0] as RelayMessage
-    try {
-      const channel = await this.channelFor(head, context)
-      return await this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
-    } finally {
-      this.pacer?.release(head.conversationId)
-    }
+    const channel = await this.channelFor(head, context)
+    return this.tracked(channel, messages, () => this.deliverGroup(messages, context, channel))
   }
 
   private async deliverGroup(
     messages: RelayMessage[],
-    context: DeliveryContext,
+    context: RunContext<PacerTurn>,
     channel: string | undefined
-  ): Promise<BatchOutcome> {
+  ): Promise<RunOutcome> {
     const head = messages[0] as RelayMessage
-    // Handoff threads (#17) are the desk's: their messages are never combined.
+    // Handoff threads are the desk's: their messages are never combined.
     const group = head.handoff && this.desk ? [] : this.combinable(messages)
-    if (group.length < 2) {
-      const outcome = await this.deliverOne(head, context, channel)
-      return outcome.status === 'delivered' ? { delivered: [outcome.posted] } : { delivered: [], next: outcome }
-    }
+    if (group.length < 2) return runOutcome(await this.deliverOne(head, context, channel))
     const combined: RelayMessage = {
       ...head,
       messageId: group.map(turn => turn.message.messageId).join('+'),
@@ -356,7 +341,7 @@ export class DiscordRelay implements Relay {
   private async deliverParts(
     message: RelayMessage,
     parts: Part[],
-    context: DeliveryContext,
+    context: RunContext<PacerTurn>,
     channel: string | undefined,
     desk?: DeskDelivery
   ): Promise<DeliveryOutcome> {
@@ -404,7 +389,7 @@ export class DiscordRelay implements Relay {
     message: RelayMessage,
     parts: Part[],
     start: Progress,
-    context: DeliveryContext,
+    context: RunContext<PacerTurn>,
     channel: string | undefined
   ): Promise<Progress> {
     const found = await this.placeFor(message, parts, start, context, channel)
@@ -413,7 +398,7 @@ export class DiscordRelay implements Relay {
     for (let i = progress.done; i < parts.length; i++) {
       let id: string
       try {
-        id = await this.post(place, parts[i]!, message, i, context.signal)
+        id = await this.post(place, parts[i]!, message, i, context.signal, context.turn)
         progress = { ...progress, done: i + 1, ids: [...progress.ids, id] }
         await context.state.set(PROGRESS_KEY, progress)
       } catch (error) {
@@ -547,9 +532,10 @@ export class DiscordRelay implements Relay {
     part: Part,
     message: RelayMessage,
     index: number,
-    signal: AbortSignal
+    signal: AbortSignal,
+    turn: PacerTurn | undefined
   ): Promise<string> {
-    const answered = await this.slot(place, message, signal)
+    const answered = await this.slot(place, message, signal, turn)
     try {
       return await this.send(place, part, message, index, signal)
     } finally {

@@ -58,7 +58,7 @@ export const deskPlugin = fp(
     }
     app.addHook('preClose', async () => clearInterval(holdingTimer))
     const relay = api ? createGptbotsRelay(humanApi(api), message => desk.receipt(message, 'delivered')) : null
-    app.decorate('deskRelay', relay)
+    app.decorate<Relay | null>('deskRelay', relay)
     // A reply that could not reach the user is marked in its thread.
     context.watchAttempts(event => {
       if (event.relay !== gptbotsRelay || event.outcome.status !== 'dead') return

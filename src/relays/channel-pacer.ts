@@ -1,4 +1,4 @@
-import type { Clock } from './types.js'
+import type { Clock, RelayTurn } from './types.js'
 
 /** Thrown instead of waiting while the platform (Slack's 429) has asked the relay to leave a channel alone. */
 export class ChannelHeld extends Error {
@@ -67,8 +67,6 @@ let anonymous = 0
  */
 export class ChannelPacer {
   readonly #lanes = new Map<string, ChannelLane>()
-  /** Slots taken ahead of a key's next post (reserve) and kept for it, by key. */
-  readonly #kept = new Map<string, { channel: string; answered: Answered }>()
 
   constructor(
     private readonly clock: Clock,
@@ -118,32 +116,11 @@ export class ChannelPacer {
   }
 
   /**
-   * Takes `turn.key`'s next slot in the channel ahead of its post (a relay's awaitTurn, so that
-   * the core reads the backlog only once the post can go) and keeps it for that post: slot() hands
-   * it out. A slot kept before for the key is given back first.
+   * Takes the channel's next slot given to `turn`'s key ahead of its post (a relay's takeTurn, so
+   * that the core reads the backlog only once the post can go), as a turn that the post then uses.
    */
-  async reserve(channel: string, signal: AbortSignal | undefined, turn: Turn & { key: string }): Promise<void> {
-    this.release(turn.key)
-    const answered = await this.take(channel, signal, turn)
-    this.#kept.set(turn.key, { channel, answered })
-  }
-
-  /** The slot for a post: the one kept for its key in this channel, else the next one given to it. */
-  slot(channel: string, signal?: AbortSignal, turn: Turn = {}): Promise<Answered> {
-    const kept = turn.key === undefined ? undefined : this.#kept.get(turn.key)
-    if (kept) {
-      this.#kept.delete(turn.key as string)
-      if (kept.channel === channel) return Promise.resolve(kept.answered)
-      // Kept for another channel (the conversation moved): that one goes back unused.
-      kept.answered()
-    }
-    return this.take(channel, signal, turn)
-  }
-
-  /** Gives back a slot kept for `key` that no post used. */
-  release(key: string): void {
-    this.#kept.get(key)?.answered()
-    this.#kept.delete(key)
+  async turn(channel: string, signal: AbortSignal | undefined, turn: Turn = {}): Promise<PacerTurn> {
+    return new PacerTurn(channel, await this.take(channel, signal, turn))
   }
 
   /** Keeps the channel free of posts until `until`, then lets them resume at the steady pace, without a burst. */
@@ -259,5 +236,34 @@ export class ChannelPacer {
       this.#lanes.set(channel, lane)
     }
     return lane
+  }
+}
+
+/**
+ * A channel slot taken ahead of a post: the first post to `channel` uses it (`use`); `release` gives
+ * it back when no post did. Either way the slot is given back once.
+ */
+export class PacerTurn implements RelayTurn {
+  #answered?: Answered
+
+  constructor(
+    readonly channel: string,
+    answered: Answered
+  ) {
+    this.#answered = answered
+  }
+
+  /** The slot for a post to `channel`, once; a slot for another channel (the conversation moved) goes back unused. */
+  use(channel: string): Answered | undefined {
+    const answered = this.#answered
+    this.#answered = undefined
+    if (!answered || channel === this.channel) return answered
+    answered()
+    return undefined
+  }
+
+  release(): void {
+    this.#answered?.()
+    this.#answered = undefined
   }
 }

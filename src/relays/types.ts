@@ -63,47 +63,47 @@ export const retry = (error: string, retryAfterMs?: number): DeliveryOutcome =>
 export const failed = (error: string): DeliveryOutcome => ({ status: 'failed', error })
 export const held = (error: string): DeliveryOutcome => ({ status: 'held', error })
 
+/** A delivery that did not go: retry, failed or held. */
+export type Undelivered = Exclude<DeliveryOutcome, { status: 'delivered' }>
+
 /**
- * What a relay did with several consecutive messages of one lane, offered together by
- * `deliverBatch`. `delivered` lists what was posted for each of the first messages, in order: it is
- * always a prefix, possibly empty. `next` is the outcome of the first message not delivered (retry,
- * failed or held), when the relay tried it and it did not go; without it, the messages after the
- * prefix stay pending and are offered again at once.
+ * What a relay did with a run of consecutive messages of one lane (see RunRelay). `delivered` lists
+ * what was posted for each of the first messages, in order: it is always a prefix, possibly empty.
+ * `next` is the outcome of the first message not delivered (retry, failed or held), when the relay
+ * tried it and it did not go; without it, the messages after the prefix stay pending and are
+ * offered again at once.
  */
-export interface BatchOutcome {
+export interface RunOutcome {
   delivered: (Posted | undefined)[]
-  next?: Exclude<DeliveryOutcome, { status: 'delivered' }>
+  next?: Undelivered
 }
 
-/** How much a relay takes in one `deliverBatch` call. */
-export interface BatchLimits {
-  /** At most this many messages per call (2 or more). */
+/** How many messages a relay takes in one `deliverRun` call. */
+export interface RunLimits {
+  /** At most this many messages per call (1 or more). */
   maxMessages: number
   /** At most this many characters of message text in all; the lane's head is always offered. */
   maxChars?: number
 }
 
-/** A running relay instance. A thrown error counts as a retryable failure. */
-export interface Relay {
-  deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome>
-  /**
-   * Optional: when a lane has several messages pending for this relay, the dispatcher offers its
-   * head and the consecutive pending messages behind it (within `batchLimits`), oldest first, so
-   * that a busy conversation can go out in fewer posts. `context.attempt` is the head's. A relay
-   * without it gets one message at a time through `deliver`. A thrown error counts as a retryable
-   * failure of the head.
-   */
-  deliverBatch?(messages: RelayMessage[], context: DeliveryContext): Promise<BatchOutcome>
-  /** The bounds of `deliverBatch`; required with it. */
-  batchLimits?: BatchLimits
-  /**
-   * Optional, with `deliverBatch`: resolves when the relay can post the conversation's next post
-   * at once (its channel's pace allows it). The dispatcher awaits it before reading the lane's
-   * run, then offers that run, so that messages that arrived while the conversation waited for its
-   * turn join the post instead of waiting for the next one. The slot is the relay's to keep for
-   * the delivery that follows; a rejection is ignored (the delivery then paces itself).
-   */
-  awaitTurn?(message: RelayMessage, context: DeliveryContext): Promise<void>
+/**
+ * A relay's place in its platform's pace, taken for a conversation's next post (RunRelay.takeTurn).
+ * The dispatcher gives it back in `finally` after the one `deliverRun` call it is handed to, whether
+ * a post used it or not.
+ */
+export interface RelayTurn {
+  /** Gives the slot back; a post that used it has given it back already. Called exactly once. */
+  release(): void
+}
+
+/** What a relay gets with a run: the delivery context, and the turn it took when it takes turns. */
+export interface RunContext<T extends RelayTurn = RelayTurn> extends DeliveryContext {
+  /** The turn `takeTurn` gave for this run, when it gave one. */
+  turn?: T
+}
+
+/** What every relay may have besides its delivery: readiness, inbound routes, lag, close. */
+interface RelayAbilities {
   /**
    * Optional, for the lag gauge per channel: for each platform channel (a label of the relay's
    * choosing, such as a channel id) with messages waiting, the receivedAt (ms) of the oldest message
@@ -120,6 +120,40 @@ export interface Relay {
    */
   inbound?: InboundRoute[]
 }
+
+/**
+ * The one way the dispatcher delivers: a lane's head and the consecutive pending messages behind
+ * it (within `runLimits`), oldest first, offered in one call, so that a busy conversation can go
+ * out in fewer posts. A run of one is the ordinary case. `context.attempt` is the head's. A thrown
+ * error counts as a retryable failure of the head.
+ */
+export interface RunRelay<T extends RelayTurn = RelayTurn> extends RelayAbilities {
+  readonly runLimits: RunLimits
+  deliverRun(messages: RelayMessage[], context: RunContext<T>): Promise<RunOutcome>
+  /**
+   * Optional: resolves when the relay can post the conversation's next post at once (its channel's
+   * pace allows it), with that slot, or undefined when the conversation takes no turns. The
+   * dispatcher then reads the lane's run as it is now, so that messages that arrived while the
+   * conversation waited join the post, and hands the turn to `deliverRun`. A rejection is ignored
+   * (the delivery then paces itself).
+   */
+  takeTurn?(head: RelayMessage, context: DeliveryContext): Promise<T | undefined>
+  deliver?: never
+}
+
+/**
+ * A relay that posts one message at a time: the simplest to write. The dispatcher offers it runs
+ * of one (see `oneAtATime` in src/relays/run-adapter.ts). A thrown error counts as a retryable failure.
+ */
+export interface SingleRelay extends RelayAbilities {
+  deliver(message: RelayMessage, context: DeliveryContext): Promise<DeliveryOutcome>
+  deliverRun?: never
+  runLimits?: never
+  takeTurn?: never
+}
+
+/** A running relay instance: one that posts runs, or one that posts one message at a time. */
+export type Relay = RunRelay | SingleRelay
 
 export interface RelayInit {
   /** The instance name from the config, such as `slack.support`. */

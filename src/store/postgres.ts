@@ -10,25 +10,26 @@ import {
   type DeliveryRow,
   deliveryFrom,
   type HeadRow,
-  outcomeColumns,
   pendingByRelayFrom,
-  pendingFrom
+  pendingFrom,
+  runLaneOf,
+  runLimitOf
 } from './shared.js'
 import type {
   AcceptResult,
   BacklogStats,
+  Claimed,
   DeliveryAttempt,
-  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
   DeadLetterSelector,
   DeliveryFilter,
   DeliveryRecord,
-  FinalOutcome,
-  Lane,
+  LaneRun,
   PendingDelivery,
   PruneResult,
+  RunRecord,
   Store,
   StoredMessage
 } from './types.js'
@@ -99,68 +100,70 @@ export class PostgresStore implements Store {
     this.q = {
       // FOR UPDATE SKIP LOCKED: replicas claiming at once each take different lanes instead of
       // waiting for one another. A lane another replica leased after our snapshot is re-checked
-      // under the row lock and dropped, so a lane never gets two owners.
+      // under the row lock and dropped, so a lane never gets two owners. Each lane comes with its
+      // run (at most its relay's limit, $6 and $7), and the one row for no lane still says when the
+      // next lane not claimed here falls due: the claimant's whole look at the store in one statement.
       claim: `WITH due AS (
           SELECT id FROM ${s}.lanes
           WHERE due_at IS NOT NULL AND due_at <= $1 AND (owner IS NULL OR lease_until < $1) AND relay = ANY($2::text[])
           ORDER BY due_at, id LIMIT $3
           FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+          UPDATE ${s}.lanes l SET owner = $4, lease_until = $5 FROM due WHERE l.id = due.id
+          RETURNING l.id, l.relay, l.source, l.conversation_id, l.due_at
+        ), later AS (
+          SELECT MIN(CASE WHEN owner IS NULL OR lease_until < $1 THEN due_at ELSE GREATEST(due_at, lease_until) END) AS due
+          FROM ${s}.lanes WHERE due_at IS NOT NULL AND relay = ANY($2::text[]) AND id NOT IN (SELECT id FROM due)
         )
-        UPDATE ${s}.lanes l SET owner = $4, lease_until = $5 FROM due WHERE l.id = due.id
-        RETURNING l.id, l.relay, l.source, l.conversation_id AS "conversationId", l.due_at`,
-      renew: `UPDATE ${s}.lanes SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND owner = $3`,
-      release: `UPDATE ${s}.lanes SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2`,
-      head: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
-        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
-        WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT 1`,
-      // finish, then the lane's next head, in one statement. Every part reads the snapshot taken
-      // when the statement began, so `next` skips the delivery being finished by id. A delivery
-      // acknowledged after that snapshot is not seen; its accept has set the lane due, so the
-      // lane, released here, is claimed again at once. One UPDATE of the lane row does both the
-      // finish's bookkeeping and, when nothing is next, the release, under the row lock that
-      // accepts take too: the owner check is made on the current row, so a replica that lost the
-      // lane gets nothing and releases nothing. Only a delivery still pending counts: two replicas
-      // may both report one delivery (a lease ran out), and the lane must move on once.
-      finishNext: `WITH finished AS (
-          UPDATE ${s}.deliveries SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error),
-            posted = $3::json, updated_at = $4
-          WHERE id = $5 AND status = 'pending' RETURNING lane_id
-        ), next AS (
+        SELECT later.due AS next_due, c.id AS lane, c.relay AS lane_relay, c.source, c.conversation_id, c.due_at,
+          r.id, r.lane_id, r.relay, r.seq, r.attempts, r.payload
+        FROM later LEFT JOIN (claimed c LEFT JOIN LATERAL (
           SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
           FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
-          WHERE d.lane_id = $6 AND d.status = 'pending' AND d.id <> $5 ORDER BY d.id LIMIT 1
-        ), done AS (
-          SELECT count(*)::int AS n, NOT EXISTS (SELECT FROM next) AS empty FROM finished
-        ), lane AS (
-          UPDATE ${s}.lanes l SET pending = l.pending - done.n,
-            due_at = CASE WHEN done.n = 0 THEN l.due_at WHEN l.pending > 1 THEN $4 ELSE NULL END,
-            owner = CASE WHEN l.owner = $7 AND done.empty THEN NULL ELSE l.owner END,
-            lease_until = CASE WHEN l.owner = $7 AND done.empty THEN NULL ELSE l.lease_until END
-          FROM done WHERE l.id = $6 AND (done.n > 0 OR l.owner = $7)
-          RETURNING l.owner = $7 AS ours
-        )
-        SELECT next.* FROM next, lane WHERE lane.ours`,
+          WHERE d.lane_id = c.id AND d.status = 'pending' ORDER BY d.id
+          LIMIT COALESCE((SELECT x.n FROM unnest($6::text[], $7::int[]) AS x (relay, n) WHERE x.relay = c.relay), 1)
+        ) r ON true) ON true`,
+      renew: `UPDATE ${s}.lanes SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND owner = $3`,
+      release: `UPDATE ${s}.lanes SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2`,
       run: `SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
         WHERE d.lane_id = $1 AND d.status = 'pending' ORDER BY d.id LIMIT $2`,
-      // The lane row first, under the lock accepts take too: a combined delivery's outcomes and
-      // the lane's count move together, and no accept interleaves with them.
-      lockLane: `SELECT owner FROM ${s}.lanes WHERE id = $1 FOR UPDATE`,
-      deliverEach: `UPDATE ${s}.deliveries d SET status = 'delivered', attempts = d.attempts + 1, posted = v.posted::json, updated_at = $3
-        FROM unnest($1::bigint[], $2::text[]) AS v (id, posted)
-        WHERE d.id = v.id AND d.status = 'pending'`,
-      bury: `UPDATE ${s}.deliveries SET status = 'dead', attempts = attempts + 1, last_error = $1, updated_at = $2
-        WHERE id = $3 AND status = 'pending'`,
-      failAttempt: `UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
-        WHERE id = $3 AND status = 'pending'`,
-      advanceLane: `UPDATE ${s}.lanes SET pending = pending - $1::int, due_at = CASE WHEN pending > $1::int THEN $2::bigint ELSE NULL END
-        WHERE id = $3`,
-      delayLane: `UPDATE ${s}.lanes SET due_at = $1 WHERE id = $2`,
-      retry: `WITH failed AS (
-          UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $1, updated_at = $2
-          WHERE id = $3 AND status = 'pending' RETURNING lane_id
+      // A run's outcome, then the lane's next run, in one statement. Every part reads the snapshot
+      // taken when the statement began, so `next` skips the deliveries being recorded by id. A
+      // delivery acknowledged after that snapshot is not seen; its accept has set the lane due, so
+      // the lane, released here, is claimed again at once. One UPDATE of the lane row does the
+      // bookkeeping and, when nothing is next (or after a retry), the release, under the row lock
+      // that accepts take too: the owner check is made on the current row, so a replica that lost
+      // the lane gets nothing and releases nothing. Only deliveries still pending count: two
+      // replicas may both report one delivery (a lease ran out), and the lane must move on once.
+      record: `WITH delivered AS (
+          UPDATE ${s}.deliveries d SET status = 'delivered', attempts = d.attempts + 1, posted = v.posted::json, updated_at = $3
+          FROM unnest($1::bigint[], $2::text[]) AS v (id, posted)
+          WHERE d.id = v.id AND d.status = 'pending' RETURNING d.id
+        ), dead AS (
+          UPDATE ${s}.deliveries SET status = 'dead', attempts = attempts + 1, last_error = $5, updated_at = $3
+          WHERE id = $4::bigint AND status = 'pending' RETURNING id
+        ), failed AS (
+          UPDATE ${s}.deliveries SET attempts = attempts + 1, last_error = $7, updated_at = $3
+          WHERE id = $6::bigint AND status = 'pending' RETURNING id
+        ), next AS (
+          SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload
+          FROM ${s}.deliveries d JOIN ${s}.messages m ON m.seq = d.seq
+          WHERE d.lane_id = $9 AND d.status = 'pending' AND d.id <> ALL($12::bigint[]) AND $6::bigint IS NULL
+          ORDER BY d.id LIMIT $11
+        ), done AS (
+          SELECT (SELECT count(*) FROM delivered)::int + (SELECT count(*) FROM dead)::int AS n,
+            EXISTS (SELECT FROM failed) AS retried, NOT EXISTS (SELECT FROM next) AS empty
+        ), lane AS (
+          UPDATE ${s}.lanes l SET pending = l.pending - done.n,
+            due_at = CASE WHEN done.retried THEN $8::bigint WHEN done.n = 0 THEN l.due_at
+              WHEN l.pending > done.n THEN $3::bigint ELSE NULL END,
+            owner = CASE WHEN l.owner = $10 AND done.empty THEN NULL ELSE l.owner END,
+            lease_until = CASE WHEN l.owner = $10 AND done.empty THEN NULL ELSE l.lease_until END
+          FROM done WHERE l.id = $9 AND (done.n > 0 OR done.retried OR l.owner = $10)
+          RETURNING l.owner = $10 AS ours
         )
-        UPDATE ${s}.lanes SET due_at = $4 WHERE id IN (SELECT lane_id FROM failed)`,
+        SELECT next.* FROM next, lane WHERE lane.ours`,
       nextDue: `SELECT MIN(CASE WHEN owner IS NULL OR lease_until < $2 THEN due_at ELSE GREATEST(due_at, lease_until) END) AS due
         FROM ${s}.lanes WHERE due_at IS NOT NULL AND relay = ANY($1::text[])`,
       listDeliveries: `SELECT d.id, d.seq, d.relay, m.source, m.conversation_id AS "conversationId", m.message_id AS "messageId",
@@ -242,23 +245,46 @@ export class PostgresStore implements Store {
     for (const [i, w] of batch.entries()) w.resolve(results[i]!)
   }
 
-  async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
-    if (limit <= 0 || relays.length === 0) return []
-    const { rows } = await this.query<Lane & { due_at: number }>(this.q.claim, [
+  async claimRuns({ owner, now, limit, leaseMs, relays, runLimits = {} }: ClaimOptions): Promise<Claimed> {
+    if (relays.length === 0) return { runs: [] }
+    type Row = Partial<HeadRow<unknown>> & {
+      next_due: number | null
+      lane: number | null
+      lane_relay: string
+      source: string
+      conversation_id: string
+      due_at: number
+    }
+    const { rows } = await this.query<Row>(this.q.claim, [
       now,
       relays,
-      limit,
+      Math.max(0, limit),
       owner,
-      now + leaseMs
+      now + leaseMs,
+      relays,
+      relays.map(relay => runLimitOf(runLimits, relay))
     ])
+    const byLane = new Map<number, LaneRun & { dueAt: number }>()
+    for (const row of rows) {
+      if (row.lane === null) continue
+      let entry = byLane.get(row.lane)
+      if (!entry) {
+        const lane = { id: row.lane, relay: row.lane_relay, source: row.source, conversationId: row.conversation_id }
+        entry = { lane, run: [], dueAt: row.due_at }
+        byLane.set(row.lane, entry)
+      }
+      if (row.id !== null && row.id !== undefined) entry.run.push(pendingFrom(row as HeadRow<unknown>, parsed))
+    }
     // RETURNING has no order; hand out the longest-waiting lanes first, as the selection did.
-    rows.sort((a, b) => a.due_at - b.due_at || a.id - b.id)
-    return rows.map(({ id, relay, source, conversationId }) => ({ id, relay, source, conversationId }))
-  }
-
-  async head(laneId: number): Promise<PendingDelivery | undefined> {
-    const { rows } = await this.query<HeadRow<unknown>>(this.q.head, [laneId])
-    return rows[0] && pendingFrom(rows[0], parsed)
+    const claimed = [...byLane.values()].sort((a, b) => a.dueAt - b.dueAt || a.lane.id - b.lane.id)
+    const runs: LaneRun[] = []
+    for (const { lane, run } of claimed) {
+      // Nothing pending any more: the lane is given back rather than held for nothing.
+      if (run.length === 0) await this.releaseLane(lane.id, owner)
+      else runs.push({ lane, run: run.sort((a, b) => a.id - b.id) })
+    }
+    const due = rows[0]?.next_due ?? null
+    return due === null ? { runs } : { runs, nextDueAt: due }
   }
 
   async renewLeases(owner: string, laneIds: number[], until: number): Promise<void> {
@@ -270,61 +296,32 @@ export class PostgresStore implements Store {
     await this.query(this.q.release, [laneId, owner])
   }
 
-  async finishAndNext(
-    delivery: PendingDelivery,
-    outcome: FinalOutcome,
-    owner: string,
-    now: number
-  ): Promise<PendingDelivery | undefined> {
-    const [error, posted] = outcomeColumns(outcome)
-    const { rows } = await this.query<HeadRow<unknown>>(this.q.finishNext, [
-      outcome.status,
-      error,
-      posted,
-      now,
-      delivery.id,
-      delivery.laneId,
-      owner
-    ])
-    return rows[0] && pendingFrom(rows[0], parsed)
-  }
-
-  async pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+  async readRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
     const { rows } = await this.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
     return rows.map(row => pendingFrom(row, parsed))
   }
 
-  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
-    const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
-    laneIds.delete(undefined)
-    if (laneIds.size !== 1) return Promise.reject(new Error("a combined delivery records one lane's messages"))
-    const laneId = [...laneIds][0]!
-    return inTransaction(this.pool, this.url, async client => {
-      const lane = await client.query<{ owner: string | null }>(this.q.lockLane, [laneId])
-      let finished = 0
-      if (record.delivered.length > 0) {
-        const ids = record.delivered.map(d => d.delivery.id)
-        const posted = record.delivered.map(d => (d.posted === undefined ? null : JSON.stringify(d.posted)))
-        finished += (await client.query(this.q.deliverEach, [ids, posted, now])).rowCount ?? 0
-      }
-      const next = record.next
-      if (next?.status === 'dead')
-        finished += (await client.query(this.q.bury, [next.error, now, next.delivery.id])).rowCount ?? 0
-      if (finished > 0) await client.query(this.q.advanceLane, [finished, now, laneId])
-      if (next?.status === 'retry') {
-        if (((await client.query(this.q.failAttempt, [next.error, now, next.delivery.id])).rowCount ?? 0) > 0)
-          await client.query(this.q.delayLane, [next.dueAt, laneId])
-        return []
-      }
-      if (lane.rows[0]?.owner !== owner) return []
-      const { rows } = await client.query<HeadRow<unknown>>(this.q.run, [laneId, limit])
-      if (rows.length === 0) await client.query(this.q.release, [laneId, owner])
-      return rows.map(row => pendingFrom(row, parsed))
-    })
-  }
-
-  async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
-    await this.query(this.q.retry, [error, now, delivery.id, dueAt])
+  async recordRun(record: RunRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    const laneId = runLaneOf(record)
+    const { next } = record
+    const dead = next?.status === 'dead' ? next : undefined
+    const retry = next?.status === 'retry' ? next : undefined
+    const recorded = [...record.delivered.map(d => d.delivery.id), ...(next ? [next.delivery.id] : [])]
+    const { rows } = await this.query<HeadRow<unknown>>(this.q.record, [
+      record.delivered.map(d => d.delivery.id),
+      record.delivered.map(d => (d.posted === undefined ? null : JSON.stringify(d.posted))),
+      now,
+      dead?.delivery.id ?? null,
+      dead?.error ?? null,
+      retry?.delivery.id ?? null,
+      retry?.error ?? null,
+      retry?.dueAt ?? null,
+      laneId,
+      owner,
+      limit,
+      recorded
+    ])
+    return rows.map(row => pendingFrom(row, parsed))
   }
 
   async nextDueAt(relays: string[], now: number): Promise<number | undefined> {

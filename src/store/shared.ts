@@ -1,6 +1,6 @@
 import type { RelayMessage } from '../message.js'
 import type { Posted } from '../relays/types.js'
-import type { BacklogStats, DeliveryRecord, FinalOutcome, PendingDelivery, PruneResult } from './types.js'
+import type { BacklogStats, DeliveryRecord, PendingDelivery, PruneResult, RunRecord } from './types.js'
 
 /**
  * What the SQLite and PostgreSQL stores share: turning rows into deliveries, folding the backlog
@@ -8,7 +8,7 @@ import type { BacklogStats, DeliveryRecord, FinalOutcome, PendingDelivery, Prune
  * hands it back parsed), so the decoding of JSON columns is passed in.
  */
 
-/** A lane's next delivery as both stores select it (`head`, `finishAndNext`). */
+/** A pending delivery of a lane's run as both stores select it (`claimRuns`, `readRun`, `recordRun`). */
 export interface HeadRow<Json> {
   id: number
   lane_id: number
@@ -47,11 +47,16 @@ export function deliveryFrom<Json>(
   }
 }
 
-/** The columns a finished delivery's outcome writes: its error, and what was posted as JSON text. */
-export function outcomeColumns(outcome: FinalOutcome): [error: string | null, posted: string | null] {
-  return outcome.status === 'dead'
-    ? [outcome.error, null]
-    : [null, outcome.posted === undefined ? null : JSON.stringify(outcome.posted)]
+/** How many of a lane's pending deliveries a claim reads with it: its relay's run limit, at least 1. */
+export const runLimitOf = (limits: Record<string, number>, relay: string): number =>
+  Math.max(1, Math.floor(limits[relay] ?? 1))
+
+/** The one lane a run's record is about; a record that spans lanes, or none, is refused. */
+export function runLaneOf(record: RunRecord): number {
+  const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
+  laneIds.delete(undefined)
+  if (laneIds.size !== 1) throw new Error("a run's record holds one lane's messages")
+  return [...laneIds][0] as number
 }
 
 /** One row of the backlog query both stores run: pending per relay, dead per relay, and the oldest pending per relay. */

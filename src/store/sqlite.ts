@@ -9,25 +9,26 @@ import {
   type DeliveryRow,
   deliveryFrom,
   type HeadRow,
-  outcomeColumns,
   pendingByRelayFrom,
-  pendingFrom
+  pendingFrom,
+  runLaneOf,
+  runLimitOf
 } from './shared.js'
 import type {
   AcceptResult,
   BacklogStats,
+  Claimed,
   DeliveryAttempt,
-  BatchRecord,
   ClaimOptions,
   ConversationFilter,
   ConversationSummary,
   DeadLetterSelector,
   DeliveryFilter,
   DeliveryRecord,
-  FinalOutcome,
   Lane,
   PendingDelivery,
   PruneResult,
+  RunRecord,
   Store,
   StoredMessage
 } from './types.js'
@@ -102,8 +103,6 @@ export class SqliteStore implements Store {
       renew: db.prepare('UPDATE lanes SET lease_until = ? WHERE id = ? AND owner = ?'),
       release: db.prepare('UPDATE lanes SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?'),
       laneOwner: db.prepare('SELECT owner FROM lanes WHERE id = ?'),
-      head: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
-        JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1`),
       run: db.prepare(`SELECT d.id, d.lane_id, d.relay, d.seq, d.attempts, m.payload FROM deliveries d
         JOIN messages m ON m.seq = d.seq WHERE d.lane_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?`),
       advanceLaneBy: db.prepare(
@@ -112,9 +111,6 @@ export class SqliteStore implements Store {
       finish:
         db.prepare(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = COALESCE(?, last_error), posted = ?, updated_at = ?
         WHERE id = ? AND status = 'pending'`),
-      advanceLane: db.prepare(
-        'UPDATE lanes SET pending = pending - 1, due_at = CASE WHEN pending > 1 THEN ? ELSE NULL END WHERE id = ?'
-      ),
       failAttempt: db.prepare(
         `UPDATE deliveries SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`
       ),
@@ -175,20 +171,21 @@ export class SqliteStore implements Store {
     return this.writes.flushed()
   }
 
-  async claimLanes({ owner, now, limit, leaseMs, relays }: ClaimOptions): Promise<Lane[]> {
-    if (limit <= 0 || relays.length === 0) return []
+  /** The lanes, their runs, any emptied lane's release and the next due time, in one savepoint. */
+  async claimRuns({ owner, now, limit, leaseMs, relays, runLimits = {} }: ClaimOptions): Promise<Claimed> {
+    if (relays.length === 0) return { runs: [] }
     return this.write(() => {
-      const lanes = this.q.dueLanes.all({ now, limit, relays: JSON.stringify(relays) }) as Lane[]
-      for (const lane of lanes) this.q.lease.run(owner, now + leaseMs, lane.id)
-      return lanes
-    }, false)
-  }
-
-  /** Read in the write queue, so that it is answered after the flush of any accept it sees. */
-  head(laneId: number): Promise<PendingDelivery | undefined> {
-    return this.write(() => {
-      const row = this.q.head.get(laneId) as HeadRow<string> | undefined
-      return row && pendingFrom(row, fromText)
+      const runs = []
+      const relayList = JSON.stringify(relays)
+      const lanes = limit > 0 ? (this.q.dueLanes.all({ now, limit, relays: relayList }) as Lane[]) : []
+      for (const lane of lanes) {
+        const rows = this.q.run.all(lane.id, runLimitOf(runLimits, lane.relay)) as HeadRow<string>[]
+        if (rows.length === 0) continue
+        this.q.lease.run(owner, now + leaseMs, lane.id)
+        runs.push({ lane, run: rows.map(row => pendingFrom(row, fromText)) })
+      }
+      const due = (this.q.nextDue.get({ now, relays: relayList }) as { due: number | null }).due
+      return due === null ? { runs } : { runs, nextDueAt: due }
     }, false)
   }
 
@@ -202,28 +199,8 @@ export class SqliteStore implements Store {
     await this.write(() => this.q.release.run(laneId, owner), false)
   }
 
-  /** finish, then (for the lane's holder) the next head, or the release of an emptied lane, in one savepoint. */
-  finishAndNext(
-    delivery: PendingDelivery,
-    outcome: FinalOutcome,
-    owner: string,
-    now: number
-  ): Promise<PendingDelivery | undefined> {
-    const [error, posted] = outcomeColumns(outcome)
-    return this.write(() => {
-      if (this.q.finish.run(outcome.status, error, posted, now, delivery.id).changes > 0)
-        this.q.advanceLane.run(now, delivery.laneId)
-      const lane = this.q.laneOwner.get(delivery.laneId) as { owner: string | null } | undefined
-      if (lane?.owner !== owner) return undefined
-      const row = this.q.head.get(delivery.laneId) as HeadRow<string> | undefined
-      if (row) return pendingFrom(row, fromText)
-      this.q.release.run(delivery.laneId, owner)
-      return undefined
-    }, false)
-  }
-
-  /** Read in the write queue, as head is. */
-  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
+  /** Read in the write queue, so that it is answered after the flush of any accept it sees. */
+  readRun(laneId: number, limit: number): Promise<PendingDelivery[]> {
     return this.write(
       () => (this.q.run.all(laneId, limit) as HeadRow<string>[]).map(row => pendingFrom(row, fromText)),
       false
@@ -231,12 +208,9 @@ export class SqliteStore implements Store {
   }
 
   /** The delivered prefix, the next outcome, then the lane's next run or its release, in one savepoint. */
-  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
+  recordRun(record: RunRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]> {
     return this.write(() => {
-      const laneIds = new Set([...record.delivered.map(d => d.delivery.laneId), record.next?.delivery.laneId])
-      laneIds.delete(undefined)
-      if (laneIds.size !== 1) throw new Error("a combined delivery records one lane's messages")
-      const laneId = [...laneIds][0]!
+      const laneId = runLaneOf(record)
       let finished = 0
       for (const { delivery, posted } of record.delivered)
         finished += this.q.finish.run(
@@ -250,22 +224,13 @@ export class SqliteStore implements Store {
       if (next?.status === 'dead')
         finished += this.q.finish.run('dead', next.error, null, now, next.delivery.id).changes
       if (finished > 0) this.q.advanceLaneBy.run({ n: finished, now, id: laneId })
-      if (next?.status === 'retry') {
-        if (this.q.failAttempt.run(next.error, now, next.delivery.id).changes > 0)
-          this.q.delayLane.run(next.dueAt, laneId)
-        return []
-      }
+      if (next?.status === 'retry' && this.q.failAttempt.run(next.error, now, next.delivery.id).changes > 0)
+        this.q.delayLane.run(next.dueAt, laneId)
       const lane = this.q.laneOwner.get(laneId) as { owner: string | null } | undefined
       if (lane?.owner !== owner) return []
-      const rows = this.q.run.all(laneId, limit) as HeadRow<string>[]
+      const rows = next?.status === 'retry' ? [] : (this.q.run.all(laneId, limit) as HeadRow<string>[])
       if (rows.length === 0) this.q.release.run(laneId, owner)
       return rows.map(row => pendingFrom(row, fromText))
-    }, false)
-  }
-
-  async recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void> {
-    await this.write(() => {
-      if (this.q.failAttempt.run(error, now, delivery.id).changes > 0) this.q.delayLane.run(dueAt, delivery.laneId)
     }, false)
   }
 

@@ -136,19 +136,19 @@ export interface AcceptResult {
 /** How a delivery ended for good: delivered (with what the relay posted), or dead with its last error. */
 export type FinalOutcome = { status: 'delivered'; posted?: Posted } | { status: 'dead'; error: string }
 
-/** What to write down after the first message of a combined delivery that did not go: a dead letter, or a retry at `dueAt`. */
-export type BatchNext =
+/** What to write down for the first message of a run that did not go: a dead letter, or a retry at `dueAt`. */
+export type RunNext =
   | { delivery: PendingDelivery; status: 'dead'; error: string }
   | { delivery: PendingDelivery; status: 'retry'; error: string; dueAt: number }
 
 /**
- * The outcome of one combined delivery of a lane's messages, recorded per message in one
- * transaction: the delivered prefix (each with what was posted for it, in lane order), then
- * optionally the outcome of the first message not delivered.
+ * The outcome of one relay call for a lane's run, recorded per message in one transaction: the
+ * delivered prefix (each with what was posted for it, in lane order), then optionally the outcome
+ * of the first message not delivered.
  */
-export interface BatchRecord {
+export interface RunRecord {
   delivered: { delivery: PendingDelivery; posted?: Posted }[]
-  next?: BatchNext
+  next?: RunNext
 }
 
 export interface ClaimOptions {
@@ -159,11 +159,28 @@ export interface ClaimOptions {
   leaseMs: number
   /** Only lanes of these relays: lanes of relays no longer configured are left waiting. */
   relays: string[]
+  /** How many of a lane's pending deliveries to read with it, by relay; 1 for a relay not named. */
+  runLimits?: Record<string, number>
+}
+
+/** A lane leased to its claimant, with its run: its oldest pending deliveries, oldest first. */
+export interface LaneRun {
+  lane: Lane
+  run: PendingDelivery[]
+}
+
+export interface Claimed {
+  runs: LaneRun[]
+  /**
+   * The earliest time a lane of these relays not claimed here becomes claimable (see nextDueAt),
+   * or undefined when none is pending: how long the claimant may sleep.
+   */
+  nextDueAt?: number
 }
 
 /**
- * The outbox as the intake and the dispatcher use it: messages go in, lanes are leased, and each
- * delivery's outcome moves its lane on.
+ * The outbox as the intake and the dispatcher use it: messages go in, lanes are claimed with
+ * their runs, and each run's outcome moves its lane on.
  */
 export interface Outbox {
   /**
@@ -173,46 +190,32 @@ export interface Outbox {
    */
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult>
 
-  /** Leases up to `limit` lanes whose next delivery is due and that nobody else holds. */
-  claimLanes(options: ClaimOptions): Promise<Lane[]>
-  /** The lane's oldest pending delivery, or undefined when it has none. */
-  head(laneId: number): Promise<PendingDelivery | undefined>
+  /**
+   * Leases up to `limit` lanes whose next delivery is due and that nobody else holds, each with its
+   * run (at most its relay's run limit), and says when the next lane falls due: one round trip.
+   * A claimed lane whose run is empty (nothing pending any more) is released at once and left out.
+   */
+  claimRuns(options: ClaimOptions): Promise<Claimed>
+  /**
+   * The lane's head and the pending deliveries behind it, oldest first, at most `limit`: the run as
+   * it is now, read again after a relay's turn came. Empty when the lane has none pending.
+   */
+  readRun(laneId: number, limit: number): Promise<PendingDelivery[]>
+  /**
+   * Records one relay call's outcome in one transaction (see RunRecord): each delivered message
+   * gets its own status and `posted`, the lane moves past them, then `next` is recorded as a dead
+   * letter or a retry (the lane due again at its `dueAt`). Only deliveries still pending count: two
+   * replicas may both report one delivery (a lease ran out), and the lane must move on once. In the
+   * same step, hands `owner` the lane's next run, at most `limit` (what readRun would answer now);
+   * after a retry, or when none is left, it releases the lane instead and answers empty. A lane
+   * `owner` no longer holds (another replica took it over) gets nothing and is left alone.
+   */
+  recordRun(record: RunRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]>
+
   /** Extends the lease of lanes this owner holds. */
   renewLeases(owner: string, laneIds: number[], until: number): Promise<void>
   /** Gives a lane back; it becomes claimable again at its due time. */
   releaseLane(laneId: number, owner: string): Promise<void>
-
-  /** A failed attempt to be tried again at `dueAt`; the lane waits for it. */
-  recordRetry(delivery: PendingDelivery, error: string, dueAt: number, now: number): Promise<void>
-  /**
-   * Records a final outcome (delivered, with what the platform gave back; or dead, keeping the
-   * error) and the lane moves on; a delivery no longer pending is left as it is. In the same step,
-   * hands `owner` the lane's next pending delivery (what `head` would answer now). Returns undefined when
-   * the lane has none left, having then released it if `owner` held it (as releaseLane), or when
-   * `owner` no longer holds the lane (another replica took it over): then the lane is left alone.
-   * Saves the dispatcher a round trip per message, and the release after a lane's last one.
-   */
-  finishAndNext(
-    delivery: PendingDelivery,
-    outcome: FinalOutcome,
-    owner: string,
-    now: number
-  ): Promise<PendingDelivery | undefined>
-
-  /**
-   * The lane's head and the pending deliveries behind it, oldest first, at most `limit`: what a
-   * relay that takes several messages at once is offered. Empty when the lane has none pending.
-   */
-  pendingRun(laneId: number, limit: number): Promise<PendingDelivery[]>
-  /**
-   * Records a combined delivery in one transaction (see BatchRecord): each delivered message gets
-   * its own status and `posted`, the lane moves past them, then `next` is recorded as a dead letter
-   * or a retry would be. Only deliveries still pending count, as with finishAndNext. Unless a retry
-   * was recorded (the lane then waits for it, still held), hands `owner` the lane's next pending
-   * deliveries, at most `limit` (what pendingRun would answer now), or releases the lane when none
-   * is left; a lane `owner` no longer holds gets nothing and is left alone.
-   */
-  finishBatch(record: BatchRecord, owner: string, now: number, limit: number): Promise<PendingDelivery[]>
 
   /** The earliest time a lane of these relays becomes claimable (its due time, or for a held lane the later of that and its lease's end), or undefined when none is pending. */
   nextDueAt(relays: string[], now: number): Promise<number | undefined>

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import { type Clock, systemClock } from '../clock.js'
 import type { RelayMessage } from '../message.js'
+import { asRunRelay, deliverOne } from '../relays/run-adapter.js'
 import type {
   ConversationState,
   DeliveryContext,
   DeliveryOutcome,
   Relay,
   RelayInit,
-  RelayLogger
+  RelayLogger,
+  RunOutcome
 } from '../relays/types.js'
+
+export { asRunRelay, deliverInTurn, deliverOne } from '../relays/run-adapter.js'
 
 /**
  * The relay contract as a suite a plugin author runs against their own relay (the built-ins pass
@@ -117,7 +121,7 @@ async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T>
 }
 
 /** What the core makes of a delivery: a thrown error is a retry. */
-async function settle(work: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
+async function settle<T extends DeliveryOutcome | RunOutcome>(work: Promise<T>): Promise<T | DeliveryOutcome> {
   try {
     return await work
   } catch (error) {
@@ -184,7 +188,7 @@ export async function checkRelayContract(
     logger: quietLogger()
   })
   const deliver = (relay: Relay, message: RelayMessage, state: ConversationState, signal?: AbortSignal) =>
-    within(timeoutMs, 'deliver', settle(relay.deliver(message, context(state, signal))))
+    within(timeoutMs, 'deliver', settle(deliverOne(relay, message, context(state, signal))))
 
   await check('ready, when it has it, answers for a working platform', async relay => {
     if (relay.ready) await within(timeoutMs, 'ready()', relay.ready())
@@ -264,30 +268,54 @@ export async function checkRelayContract(
     }
   })
 
-  await check('deliverBatch, when it has it, keeps to its limits and delivers a prefix in order', async relay => {
-    if (!relay.deliverBatch) return
-    const limits = relay.batchLimits
-    expect(limits !== undefined, 'deliverBatch without batchLimits')
-    expect(
-      Number.isInteger(limits.maxMessages) && limits.maxMessages >= 2,
-      `batchLimits.maxMessages is ${limits.maxMessages}; 2 or more`
-    )
+  await check(
+    'a run of several, when it takes them, keeps to its limits and delivers a prefix in order',
+    async relay => {
+      const run = asRunRelay(relay)
+      const limits = run.runLimits
+      expect(
+        Number.isInteger(limits.maxMessages) && limits.maxMessages >= 1,
+        `runLimits.maxMessages is ${limits.maxMessages}; 1 or more`
+      )
+      if (limits.maxMessages < 2) return
+      const state = jsonState()
+      const conversation = `contract-run-${randomUUID()}`
+      const messages = Array.from({ length: Math.min(limits.maxMessages, 3) }, () => contractMessage(conversation))
+      const outcome = await within(timeoutMs, 'deliverRun', run.deliverRun(messages, context(state)))
+      expect(Array.isArray(outcome.delivered), 'delivered must be an array')
+      expect(
+        outcome.delivered.length >= 1 && outcome.delivered.length <= messages.length,
+        `delivered ${outcome.delivered.length} of ${messages.length}`
+      )
+      for (const [i, posted] of outcome.delivered.entries()) checkPosted(posted, `run message ${i + 1}`)
+      expect(outcome.next?.status !== ('delivered' as string), 'next must not be delivered')
+      await inOrder(
+        subject,
+        messages.slice(0, outcome.delivered.length).map(m => m.text!),
+        'run order'
+      )
+    }
+  )
+
+  await check('a turn, when it takes turns, goes to the run that follows and is given back', async relay => {
+    const run = asRunRelay(relay)
+    if (!run.takeTurn) return
     const state = jsonState()
-    const conversation = `contract-batch-${randomUUID()}`
-    const messages = Array.from({ length: Math.min(limits.maxMessages, 3) }, () => contractMessage(conversation))
-    const outcome = await within(timeoutMs, 'deliverBatch', relay.deliverBatch(messages, context(state)))
-    expect(Array.isArray(outcome.delivered), 'delivered must be an array')
-    expect(
-      outcome.delivered.length >= 1 && outcome.delivered.length <= messages.length,
-      `delivered ${outcome.delivered.length} of ${messages.length}`
-    )
-    for (const [i, posted] of outcome.delivered.entries()) checkPosted(posted, `batch message ${i + 1}`)
-    expect(outcome.next?.status !== ('delivered' as string), 'next must not be delivered')
-    await inOrder(
-      subject,
-      messages.slice(0, outcome.delivered.length).map(m => m.text!),
-      'batch order'
-    )
+    const conversation = `contract-turn-${randomUUID()}`
+    for (const [i, message] of [contractMessage(conversation), contractMessage(conversation)].entries()) {
+      const turn = await within(timeoutMs, 'takeTurn', run.takeTurn(message, context(state)))
+      try {
+        const outcome = await within(timeoutMs, 'deliverRun', run.deliverRun([message], { ...context(state), turn }))
+        expect(outcome.delivered.length === 1, `message ${i + 1} with its turn: ${JSON.stringify(outcome)}`)
+      } finally {
+        turn?.release()
+      }
+    }
+    // A turn given back unused leaves the conversation free to take the next one.
+    const unused = await within(timeoutMs, 'takeTurn', run.takeTurn(contractMessage(conversation), context(state)))
+    unused?.release()
+    const after = await within(timeoutMs, 'takeTurn', run.takeTurn(contractMessage(conversation), context(state)))
+    after?.release()
   })
 
   await check('close, when it has it, resolves', async relay => {

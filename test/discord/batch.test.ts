@@ -5,6 +5,7 @@ import type { Relay } from '../../src/relays/types.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
 import { memoryState } from '../helpers/memory-state.js'
+import { asRunRelay } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -22,13 +23,13 @@ const at = Date.UTC(2026, 11, 2, 9, 30, 5)
 
 t.test('forum mode: a backlog of turns makes one forum post, each turn with speaker and time', async t => {
   const { relay, channel } = await relayIn('forum')
-  t.ok(relay.deliverBatch && relay.batchLimits, 'the Discord relay opts in')
+  t.ok(asRunRelay(relay).runLimits.maxMessages > 1, 'the Discord relay takes runs of several')
   const messages = [
     relayMessage({ conversationId: 'f-1', type: 'QUESTION', text: 'How much is **Pro**?', createdAt: at }),
     relayMessage({ conversationId: 'f-1', text: 'It is $20 a month.', createdAt: at + 4000 }),
     relayMessage({ conversationId: 'f-1', type: 'QUESTION', text: 'Thanks @everyone', createdAt: at + 9000 })
   ]
-  const outcome = await relay.deliverBatch!(messages, deliveryContext(memoryState()))
+  const outcome = await asRunRelay(relay).deliverRun(messages, deliveryContext(memoryState()))
   t.equal(outcome.delivered.length, 3)
   t.notOk(outcome.next)
   const [post] = fake.threadsOf(channel)
@@ -52,7 +53,7 @@ t.test('channel mode: turns within 2,000 characters go together, the rest in lat
   const counts: number[] = []
   let rest = messages
   while (rest.length > 0) {
-    const outcome = await relay.deliverBatch!(rest, deliveryContext(state))
+    const outcome = await asRunRelay(relay).deliverRun(rest, deliveryContext(state))
     t.notOk(outcome.next)
     counts.push(outcome.delivered.length)
     rest = rest.slice(outcome.delivered.length)
@@ -74,7 +75,7 @@ t.test('channel mode: turns within 2,000 characters go together, the rest in lat
 t.test('a message too long for one post goes alone, in its parts', async t => {
   const { relay, channel } = await relayIn('thread')
   const long = relayMessage({ conversationId: 't-1', text: 'long '.repeat(900) })
-  const outcome = await relay.deliverBatch!(
+  const outcome = await asRunRelay(relay).deliverRun(
     [long, relayMessage({ conversationId: 't-1', text: 'short' })],
     deliveryContext(memoryState())
   )

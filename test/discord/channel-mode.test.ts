@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverInTurn, deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -22,7 +23,8 @@ t.test('every message goes straight into the channel, marked with its conversati
   ] as const
   const states = { c1: memoryState(), c2: memoryState() }
   for (const [conversation, type, text] of turns) {
-    const outcome = await relay.deliver(
+    const outcome = await deliverOne(
+      relay,
       relayMessage({ conversationId: conversation, type, text }),
       deliveryContext(states[conversation])
     )
@@ -47,7 +49,11 @@ t.test('every part of a long message carries the mark, since conversations inter
     { name: 'discord.channel', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const text = Array.from({ length: 120 }, (_, i) => `Line ${i} of a long answer that goes on.`).join('\n')
-  const outcome = await relay.deliver(relayMessage({ conversationId: 'long', text }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(
+    relay,
+    relayMessage({ conversationId: 'long', text }),
+    deliveryContext(memoryState())
+  )
   t.equal(outcome.status, 'delivered')
   const parts = fake.messagesIn(channel.id)
   t.ok(parts.length >= 3)
@@ -74,15 +80,13 @@ t.test(
     const backlog = (async () => {
       for (let n = 1; n <= 6; n++) {
         const message = relayMessage({ conversationId: 'chatty', messageId: `c${n}`, text: `chatty ${n}` })
-        await relay.awaitTurn?.(message, deliveryContext(chatty))
-        t.equal((await relay.deliver(message, deliveryContext(chatty))).status, 'delivered')
+        t.equal((await deliverInTurn(relay, message, deliveryContext(chatty))).status, 'delivered')
       }
     })()
     while (limited.messagesIn(channel.id).length < 1) await new Promise(resolve => setTimeout(resolve, 10))
     const newcomer = relayMessage({ conversationId: 'new', messageId: 'n1', text: 'newcomer' })
     const state = memoryState()
-    await relay.awaitTurn?.(newcomer, deliveryContext(state))
-    t.equal((await relay.deliver(newcomer, deliveryContext(state))).status, 'delivered')
+    t.equal((await deliverInTurn(relay, newcomer, deliveryContext(state))).status, 'delivered')
     const position = limited.messagesIn(channel.id).findIndex(m => m.content?.endsWith('newcomer'))
     t.ok(position >= 1 && position <= 2, `the newcomer went second or third, not behind the backlog (${position + 1})`)
     await backlog

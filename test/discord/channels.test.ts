@@ -12,6 +12,8 @@ import { postgresOrSkip } from '../helpers/postgres.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deskScene, establish } from './desk/fixtures.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
+import { asRunRelay } from '../../src/relays/run-adapter.js'
 
 // Several channels for the Discord relay's bot modes (#15): new conversations go to the least busy
 // channel and stay there, on every replica and across restarts; /metrics gets the lag per channel.
@@ -42,7 +44,7 @@ function channelOf(target: string): string {
 
 async function send(relay: Relay, store: ConversationStateStore, conversationId: string, text: string) {
   const state = conversationState(store, relayName, 'default', conversationId)
-  const outcome = await relay.deliver(relayMessage({ conversationId, text }), deliveryContext(state))
+  const outcome = await deliverOne(relay, relayMessage({ conversationId, text }), deliveryContext(state))
   if (outcome.status !== 'delivered') throw new Error(`not delivered: ${JSON.stringify(outcome)}`)
   const target = (outcome.posted as { target: string }).target
   return { target, channel: channelOf(target) }
@@ -123,12 +125,12 @@ t.test('channelLag tells the channel while a post waits, and drops it once poste
   const message = relayMessage({ conversationId: 'slow', text: 'waits', receivedAt: Date.now() - 5000 })
   // The thread cannot be made yet: Discord says to come back in a minute.
   fake.rateLimitNext(1, { route: 'POST /channels/:id/threads', match: channels[0], retryAfterMs: 60_000 })
-  const waiting = await relay.deliver(message, deliveryContext(state))
+  const waiting = await deliverOne(relay, message, deliveryContext(state))
   t.equal(waiting.status, 'retry')
   t.same([...relay.channelLag!().entries()], [[channels[0], message.receivedAt]], 'the channel waits since then')
   // The lane's backlog goes together now, into the same channel.
   const next = relayMessage({ conversationId: 'slow', text: 'then this' })
-  const posted = await relay.deliverBatch!([message, next], deliveryContext(state))
+  const posted = await asRunRelay(relay).deliverRun([message, next], deliveryContext(state))
   t.equal(posted.delivered.length, 2, 'both posted')
   t.equal(fake.threadsOf(channels[0]!).length, 1, 'in a thread of the channel that waited')
   t.same([...relay.channelLag!().keys()], [], 'nothing waits once posted')
@@ -139,12 +141,13 @@ t.test('the handoff desk keeps the first channel, and its buttons there act', as
   const scene = await deskScene(fake, { channels: [other.id] })
   t.teardown(scene.close)
   // An ordinary conversation takes the first channel: the other one is now the least busy.
-  const chat = await scene.relay.deliver(
+  const chat = await deliverOne(
+    scene.relay,
     relayMessage({ conversationId: 'chat', text: 'hello' }),
     deliveryContext(memoryState())
   )
   t.equal(chat.status, 'delivered')
-  const outcome = await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  const outcome = await deliverOne(scene.relay, scene.message(establish()), deliveryContext(scene.state))
   t.equal(outcome.status, 'delivered')
   t.equal(fake.threadsOf(other.id).length, 0, 'no handoff thread in the other channel')
   const threads = fake.threadsOf(scene.channel.id)

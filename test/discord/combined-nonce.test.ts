@@ -5,6 +5,7 @@ import type { Relay } from '../../src/relays/types.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { asRunRelay, deliverOne } from '../../src/relays/run-adapter.js'
 
 /*
  * A post whose answer was lost, offered again with more messages behind it (a restart makes the
@@ -32,10 +33,10 @@ t.test('a message first posted alone, offered again with the next, is not posted
   const state = memoryState()
   const [m1, m2] = [relayMessage({ text: 'first turn' }), relayMessage({ text: 'second turn' })]
   fake.failNext(1, { route: MESSAGES, match: channel, after: true, drop: true })
-  t.equal((await relay.deliver(m1!, deliveryContext(state))).status, 'retry', 'the answer was lost')
-  const again = await relay.deliverBatch!([m1!, m2!], deliveryContext(state))
+  t.equal((await deliverOne(relay, m1!, deliveryContext(state))).status, 'retry', 'the answer was lost')
+  const again = await asRunRelay(relay).deliverRun([m1!, m2!], deliveryContext(state))
   t.equal(again.delivered.length, 1, 'Discord gave back the earlier post: the first message only')
-  const last = await relay.deliverBatch!([m2!], deliveryContext(state))
+  const last = await asRunRelay(relay).deliverRun([m2!], deliveryContext(state))
   t.equal(last.delivered.length, 1)
   const contents = fake.messagesIn(channel).map(m => m.content ?? '')
   t.equal(mentions(contents, 'first turn'), 1, 'the first message shows once')
@@ -47,10 +48,10 @@ t.test('a combined post whose answer was lost, offered again with one more, deli
   const state = memoryState()
   const ms = ['one', 'two', 'three'].map(text => relayMessage({ conversationId: 'c-held', text: `turn ${text}` }))
   fake.failNext(1, { route: MESSAGES, after: true, drop: true })
-  t.equal((await relay.deliverBatch!(ms.slice(0, 2), deliveryContext(state))).delivered.length, 0)
-  const again = await relay.deliverBatch!(ms, deliveryContext(state))
+  t.equal((await asRunRelay(relay).deliverRun(ms.slice(0, 2), deliveryContext(state))).delivered.length, 0)
+  const again = await asRunRelay(relay).deliverRun(ms, deliveryContext(state))
   t.equal(again.delivered.length, 2, 'the two messages the earlier post held')
-  t.equal((await relay.deliverBatch!(ms.slice(2), deliveryContext(state))).delivered.length, 1)
+  t.equal((await asRunRelay(relay).deliverRun(ms.slice(2), deliveryContext(state))).delivered.length, 1)
   const [thread] = fake.threadsOf(channel)
   const contents = fake.messagesIn(thread!.id).map(m => m.content ?? '')
   for (const text of ['turn one', 'turn two', 'turn three']) t.equal(mentions(contents, text), 1, `${text} once`)

@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord, deliverAsCore } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -54,7 +55,7 @@ t.test('a message whose connection dropped after creating it is not posted twice
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
   const state = memoryState()
-  await relay.deliver(relayMessage({ text: 'opens the thread' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ text: 'opens the thread' }), deliveryContext(state))
   fake.failNext(1, { route: MESSAGES, after: true, drop: true })
   const { outcomes } = await deliverAsCore(relay, relayMessage({ text: 'dropped but delivered' }), state)
   t.same(
@@ -72,13 +73,13 @@ t.test('a split message that fails midway resumes without reposting accepted par
   // Parts 1 and 2 pass; part 3 meets a 503.
   fake.failNext(1, { route: MESSAGES, match: channel.id, skip: 2, status: 503 })
   const message = relayMessage({ text: longText('resume') })
-  const first = await relay.deliver(message, deliveryContext(state))
+  const first = await deliverOne(relay, message, deliveryContext(state))
   const sentBefore = fake.requests.filter(r => r.route === MESSAGES && r.path.includes(channel.id)).length
   t.equal(first.status, 'retry')
   const accepted = contentsIn(channel.id).length
   t.equal(accepted, 2, 'two parts accepted before the failure')
   t.match(await state.get('progress'), { done: accepted })
-  const second = await relay.deliver(message, deliveryContext(state, { attempt: 2 }))
+  const second = await deliverOne(relay, message, deliveryContext(state, { attempt: 2 }))
   t.equal(second.status, 'delivered')
   const contents = contentsIn(channel.id)
   t.ok(unique(contents), 'no part twice')
@@ -94,9 +95,9 @@ t.test('redelivering a message already posted in full posts nothing', async t =>
   const relay = await relayFor(channel.id)
   const state = memoryState()
   const message = relayMessage({ text: 'once only' })
-  t.equal((await relay.deliver(message, deliveryContext(state))).status, 'delivered')
+  t.equal((await deliverOne(relay, message, deliveryContext(state))).status, 'delivered')
   const count = fake.requests.length
-  t.match(await relay.deliver(message, deliveryContext(state)), { status: 'delivered', posted: { parts: 1 } })
+  t.match(await deliverOne(relay, message, deliveryContext(state)), { status: 'delivered', posted: { parts: 1 } })
   t.equal(fake.requests.length, count, 'not a single request')
 })
 

@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -23,7 +24,8 @@ t.test('each conversation becomes one forum post, made with its first message', 
     ['b', 'third B']
   ] as const
   for (const [conversation, text] of turns) {
-    const outcome = await relay.deliver(
+    const outcome = await deliverOne(
+      relay,
       relayMessage({ conversationId: `forum-${conversation}`, text }),
       deliveryContext(states[conversation])
     )

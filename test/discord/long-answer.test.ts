@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -44,7 +45,7 @@ t.test(
     t.ok(answer.length > 6000, `the answer is ${answer.length} characters`)
     const channel = fake.addChannel(ChannelType.Text)
     const relay = await relayFor(channel.id)
-    const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
+    const outcome = await deliverOne(relay, relayMessage({ text: answer }), deliveryContext(memoryState()))
     t.equal(outcome.status, 'delivered')
     const parts = fake.messagesIn(fake.threadsOf(channel.id)[0]!.id).map(m => m.content!)
     t.ok(parts.length >= 4, `${parts.length} parts`)
@@ -90,7 +91,7 @@ t.test('a long flow output becomes embeds within every embed limit', async t => 
       }
     ]
   })
-  const outcome = await relay.deliver(message, deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, message, deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered', 'the strict fake accepted every part')
   const posted = fake.messagesIn(fake.threadsOf(channel.id)[0]!.id)
   const embeds = posted.flatMap(m => m.embeds)

@@ -5,6 +5,7 @@ import { discordTexts } from '../../plugins/discord/markdown.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -66,7 +67,7 @@ t.test('linkPreviews: false posts with SUPPRESS_EMBEDS; the strict fake accepts 
       { token: fake.token, channel: channel.id, mode: 'channel', apiUrl: fake.api, linkPreviews },
       { name: 'discord.md', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
-    const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
+    const outcome = await deliverOne(relay, relayMessage({ text: answer }), deliveryContext(memoryState()))
     t.equal(outcome.status, 'delivered')
     t.same(
       fake.messagesIn(channel.id).map(m => m.flags),

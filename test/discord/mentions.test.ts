@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -31,7 +32,11 @@ t.test('mentions in relayed text never ping, in every mode and every request', a
       text: `${pings}\n\n${'filler line\n'.repeat(250)}${pings}`,
       flowOutput: [{ content: pings, audio: [{ url: 'https://a.example/x.mp3', transcript: pings }] }]
     })
-    t.equal((await relay.deliver(message, deliveryContext(memoryState()))).status, 'delivered', config.mode ?? 'thread')
+    t.equal(
+      (await deliverOne(relay, message, deliveryContext(memoryState()))).status,
+      'delivered',
+      config.mode ?? 'thread'
+    )
   }
   const creates = fake.requests.filter(r => r.method === 'POST' && r.route !== 'POST /channels/:id/threads')
   const forumPosts = fake.requests.filter(r => r.route === 'POST /channels/:id/threads' && r.body.message)

@@ -5,11 +5,13 @@ import { deliveryLink, discordPermalink } from '../../plugins/discord/permalink.
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
+import type { DeliveryOutcome } from '../../src/relays/types.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
 
-const linkOf = (outcome: Awaited<ReturnType<Awaited<ReturnType<typeof plugin.create>>['deliver']>>) =>
+const linkOf = (outcome: DeliveryOutcome) =>
   outcome.status === 'delivered'
     ? (outcome.posted as { link?: string; target: string; messageIds: string[] })
     : undefined
@@ -22,7 +24,7 @@ t.test('a bot relay links each delivery to its first message, in its thread, fet
   )
   const state = memoryState()
   for (const text of ['one', 'two']) {
-    const posted = linkOf(await relay.deliver(relayMessage({ text }), deliveryContext(state)))
+    const posted = linkOf(await deliverOne(relay, relayMessage({ text }), deliveryContext(state)))
     const message = fake.messagesIn(posted!.target).find(m => m.content?.includes(text))!
     t.not(posted!.target, channel.id, 'posted in the conversation thread')
     t.equal(posted!.link, `https://discord.com/channels/${fake.guildId}/${posted!.target}/${message.id}`, text)
@@ -37,7 +39,7 @@ t.test('a webhook relay links to the message in the webhook’s channel', async 
     { webhookUrl: hook.url, mode: 'channel', apiUrl: fake.api },
     { name: 'discord.hook', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
-  const posted = linkOf(await relay.deliver(relayMessage({ text: 'via hook' }), deliveryContext(memoryState())))
+  const posted = linkOf(await deliverOne(relay, relayMessage({ text: 'via hook' }), deliveryContext(memoryState())))
   const message = fake.messagesIn(channel.id).at(-1)!
   t.equal(posted!.link, `https://discord.com/channels/${fake.guildId}/${channel.id}/${message.id}`)
 })

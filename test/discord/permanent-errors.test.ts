@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -42,7 +43,8 @@ for (const { name, setup, error } of cases) {
     const outcomes = []
     for (let i = 0; i < 3; i++) {
       outcomes.push(
-        await relay.deliver(
+        await deliverOne(
+          relay,
           relayMessage({ conversationId: `broken-${i % 2}`, text: 'hello' }),
           deliveryContext(memoryState())
         )
@@ -62,7 +64,7 @@ t.test('a refused token holds the delivery, with what to do, and leaves the sayi
     { token: 'revoked', apiUrl: fake.api, channel: fake.addChannel(ChannelType.Text).id },
     { name: 'discord.broken', logger, configDir: '.', clock: systemClock }
   )
-  const outcome = await relay.deliver(relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
   t.match(outcome, {
     status: 'held',
     error: /^discord\.broken: Discord rejected the bot token; reset it in the Discord Developer Portal/
@@ -81,9 +83,9 @@ t.test('a distinct problem is logged loudly again', async t => {
     { token: fake.token, apiUrl: fake.api, channel: denied.id, mode: 'channel' },
     { name: 'discord.broken', logger, configDir: '.', clock: systemClock }
   )
-  await relay.deliver(relayMessage({ text: 'one' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ text: 'one' }), deliveryContext(memoryState()))
   denied.deny = 50001
-  await relay.deliver(relayMessage({ text: 'two' }), deliveryContext(memoryState()))
-  await relay.deliver(relayMessage({ text: 'three' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ text: 'two' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ text: 'three' }), deliveryContext(memoryState()))
   t.equal(logger.lines.filter(l => l.level === 'error').length, 2)
 })

@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord({ bucketLimit: 3, bucketWindowMs: 120 }).start()
 t.teardown(() => fake.close())
@@ -21,7 +22,7 @@ t.test('a short rate limit is waited out inside the delivery: every part once, i
   const relay = await relayFor(channel.id, 2000)
   fake.rateLimitNext(1, { route: 'POST /channels/:id/messages', retryAfterMs: 100 })
   const started = Date.now()
-  const outcome = await relay.deliver(relayMessage({ text: longText('waited') }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: longText('waited') }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
   t.ok(
     fake.requests.some(r => r.status === 429),
@@ -42,14 +43,14 @@ t.test(
     const relay = await relayFor(channel.id, 300)
     const state = memoryState()
     t.equal(
-      (await relay.deliver(relayMessage({ text: 'opens the thread' }), deliveryContext(state))).status,
+      (await deliverOne(relay, relayMessage({ text: 'opens the thread' }), deliveryContext(state))).status,
       'delivered'
     )
     const thread = fake.threadsOf(channel.id)[0]!
     // Part 1 goes through; part 2 meets a 429 longer than the relay will wait.
     fake.rateLimitNext(1, { route: 'POST /channels/:id/messages', match: thread.id, skip: 1, retryAfterMs: 600 })
     const message = relayMessage({ text: longText('resumed') })
-    const first = await relay.deliver(message, deliveryContext(state))
+    const first = await deliverOne(relay, message, deliveryContext(state))
     t.equal(first.status, 'retry')
     if (first.status !== 'retry') return
     t.ok(first.retryAfterMs! >= 600 && first.retryAfterMs! < 1000, `retryAfterMs ${first.retryAfterMs}`)
@@ -57,7 +58,7 @@ t.test(
     const before = fake.messagesIn(thread.id).length
     t.equal(before, 2, 'the thread opener and part 1 were posted')
     await new Promise(resolve => setTimeout(resolve, first.retryAfterMs))
-    const second = await relay.deliver(message, deliveryContext(state, { attempt: 2 }))
+    const second = await deliverOne(relay, message, deliveryContext(state, { attempt: 2 }))
     t.equal(second.status, 'delivered', JSON.stringify(second))
     const contents = fake.messagesIn(thread.id).map(m => m.content)
     t.ok(noDuplicates(contents), 'no part posted twice across the two attempts')
@@ -76,7 +77,7 @@ t.test('a global rate limit beyond the wait becomes a retry too', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id, 50)
   fake.rateLimitNext(1, { retryAfterMs: 250, global: true })
-  const outcome = await relay.deliver(relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: 'hello' }), deliveryContext(memoryState()))
   t.match(outcome, { status: 'retry', error: /global/ })
 })
 
@@ -85,21 +86,24 @@ t.test("a conversation waiting on its thread's limit does not hold up another th
   const relay = await relayFor(channel.id, 2000)
   const slow = memoryState()
   const quick = memoryState()
-  await relay.deliver(relayMessage({ conversationId: 'slow', text: 'opens slow' }), deliveryContext(slow))
-  await relay.deliver(relayMessage({ conversationId: 'quick', text: 'opens quick' }), deliveryContext(quick))
+  await deliverOne(relay, relayMessage({ conversationId: 'slow', text: 'opens slow' }), deliveryContext(slow))
+  await deliverOne(relay, relayMessage({ conversationId: 'quick', text: 'opens quick' }), deliveryContext(quick))
   const slowThread = fake.threadsOf(channel.id).find(th => th.name.endsWith('slow'))!
   await new Promise(resolve => setTimeout(resolve, 130))
   fake.rateLimitNext(1, { match: slowThread.id, retryAfterMs: 600 })
   const finished: string[] = []
   const started = Date.now()
-  const slowDone = relay
-    .deliver(relayMessage({ conversationId: 'slow', text: 'slow two' }), deliveryContext(slow))
-    .then(o => {
-      finished.push('slow')
-      return o
-    })
+  const slowDone = deliverOne(
+    relay,
+    relayMessage({ conversationId: 'slow', text: 'slow two' }),
+    deliveryContext(slow)
+  ).then(o => {
+    finished.push('slow')
+    return o
+  })
   await new Promise(resolve => setTimeout(resolve, 50))
-  const quickOutcome = await relay.deliver(
+  const quickOutcome = await deliverOne(
+    relay,
     relayMessage({ conversationId: 'quick', text: 'quick two' }),
     deliveryContext(quick)
   )

@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord, deliverAsCore } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -19,11 +20,11 @@ t.test('an archived thread is reopened by the next message', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
   const state = memoryState()
-  await relay.deliver(relayMessage({ text: 'before the archive' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ text: 'before the archive' }), deliveryContext(state))
   const [thread] = fake.threadsOf(channel.id)
   fake.archive(thread!.id)
   t.equal(
-    (await relay.deliver(relayMessage({ text: 'after the archive' }), deliveryContext(state))).status,
+    (await deliverOne(relay, relayMessage({ text: 'after the archive' }), deliveryContext(state))).status,
     'delivered'
   )
   t.equal(fake.threadsOf(channel.id).length, 1, 'the same thread')
@@ -36,11 +37,11 @@ for (const mode of ['thread', 'forum'] as const) {
     const channel = fake.addChannel(mode === 'forum' ? ChannelType.Forum : ChannelType.Text)
     const relay = await relayFor(channel.id, { mode })
     const state = memoryState()
-    await relay.deliver(relayMessage({ text: 'first' }), deliveryContext(state))
+    await deliverOne(relay, relayMessage({ text: 'first' }), deliveryContext(state))
     const [old] = fake.threadsOf(channel.id)
     fake.remove(old!.id)
     const text = Array.from({ length: 300 }, (_, i) => `after deletion ${i}`).join('\n')
-    const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(state))
+    const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(state))
     t.equal(outcome.status, 'delivered')
     const fresh = fake.threadsOf(channel.id).filter(th => !th.deleted)
     t.equal(fresh.length, 1, 'one new thread')
@@ -53,7 +54,7 @@ for (const mode of ['thread', 'forum'] as const) {
         contents.join('').includes('after deletion 299'),
       'the whole message is in the new thread'
     )
-    t.equal((await relay.deliver(relayMessage({ text: 'next' }), deliveryContext(state))).status, 'delivered')
+    t.equal((await deliverOne(relay, relayMessage({ text: 'next' }), deliveryContext(state))).status, 'delivered')
     t.equal(fake.threadsOf(channel.id).filter(th => !th.deleted).length, 1, 'and later messages follow it there')
   })
 }
@@ -62,10 +63,10 @@ t.test('a locked archived thread is replaced by a new one', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
   const state = memoryState()
-  await relay.deliver(relayMessage({ text: 'first' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ text: 'first' }), deliveryContext(state))
   const [old] = fake.threadsOf(channel.id)
   fake.archive(old!.id, true)
-  t.equal((await relay.deliver(relayMessage({ text: 'second' }), deliveryContext(state))).status, 'delivered')
+  t.equal((await deliverOne(relay, relayMessage({ text: 'second' }), deliveryContext(state))).status, 'delivered')
   const threads = fake.threadsOf(channel.id)
   t.equal(threads.length, 2)
   t.match(contentsIn(threads[1]!.id), [/second/])
@@ -75,9 +76,9 @@ t.test('a deleted parent channel is a permanent failure, not an endless loop of 
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
   const state = memoryState()
-  await relay.deliver(relayMessage({ text: 'first' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ text: 'first' }), deliveryContext(state))
   fake.remove(channel.id)
-  const outcome = await relay.deliver(relayMessage({ text: 'second' }), deliveryContext(state))
+  const outcome = await deliverOne(relay, relayMessage({ text: 'second' }), deliveryContext(state))
   t.match(outcome, { status: 'failed', error: new RegExp(`channel ${channel.id} does not exist`) })
 })
 

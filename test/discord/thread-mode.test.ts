@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -26,7 +27,8 @@ t.test('each conversation gets one public thread, and every message lands in it,
     ['a', 'QUESTION', 'Second question of A']
   ] as const
   for (const [conversation, type, text] of turns) {
-    const outcome = await relay.deliver(
+    const outcome = await deliverOne(
+      relay,
       relayMessage({ conversationId: `conv-${conversation}`, type, text }),
       deliveryContext(states[conversation])
     )
@@ -53,8 +55,8 @@ t.test('questions and answers look different', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id, { botName: 'Helper', userName: 'Customer' })
   const state = memoryState()
-  await relay.deliver(relayMessage({ type: 'QUESTION', text: 'Is it on?' }), deliveryContext(state))
-  await relay.deliver(relayMessage({ type: 'ANSWER', text: 'It is.' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ type: 'QUESTION', text: 'Is it on?' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ type: 'ANSWER', text: 'It is.' }), deliveryContext(state))
   const [question, answer] = fake.messagesIn(fake.threadsOf(channel.id)[0]!.id)
   t.equal(question!.content, '**👤 Customer**\nIs it on?')
   t.equal(answer!.content, '**🤖 Helper**\nIt is.')
@@ -64,22 +66,26 @@ t.test('a restarted relay keeps posting into the same threads', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const maps = { a: new Map<string, unknown>(), b: new Map<string, unknown>() }
   const first = await relayFor(channel.id)
-  await first.deliver(
+  await deliverOne(
+    first,
     relayMessage({ conversationId: 'r-a', text: 'before restart A' }),
     deliveryContext(memoryState(maps.a))
   )
-  await first.deliver(
+  await deliverOne(
+    first,
     relayMessage({ conversationId: 'r-b', text: 'before restart B' }),
     deliveryContext(memoryState(maps.b))
   )
   await first.close?.()
 
   const second = await relayFor(channel.id)
-  await second.deliver(
+  await deliverOne(
+    second,
     relayMessage({ conversationId: 'r-a', text: 'after restart A' }),
     deliveryContext(memoryState(maps.a))
   )
-  await second.deliver(
+  await deliverOne(
+    second,
     relayMessage({ conversationId: 'r-b', text: 'after restart B' }),
     deliveryContext(memoryState(maps.b))
   )
@@ -91,7 +97,8 @@ t.test('a restarted relay keeps posting into the same threads', async t => {
 t.test('thread names follow the template and stay within 100 characters', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id, { threadName: '{preview} ({conversationId})', autoArchiveMinutes: 60 })
-  const outcome = await relay.deliver(
+  const outcome = await deliverOne(
+    relay,
     relayMessage({ conversationId: 'x'.repeat(120), text: 'How do I reset my password?' }),
     deliveryContext(memoryState())
   )
@@ -106,7 +113,7 @@ t.test('thread names follow the template and stay within 100 characters', async 
 t.test('an announcement channel gets announcement threads', async t => {
   const channel = fake.addChannel(ChannelType.Announcement)
   const relay = await relayFor(channel.id)
-  const outcome = await relay.deliver(relayMessage({ text: 'news' }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: 'news' }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
   t.equal(fake.threadsOf(channel.id)[0]!.type, ChannelType.AnnouncementThread)
 })
@@ -114,7 +121,8 @@ t.test('an announcement channel gets announcement threads', async t => {
 t.test('an empty message posts nothing and creates no thread', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const relay = await relayFor(channel.id)
-  const outcome = await relay.deliver(
+  const outcome = await deliverOne(
+    relay,
     relayMessage({ text: '  ', flowOutput: [{ audio: [] }] }),
     deliveryContext(memoryState())
   )

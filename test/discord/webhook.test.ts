@@ -4,6 +4,7 @@ import plugin from '../../plugins/discord/index.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -35,7 +36,8 @@ t.test(
       ['b', 'ANSWER', 'B answered']
     ] as const
     for (const [conversation, type, text] of turns) {
-      const outcome = await relay.deliver(
+      const outcome = await deliverOne(
+        relay,
         relayMessage({ conversationId: `hook-${conversation}`, type, text }),
         deliveryContext(states[conversation])
       )
@@ -64,8 +66,8 @@ t.test('channel mode through a webhook marks the conversation', async t => {
   const channel = fake.addChannel(ChannelType.Text)
   const hook = fake.addWebhook(channel.id)
   const relay = await create({ webhookUrl: hook.url, mode: 'channel' })
-  await relay.deliver(relayMessage({ conversationId: 'w1', text: 'hi' }), deliveryContext(memoryState()))
-  await relay.deliver(relayMessage({ conversationId: 'w2', text: 'there' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ conversationId: 'w1', text: 'hi' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ conversationId: 'w2', text: 'there' }), deliveryContext(memoryState()))
   t.same(
     fake.messagesIn(channel.id).map(m => [m.username, m.content]),
     [
@@ -83,7 +85,7 @@ t.test('thread mode with a webhook: the bot makes the thread, the webhook posts 
   const state = memoryState()
   for (const text of ['one', 'two']) {
     t.equal(
-      (await relay.deliver(relayMessage({ conversationId: 'wt', text }), deliveryContext(state))).status,
+      (await deliverOne(relay, relayMessage({ conversationId: 'wt', text }), deliveryContext(state))).status,
       'delivered'
     )
   }

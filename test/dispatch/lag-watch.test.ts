@@ -3,6 +3,7 @@ import { ManualClock } from '../helpers/clock.js'
 import { LagWatch, lagCheckEvery } from '../../src/dispatch/lag.js'
 import type { RelayMessage } from '../../src/message.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
+import { claimLanes, finishAndNext, headOf } from '../helpers/outbox-steps.js'
 
 const T0 = Date.UTC(2026, 0, 1)
 
@@ -60,8 +61,8 @@ t.test('warns once when a relay falls behind, and says once when it has caught u
   t.equal(lines[0]!.obj.lagMs, 60_001)
 
   // The oldest goes out: the next has waited 45 s, more than half the threshold: still behind.
-  const [lane] = await store.claimLanes({ owner: 'x', now: clock.now(), limit: 1, leaseMs: 60_000, relays: ['slack'] })
-  await store.finishAndNext((await store.head(lane!.id))!, { status: 'delivered' }, 'x', clock.now())
+  const [lane] = await claimLanes(store, { owner: 'x', now: clock.now(), limit: 1, leaseMs: 60_000, relays: ['slack'] })
+  await finishAndNext(store, (await headOf(store, lane!.id))!, { status: 'delivered' }, 'x', clock.now())
   clock.set(T0 + 75_000)
   await watch.check()
   t.equal(said().length, 1, 'no flapping while above half the threshold')

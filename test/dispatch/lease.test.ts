@@ -5,6 +5,7 @@ import type { RelayMessage } from '../../src/message.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { until } from '../helpers/process.js'
+import { claimLanes } from '../helpers/outbox-steps.js'
 
 // Leases are short so that a dead replica's conversations move on within seconds; a heartbeat
 // renews them while a delivery runs, so a live replica keeps its lane however slow the delivery.
@@ -70,7 +71,7 @@ t.test('a delivery slower than many leases keeps its lane: the heartbeat renews 
     clock.advance(800)
     const renewed = await until(async () => ((await store.nextDueAt(['fake'], clock.now())) ?? 0) > clock.now())
     t.ok(renewed, `step ${step}: the lease was renewed`)
-    const taken = await store.claimLanes({ owner: 'other', now: clock.now(), limit: 10, leaseMs, relays: ['fake'] })
+    const taken = await claimLanes(store, { owner: 'other', now: clock.now(), limit: 10, leaseMs, relays: ['fake'] })
     t.same(taken, [], `step ${step}: another replica cannot take the lane`)
   }
   finish()

@@ -5,6 +5,7 @@ import type { RelayMessage } from '../../src/message.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import type { Store } from '../../src/store/types.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
+import { claimLanes } from '../helpers/outbox-steps.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 const T = 1_700_000_000_000
@@ -40,7 +41,7 @@ function counted(store: SqliteStore): { store: Store; calls: Map<string, number>
 }
 
 t.test(
-  'a lane costs one head; each message after that one store call, which also releases the emptied lane',
+  'a lane costs no read of its own (the claim brings its run); each message one store call, which also releases the emptied lane',
   async t => {
     const sqlite = new SqliteStore({ path: ':memory:' })
     t.teardown(() => sqlite.close())
@@ -68,13 +69,14 @@ t.test(
     t.strictSame(relay.idsOf('a'), ['a0', 'a1'])
     t.strictSame(relay.idsOf('b'), ['b0'])
     t.strictSame(await sqlite.pendingByRelay(), {})
-    t.equal(calls.get('head'), 2, 'one head per lane, for its first message')
-    t.equal(calls.get('finishAndNext'), 4, 'one call per message')
+    t.equal(calls.get('claimRuns'), 2, 'one claim of both lanes with their runs, and one that finds nothing left')
+    t.equal(calls.get('readRun'), undefined, 'no read of a lane: the claim brought its run')
+    t.equal(calls.get('recordRun'), 4, 'one call per message')
     t.equal(calls.get('releaseLane'), undefined, 'no separate release of an emptied lane')
-    const [lane] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
+    const [lane] = await claimLanes(sqlite, { owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
     t.equal(lane, undefined, 'nothing is left to claim')
     await sqlite.accept(message('a3', 'a'), ['fake'])
-    const [again] = await sqlite.claimLanes({ owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
+    const [again] = await claimLanes(sqlite, { owner: 'other', now: T, limit: 10, leaseMs: 1000, relays: ['fake'] })
     t.equal(again?.conversationId, 'a', 'the lane was released: another owner can claim its next message')
   }
 )

@@ -38,18 +38,19 @@ t.test(
       // Far longer than the test may take: only a wake-up can deliver in time.
       pollIntervalMs: 60_000
     })
-    // The message is stored and announced after the dispatcher has looked for work and before it
-    // sleeps: the window in which a wake-up used to be lost.
-    const nextDueAt = store.nextDueAt.bind(store)
+    // The message is stored and announced after the dispatcher has looked for work (its claim,
+    // which also says when the next lane falls due) and before it sleeps: the window in which a
+    // wake-up used to be lost.
+    const claimRuns = store.claimRuns.bind(store)
     let first = true
-    store.nextDueAt = async (relays, now) => {
-      const due = await nextDueAt(relays, now)
+    store.claimRuns = async options => {
+      const claimed = await claimRuns(options)
       if (first) {
         first = false
         await store.accept(message('m1'), ['fake'])
         dispatcher.notify()
       }
-      return due
+      return claimed
     }
     dispatcher.start()
     t.teardown(async () => {

@@ -6,6 +6,7 @@ import plugin from '../../plugins/discord/index.js'
 import { ChannelType, FakeDiscord } from '../fakes/discord.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger, relayMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 type Flag = keyof typeof PermissionFlagsBits
 
@@ -54,7 +55,11 @@ async function usedBy(mode: 'thread' | 'forum' | 'channel'): Promise<Set<Flag>> 
     const state = memoryState()
     const flow = [{ content: '你好', branch: '1', componentName: 'User Input', audio: [] }]
     for (const type of ['ANSWER', 'QUESTION'] as const) {
-      const outcome = await relay.deliver(relayMessage({ type, text: 'Hi', flowOutput: flow }), deliveryContext(state))
+      const outcome = await deliverOne(
+        relay,
+        relayMessage({ type, text: 'Hi', flowOutput: flow }),
+        deliveryContext(state)
+      )
       if (outcome.status !== 'delivered') throw new Error(`${mode}: ${JSON.stringify(outcome)}`)
     }
     await relay.close?.()

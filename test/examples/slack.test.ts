@@ -8,6 +8,7 @@ import { until } from '../helpers/process.js'
 import { plausible } from './env.js'
 import { documentedPayload, postExample, startExample } from './harness.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 /** The scopes of the app manifest docs/slack.md tells users to paste. */
 function manifestScopes(): string[] {
@@ -64,9 +65,9 @@ t.test('each scope of the manifest is needed: without it the relay fails or warn
     // Reading a channel back (the *:history scopes) happens only after a post whose answer was lost.
     if (scope.endsWith(':history')) {
       fake.loseAnswers(1)
-      await relay.deliver(relayMessage(), deliveryContext(state))
+      await deliverOne(relay, relayMessage(), deliveryContext(state))
     }
-    const outcome = await relay.deliver(relayMessage(), deliveryContext(state))
+    const outcome = await deliverOne(relay, relayMessage(), deliveryContext(state))
     const noticed = ready !== 'ready' || logger.warnings().length > 0 || outcome.status !== 'delivered'
     t.ok(
       noticed,

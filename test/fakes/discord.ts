@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import type { RelayMessage } from '../../src/message.js'
 import type { ConversationState, DeliveryOutcome, Relay } from '../../src/relays/types.js'
 import { deliveryContext } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 /**
  * A fake Discord API v10 on loopback for the real @discordjs/rest client (its `api` option set
@@ -1252,7 +1253,7 @@ export async function deliverAsCore(
 ): Promise<{ outcome: DeliveryOutcome; outcomes: DeliveryOutcome[] }> {
   const outcomes: DeliveryOutcome[] = []
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const outcome = await relay.deliver(message, deliveryContext(state, { attempt }))
+    const outcome = await deliverOne(relay, message, deliveryContext(state, { attempt }))
     outcomes.push(outcome)
     if (outcome.status !== 'retry') return { outcome, outcomes }
     await new Promise(resolve => setTimeout(resolve, Math.min(outcome.retryAfterMs ?? 0, 500)))

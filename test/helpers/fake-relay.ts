@@ -1,10 +1,10 @@
 import type { RelayMessage } from '../../src/message.js'
-import type { DeliveryContext, DeliveryOutcome, Relay } from '../../src/relays/types.js'
+import type { DeliveryContext, DeliveryOutcome, SingleRelay } from '../../src/relays/types.js'
 
 export type Script = (message: RelayMessage, context: DeliveryContext) => DeliveryOutcome | Promise<DeliveryOutcome>
 
 /** A relay that records what it was given and answers as its script says (delivered by default). */
-export class FakeRelay implements Relay {
+export class FakeRelay implements SingleRelay {
   readonly delivered: RelayMessage[] = []
   readonly attempts: { message: RelayMessage; attempt: number }[] = []
   constructor(public script: Script = () => ({ status: 'delivered' })) {}

@@ -10,6 +10,7 @@ import { FakeSlack, fakeChannel, fakeToken, relayMessage, type PostedMessage } f
 import { memoryState } from '../helpers/memory-state.js'
 import { decodeReferences } from '../../src/markdown/parse.js'
 import { deliveryContext, recordingLogger, relayMessage as discordMessage } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 /*
  * The gallery: realistic answers (English, Chinese, Japanese, mixed; code, tables, lists, links,
@@ -118,7 +119,7 @@ for (const answer of answers) {
       { name: 'slack.gallery', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
     const before = slack.messages.length
-    const outcome = await slackRelay.deliver(relayMessage({ text: answer.text }), deliveryContext(memoryState()))
+    const outcome = await deliverOne(slackRelay, relayMessage({ text: answer.text }), deliveryContext(memoryState()))
     t.equal(outcome.status, 'delivered', 'Slack accepted every post')
     const posts = slack.messages.slice(before).filter(m => m.thread_ts)
     const slackText = posts
@@ -134,7 +135,11 @@ for (const answer of answers) {
       { token: discord.token, channel: channel.id, mode: 'channel', apiUrl: discord.api },
       { name: 'discord.gallery', logger: recordingLogger(), configDir: '.', clock: systemClock }
     )
-    const delivered = await discordRelay.deliver(discordMessage({ text: answer.text }), deliveryContext(memoryState()))
+    const delivered = await deliverOne(
+      discordRelay,
+      discordMessage({ text: answer.text }),
+      deliveryContext(memoryState())
+    )
     t.equal(delivered.status, 'delivered', 'Discord accepted every post')
     const contents = discord.messagesIn(channel.id).map(m => m.content ?? '')
     t.ok(

@@ -1,13 +1,13 @@
 import t from 'tap'
 import { ManualClock } from '../helpers/clock.js'
 import type { RelayMessage } from '../../src/message.js'
-import type { DeliveryContext, DeliveryOutcome, Relay } from '../../src/relays/types.js'
+import type { DeliveryContext, DeliveryOutcome, Relay, SingleRelay } from '../../src/relays/types.js'
 import { FakeRelay } from '../helpers/fake-relay.js'
 import { post, seed, testApp } from '../helpers/app.js'
 import { scrape } from './samples.js'
 
 /** A relay that knows its channels: it remembers the oldest message waiting for each until it is posted. */
-class ChannelRelay implements Relay {
+class ChannelRelay implements SingleRelay {
   readonly waiting = new Map<string, number>()
   up = false
   async deliver(message: RelayMessage, _context: DeliveryContext): Promise<DeliveryOutcome> {

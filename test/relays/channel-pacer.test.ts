@@ -188,28 +188,33 @@ t.test('waiting() counts the posts in line for a channel', async t => {
   t.equal(pacer.waiting('C1'), 0)
 })
 
-t.test("a slot reserved ahead of a post is that post's, and one no post used goes back", async t => {
+t.test("a turn taken ahead of a post is that post's, and one no post used goes back", async t => {
   const clock = new ManualClock()
   const pacer = new ChannelPacer(clock, 1000, 1)
-  await pacer.reserve('C1', undefined, { key: 'a' })
-  const reservedAt = clock.now()
-  await pacer.slot('C1', undefined, { key: 'a' })
-  t.equal(clock.now(), reservedAt, 'the post goes at once, on the slot its awaitTurn took')
-  await pacer.slot('C1', undefined, { key: 'a' })
-  t.equal(clock.now() - reservedAt, 1000, 'the next one waits its turn: the kept slot was used once')
+  const turn = await pacer.turn('C1', undefined, { key: 'a' })
+  const takenAt = clock.now()
+  const first = turn.use('C1')
+  t.ok(first, 'the post goes at once, on the slot its turn took')
+  first?.()
+  t.equal(turn.use('C1'), undefined, 'the turn serves one post only')
+  await pacer.take('C1', undefined, { key: 'a' })
+  t.equal(clock.now() - takenAt, 1000, 'the next one waits its turn: the turn was used once')
+  turn.release()
 
-  // Kept for one channel, asked for another (the conversation moved): a new slot there, and the
-  // kept one is not handed to anyone.
-  await pacer.reserve('C2', undefined, { key: 'b' })
+  // Taken for one channel, asked for another (the conversation moved): a new slot there, and the
+  // turn's slot is not handed to anyone.
+  const moved = await pacer.turn('C2', undefined, { key: 'b' })
   const before = clock.now()
-  await pacer.slot('C3', undefined, { key: 'b' })
+  t.equal(moved.use('C3'), undefined, 'a turn for C2 does not serve C3')
+  await pacer.take('C3', undefined, { key: 'b' })
   t.equal(clock.now(), before, 'C3 had its burst free')
-  await pacer.slot('C3', undefined, { key: 'b' })
-  t.equal(clock.now() - before, 1000, 'and the kept C2 slot did not serve C3')
+  await pacer.take('C3', undefined, { key: 'b' })
+  t.equal(clock.now() - before, 1000, 'and the C2 slot did not serve C3')
 
-  await pacer.reserve('C4', undefined, { key: 'c' })
-  pacer.release('c')
+  const unused = await pacer.turn('C4', undefined, { key: 'c' })
+  unused.release()
+  unused.release()
   const released = clock.now()
-  await pacer.slot('C4', undefined, { key: 'c' })
-  t.equal(clock.now() - released, 1000, 'a released slot is spent, not handed to the next post')
+  await pacer.take('C4', undefined, { key: 'c' })
+  t.equal(clock.now() - released, 1000, 'a released turn is spent, not handed to the next post')
 })

@@ -34,7 +34,8 @@ const always = [
 const outcomes = (kinds: string[]) => kinds.map(kind => `answers ${kind} when the platform says so, and goes on after`)
 const rest = [
   'gives up when the signal aborts',
-  'deliverBatch, when it has it, keeps to its limits and delivers a prefix in order',
+  'a run of several, when it takes them, keeps to its limits and delivers a prefix in order',
+  'a turn, when it takes turns, goes to the run that follows and is given back',
   'close, when it has it, resolves'
 ]
 
@@ -154,18 +155,18 @@ t.test('a relay that breaks the contract fails the checks it breaks', async t =>
   const checks = await checkRelayContract(
     {
       create: () => ({
-        // Shows messages newest first, ignores failures, and never gives up on an aborted delivery.
-        async deliver(message, context) {
+        // Shows messages newest first, ignores failures, never gives up on an aborted delivery,
+        // and says it takes runs of none.
+        async deliverRun([message], context) {
           if (failing) {
             failing = false
-            return { status: 'delivered', posted: { big: 'x'.repeat(5000) } }
+            return { delivered: [{ big: 'x'.repeat(5000) }] }
           }
           if (context.signal.aborted) return new Promise(() => {})
-          shown.unshift(message.text ?? '')
-          return { status: 'delivered' }
+          shown.unshift(message?.text ?? '')
+          return { delivered: [undefined] }
         },
-        deliverBatch: async () => ({ delivered: [] }),
-        batchLimits: { maxMessages: 1 }
+        runLimits: { maxMessages: 0 }
       }),
       received: () => shown,
       failNext: {
@@ -182,7 +183,7 @@ t.test('a relay that breaks the contract fails the checks it breaks', async t =>
     'keeps what it must remember in its state, through a restart': /after a restart/,
     'answers failed when the platform says so, and goes on after': /expected failed, got .*delivered/,
     'gives up when the signal aborts': /did not settle within 500 ms/,
-    'deliverBatch, when it has it, keeps to its limits and delivers a prefix in order': /maxMessages is 1/
+    'a run of several, when it takes them, keeps to its limits and delivers a prefix in order': /maxMessages is 0/
   })
   t.equal(Object.keys(failed).length, 5, 'and passes the others')
 })

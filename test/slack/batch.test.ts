@@ -4,7 +4,8 @@ import plugin from '../../plugins/slack/index.js'
 import type { SlackOptions } from '../../plugins/slack/options.js'
 import { createSlackRelay } from '../../plugins/slack/relay.js'
 import type { RelayMessage } from '../../src/message.js'
-import type { BatchOutcome, ConversationState, Relay } from '../../src/relays/types.js'
+import type { ConversationState, Relay, RunOutcome } from '../../src/relays/types.js'
+import { asRunRelay } from '../../src/relays/run-adapter.js'
 import {
   FakeSlack,
   fakeChannel,
@@ -30,12 +31,12 @@ async function setup(t: Teardown, options: Partial<SlackOptions> = {}, fakeOptio
 }
 
 /** Offers the backlog again and again, as the dispatcher does, until every message is delivered. */
-async function drain(relay: Relay, messages: RelayMessage[], state: ConversationState): Promise<BatchOutcome[]> {
-  const outcomes: BatchOutcome[] = []
+async function drain(relay: Relay, messages: RelayMessage[], state: ConversationState): Promise<RunOutcome[]> {
+  const outcomes: RunOutcome[] = []
   let rest = messages
   while (rest.length > 0) {
-    const offered = rest.slice(0, relay.batchLimits?.maxMessages)
-    const outcome = await (relay.deliverBatch as NonNullable<Relay['deliverBatch']>)(offered, deliveryContext(state))
+    const offered = rest.slice(0, asRunRelay(relay).runLimits.maxMessages)
+    const outcome = await asRunRelay(relay).deliverRun(offered, deliveryContext(state))
     outcomes.push(outcome)
     if (outcome.next) throw new Error(`not delivered: ${JSON.stringify(outcome.next)}`)
     if (outcome.delivered.length === 0) throw new Error('nothing delivered and no reason given')
@@ -54,7 +55,7 @@ const replies = (fake: FakeSlack) => fake.messages.filter(m => m.thread_ts)
 
 t.test('a backlog of three turns goes out in one post, each turn with its speaker and time', async t => {
   const { fake, relay } = await setup(t)
-  t.ok(relay.deliverBatch && relay.batchLimits, 'the Slack relay opts in')
+  t.ok(asRunRelay(relay).runLimits.maxMessages > 1, 'the Slack relay takes runs of several')
   const at = Date.UTC(2026, 11, 2, 9, 30, 5)
   const messages = [
     relayMessage({ type: 'QUESTION', text: 'How much is the **Pro** plan?', createdAt: at }),
@@ -62,7 +63,7 @@ t.test('a backlog of three turns goes out in one post, each turn with its speake
     relayMessage({ type: 'QUESTION', text: 'And <!channel> the team plan?', createdAt: at + 9000 })
   ]
   const state = memoryState()
-  const outcome = await relay.deliverBatch!(messages, deliveryContext(state))
+  const outcome = await asRunRelay(relay).deliverRun(messages, deliveryContext(state))
   t.equal(outcome.delivered.length, 3, 'all three delivered')
   t.notOk(outcome.next)
   const posts = replies(fake)
@@ -99,7 +100,10 @@ t.test('a backlog of three turns goes out in one post, each turn with its speake
 
 t.test('a single pending message is posted as deliver posts it', async t => {
   const { fake, relay } = await setup(t)
-  const outcome = await relay.deliverBatch!([relayMessage({ text: 'Only one' })], deliveryContext(memoryState()))
+  const outcome = await asRunRelay(relay).deliverRun(
+    [relayMessage({ text: 'Only one' })],
+    deliveryContext(memoryState())
+  )
   t.equal(outcome.delivered.length, 1)
   const [post] = replies(fake)
   t.equal(post?.text, 'Bot: Only one')
@@ -113,8 +117,11 @@ t.test('with customize, a post of one speaker goes under that speaker, a mixed o
     answer: { name: 'Ava', iconUrl: 'https://example.com/ava.png' }
   })
   const state = memoryState()
-  await relay.deliverBatch!([relayMessage({ text: 'one' }), relayMessage({ text: 'two' })], deliveryContext(state))
-  await relay.deliverBatch!(
+  await asRunRelay(relay).deliverRun(
+    [relayMessage({ text: 'one' }), relayMessage({ text: 'two' })],
+    deliveryContext(state)
+  )
+  await asRunRelay(relay).deliverRun(
     [relayMessage({ type: 'QUESTION', text: 'three' }), relayMessage({ text: 'four' })],
     deliveryContext(state)
   )
@@ -163,7 +170,10 @@ t.test('many messages: several posts within 50 blocks and the markdown size, in 
 t.test('a message that needs several posts goes alone, and only it is reported', async t => {
   const { fake, relay } = await setup(t)
   const big = relayMessage({ text: Array.from({ length: 60 }, (_, i) => `para ${i} ${'x'.repeat(400)}`).join('\n\n') })
-  const outcome = await relay.deliverBatch!([big, relayMessage({ text: 'after' })], deliveryContext(memoryState()))
+  const outcome = await asRunRelay(relay).deliverRun(
+    [big, relayMessage({ text: 'after' })],
+    deliveryContext(memoryState())
+  )
   t.equal(outcome.delivered.length, 1, 'the head alone')
   const posted = outcome.delivered[0] as { ts: string[]; parts: number }
   t.ok(posted.parts >= 3)
@@ -189,9 +199,9 @@ t.test('two tables never share a post: Slack takes one, at the end', async t => 
 t.test('a 429 on the combined post reports nothing delivered and says when to come back', async t => {
   const { fake, relay } = await setup(t)
   const state = memoryState()
-  await relay.deliverBatch!([relayMessage({ text: 'opens the thread' })], deliveryContext(state))
+  await asRunRelay(relay).deliverRun([relayMessage({ text: 'opens the thread' })], deliveryContext(state))
   fake.rateLimitNext(1, 7)
-  const outcome = await relay.deliverBatch!(
+  const outcome = await asRunRelay(relay).deliverRun(
     [relayMessage({ text: 'a' }), relayMessage({ text: 'b' })],
     deliveryContext(state)
   )
@@ -203,15 +213,15 @@ t.test('a 429 on the combined post reports nothing delivered and says when to co
 t.test('a split message cut off after its first part resumes with the rest, and reports it only then', async t => {
   const { fake, relay } = await setup(t)
   const state = memoryState()
-  await relay.deliverBatch!([relayMessage({ text: 'opens the thread' })], deliveryContext(state))
+  await asRunRelay(relay).deliverRun([relayMessage({ text: 'opens the thread' })], deliveryContext(state))
   let replyCalls = 0
   fake.on('chat.postMessage', () => (++replyCalls === 2 ? { status: 500, body: 'down' } : undefined))
   const big = relayMessage({ text: Array.from({ length: 60 }, (_, i) => `para ${i} ${'x'.repeat(400)}`).join('\n\n') })
-  const first = await relay.deliverBatch!([big, relayMessage({ text: 'next' })], deliveryContext(state))
+  const first = await asRunRelay(relay).deliverRun([big, relayMessage({ text: 'next' })], deliveryContext(state))
   t.same(first.delivered, [], 'a part went, but the message is not delivered')
   t.equal(first.next?.status, 'retry')
   const before = replies(fake).length
-  const again = await relay.deliverBatch!([big, relayMessage({ text: 'next' })], deliveryContext(state))
+  const again = await asRunRelay(relay).deliverRun([big, relayMessage({ text: 'next' })], deliveryContext(state))
   t.equal(again.delivered.length, 1)
   const posted = again.delivered[0] as { ts: string[]; parts: number }
   t.equal(replies(fake).length - before, posted.parts - 1, 'the part already posted is not posted again')
@@ -243,7 +253,7 @@ t.test("fairness: a new conversation's first post goes before another's long bac
     [...offered.keys()].map(async id => {
       const state = memoryState()
       while ((offered.get(id) as RelayMessage[]).length > 0) {
-        const outcome = await relay.deliverBatch!(offered.get(id)!, deliveryContext(state))
+        const outcome = await asRunRelay(relay).deliverRun(offered.get(id)!, deliveryContext(state))
         if (outcome.next) throw new Error(JSON.stringify(outcome.next))
         offered.set(id, offered.get(id)!.slice(outcome.delivered.length))
       }
@@ -251,7 +261,7 @@ t.test("fairness: a new conversation's first post goes before another's long bac
   )
   while (fake.messages.length < 6) await new Promise(resolve => setTimeout(resolve, 2))
   const postedBefore = fake.messages.length
-  const newcomer = relay.deliverBatch!(
+  const newcomer = asRunRelay(relay).deliverRun(
     [
       relayMessage({ conversationId: 'B', text: 'Hello, I am new' }),
       relayMessage({ conversationId: 'B', text: 'Anyone?' })

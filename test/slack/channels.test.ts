@@ -10,6 +10,7 @@ import type { ConversationStateStore } from '../../src/store/types.js'
 import { FakeSlack, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
 import { postgresOrSkip } from '../helpers/postgres.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const channels = ['C0000001', 'C0000002', 'C0000003']
 let relayName = 'slack.multi'
@@ -44,7 +45,7 @@ async function instance(fake: FakeSlack, options: object = {}): Promise<Relay> {
 
 async function send(relay: Relay, store: ConversationStateStore, conversationId: string, text: string) {
   const state = conversationState(store, relayName, 'default', conversationId)
-  const outcome = await relay.deliver(relayMessage({ conversationId, text }), deliveryContext(state))
+  const outcome = await deliverOne(relay, relayMessage({ conversationId, text }), deliveryContext(state))
   if (outcome.status !== 'delivered') throw new Error(`not delivered: ${JSON.stringify(outcome)}`)
   return outcome.posted as { channel: string; threadTs: string }
 }

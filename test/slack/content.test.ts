@@ -6,6 +6,7 @@ import type { RelayMessage } from '../../src/message.js'
 import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown, type PostedMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
@@ -21,7 +22,7 @@ async function relayed(
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 }, ...options },
     { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
-  const outcome = await relay.deliver(relayMessage(message), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage(message), deliveryContext(memoryState()))
   if (outcome.status !== 'delivered') throw new Error(`not delivered: ${JSON.stringify(outcome)}`)
   return fake.messages.filter(m => m.thread_ts)
 }
@@ -78,7 +79,7 @@ t.test('an empty message posts nothing and starts no thread', async t => {
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl },
     { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
-  const outcome = await relay.deliver(relayMessage({ text: '  ', flowOutput: [] }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: '  ', flowOutput: [] }), deliveryContext(memoryState()))
   t.same(outcome, { status: 'delivered', posted: { channel: fakeChannel, parts: 0 } })
   t.equal(fake.messages.length, 0)
 })

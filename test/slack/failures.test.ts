@@ -13,6 +13,7 @@ import {
 } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
@@ -33,14 +34,14 @@ t.test('a 5xx asks for a retry, and the retry posts once', async t => {
   const message = relayMessage({ text: 'survives a 502' })
   fake.failNext(1, 502)
   t.same(
-    await relay.deliver(message, deliveryContext(state)),
+    await deliverOne(relay, message, deliveryContext(state)),
     {
       status: 'retry',
       error: `Slack answered HTTP 502 at ${fake.apiUrl}`
     },
     'no retryAfterMs: the core picks its backoff'
   )
-  t.equal((await relay.deliver(message, deliveryContext(state))).status, 'delivered')
+  t.equal((await deliverOne(relay, message, deliveryContext(state))).status, 'delivered')
   t.equal(fake.parents().length, 1)
   t.same(fake.replies(fake.parents()[0]!.ts).map(shownMarkdown), ['survives a 502'])
 })
@@ -50,15 +51,15 @@ t.test('a dropped connection asks for a retry', async t => {
   const state = memoryState()
   let drop = true
   fake.on('chat.postMessage', () => (drop ? ((drop = false), { destroy: true }) : undefined))
-  const outcome = await relay.deliver(relayMessage(), deliveryContext(state))
+  const outcome = await deliverOne(relay, relayMessage(), deliveryContext(state))
   t.match(outcome, { status: 'retry', error: /could not reach Slack/ })
-  t.equal((await relay.deliver(relayMessage(), deliveryContext(state))).status, 'delivered')
+  t.equal((await deliverOne(relay, relayMessage(), deliveryContext(state))).status, 'delivered')
 })
 
 t.test("Slack's own hiccups (internal_error) ask for a retry", async t => {
   const { fake, relay } = await setup(t)
   fake.on('chat.postMessage', () => ({ body: { ok: false, error: 'internal_error' } }))
-  t.match(await relay.deliver(relayMessage(), deliveryContext(memoryState())), {
+  t.match(await deliverOne(relay, relayMessage(), deliveryContext(memoryState())), {
     status: 'retry',
     error: /internal_error/
   })
@@ -72,9 +73,9 @@ t.test('under 30% random 5xx, retried messages all arrive once and in order', as
   const texts = Array.from({ length: 12 }, (_, i) => `message ${i}`)
   for (const text of texts) {
     const message = relayMessage({ conversationId: 'chaos', text })
-    let outcome = await relay.deliver(message, deliveryContext(state))
+    let outcome = await deliverOne(relay, message, deliveryContext(state))
     for (let attempt = 2; outcome.status === 'retry' && attempt < 30; attempt++) {
-      outcome = await relay.deliver(message, { ...deliveryContext(state), attempt })
+      outcome = await deliverOne(relay, message, { ...deliveryContext(state), attempt })
     }
     t.equal(outcome.status, 'delivered', text)
   }
@@ -112,7 +113,7 @@ for (const [code, fakeOptions, options, reason] of permanent) {
   t.test(`${code} fails the delivery with what to do, logged once`, async t => {
     const { logger, relay } = await setup(t, fakeOptions, options)
     for (let i = 0; i < 3; i++) {
-      const outcome = await relay.deliver(relayMessage({ conversationId: `c${i}` }), deliveryContext(memoryState()))
+      const outcome = await deliverOne(relay, relayMessage({ conversationId: `c${i}` }), deliveryContext(memoryState()))
       t.equal(outcome.status, 'failed', `message ${i} failed`)
       t.match(outcome.status === 'failed' && outcome.error, reason)
       t.match(outcome.status === 'failed' && outcome.error, `(Slack error ${code})`)
@@ -145,7 +146,7 @@ const credentials: [string, FakeSlackOptions, Partial<SlackOptions>, RegExp][] =
 for (const [code, fakeOptions, options, reason] of credentials) {
   t.test(`${code} holds the delivery with what to do, and leaves the saying to the core`, async t => {
     const { logger, relay } = await setup(t, fakeOptions, options)
-    const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState()))
+    const outcome = await deliverOne(relay, relayMessage(), deliveryContext(memoryState()))
     t.equal(outcome.status, 'held')
     t.match(outcome.status === 'held' && outcome.error, reason)
     t.match(outcome.status === 'held' && outcome.error, `(Slack error ${code})`)
@@ -156,7 +157,7 @@ for (const [code, fakeOptions, options, reason] of credentials) {
 t.test('each distinct error is logged once, and again after it was fixed and came back', async t => {
   const { fake, logger, relay } = await setup(t)
   const send = () =>
-    relay.deliver(relayMessage({ conversationId: String(Math.random()) }), deliveryContext(memoryState()))
+    deliverOne(relay, relayMessage({ conversationId: String(Math.random()) }), deliveryContext(memoryState()))
   fake.channels[fakeChannel] = { archived: true }
   await send()
   await send()
@@ -179,14 +180,14 @@ t.test('a rejected message is failed as a relay bug, not retried forever', async
   fake.on('chat.postMessage', () => ({
     body: { ok: false, error: 'invalid_blocks', response_metadata: { messages: ['[ERROR] bad'] } }
   }))
-  const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage(), deliveryContext(memoryState()))
   t.match(outcome, { status: 'failed', error: /invalid_blocks \(\[ERROR\] bad\): a bug in the Slack relay/ })
 })
 
 t.test('an unexpected answer throws, keeping the cause', async t => {
   const { fake, relay } = await setup(t)
   fake.on('chat.postMessage', () => ({ body: { ok: true } }))
-  const error = await relay.deliver(relayMessage(), deliveryContext(memoryState())).then(
+  const error = await deliverOne(relay, relayMessage(), deliveryContext(memoryState())).then(
     () => undefined,
     (e: unknown) => e
   )
@@ -199,7 +200,7 @@ t.test('an aborted delivery posts nothing and asks for a retry', async t => {
   const { fake, relay } = await setup(t)
   const abort = new AbortController()
   abort.abort()
-  const outcome = await relay.deliver(relayMessage(), deliveryContext(memoryState(), { signal: abort.signal }))
+  const outcome = await deliverOne(relay, relayMessage(), deliveryContext(memoryState(), { signal: abort.signal }))
   t.match(outcome, { status: 'retry', error: /aborted/ })
   t.equal(fake.messages.length, 0)
 })
@@ -207,7 +208,7 @@ t.test('an aborted delivery posts nothing and asks for a retry', async t => {
 t.test('a closed relay posts nothing', async t => {
   const { fake, relay } = await setup(t)
   await relay.close?.()
-  t.equal((await relay.deliver(relayMessage(), deliveryContext(memoryState()))).status, 'retry')
+  t.equal((await deliverOne(relay, relayMessage(), deliveryContext(memoryState()))).status, 'retry')
   t.equal(fake.messages.length, 0)
 })
 
@@ -217,6 +218,6 @@ t.test('customize without chat:write.customize still posts (Slack ignores the na
     { tokens: { [fakeToken]: { scopes: allScopes.filter(s => s !== 'chat:write.customize') } } },
     { customize: true }
   )
-  t.equal((await relay.deliver(relayMessage(), deliveryContext(memoryState()))).status, 'delivered')
+  t.equal((await deliverOne(relay, relayMessage(), deliveryContext(memoryState()))).status, 'delivered')
   t.equal(fake.messages.at(-1)?.username, undefined)
 })

@@ -6,6 +6,7 @@ import type { SlackOptions } from '../../plugins/slack/options.js'
 import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 /** A long LLM answer: headings, lists, links, bold, and code blocks, one longer than a whole part. */
 function longAnswer(): string {
@@ -59,7 +60,7 @@ async function deliverLongAnswer(t: Teardown, options: Partial<SlackOptions>) {
     { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const answer = longAnswer()
-  const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: answer }), deliveryContext(memoryState()))
   const replies = fake.replies(fake.parents()[0]?.ts ?? '')
   return { answer, outcome, replies, parts: replies.map(shownMarkdown) }
 }

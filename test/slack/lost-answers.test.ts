@@ -7,6 +7,7 @@ import type { Relay } from '../../src/relays/types.js'
 import { allScopes, FakeSlack, fakeChannel, fakeToken, relayMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { asRunRelay, deliverOne } from '../../src/relays/run-adapter.js'
 
 /*
  * A post that reached Slack but whose answer did not reach the relay (the process died, the
@@ -25,7 +26,7 @@ async function setup(t: Test, options: Partial<SlackOptions> = {}, scopes = allS
     { name: 'slack.test', logger, configDir: '.', clock: systemClock }
   )
   const state = memoryState()
-  const run = (messages: RelayMessage[]) => relay.deliverBatch!(messages, deliveryContext(state, { logger }))
+  const run = (messages: RelayMessage[]) => asRunRelay(relay).deliverRun(messages, deliveryContext(state, { logger }))
   return { fake, logger, relay, state, run }
 }
 

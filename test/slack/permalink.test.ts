@@ -5,6 +5,7 @@ import { slackPermalink } from '../../plugins/slack/permalink.js'
 import { FakeSlack, fakeChannel, fakeToken, relayMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 t.test('each delivery records a link to its first post, with no call per post', async t => {
   const fake = await FakeSlack.start({ rateLimit: false })
@@ -16,7 +17,7 @@ t.test('each delivery records a link to its first post, with no call per post', 
   const state = memoryState()
   const links: string[] = []
   for (const text of ['first', 'second', 'third']) {
-    const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(state))
+    const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(state))
     t.equal(outcome.status, 'delivered')
     const posted = outcome.status === 'delivered' ? (outcome.posted as { link?: string; ts: string[] }) : undefined
     const reply = fake.messages.find(m => m.text?.includes(text))!

@@ -7,6 +7,7 @@ import { createSlackRelay } from '../../plugins/slack/relay.js'
 import { slackEpoch, FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 type Teardown = Pick<typeof t, 'teardown'>
 
@@ -39,7 +40,7 @@ t.test('a 429 comes back as retry with Retry-After, and a later attempt posts on
       ? { status: 429, headers: { 'retry-after': '2' }, body: { ok: false, error: 'ratelimited' } }
       : undefined
   )
-  const first = await relay.deliver(message, deliveryContext(state))
+  const first = await deliverOne(relay, message, deliveryContext(state))
   t.same(first, {
     status: 'retry',
     error: `Slack rate limit on channel ${fakeChannel}: retry after 2 s`,
@@ -47,13 +48,13 @@ t.test('a 429 comes back as retry with Retry-After, and a later attempt posts on
   })
 
   const calls = fake.callsOf('chat.postMessage').length
-  const early = await relay.deliver(message, deliveryContext(state))
+  const early = await deliverOne(relay, message, deliveryContext(state))
   t.equal(early.status, 'retry', 'too early: still held')
   t.ok(early.status === 'retry' && early.retryAfterMs! > 0 && early.retryAfterMs! <= 2000, 'with the time left')
   t.equal(fake.callsOf('chat.postMessage').length, calls, 'and without calling Slack')
 
   clock.advance(2000)
-  const later = await relay.deliver(message, deliveryContext(state))
+  const later = await deliverOne(relay, message, deliveryContext(state))
   t.equal(later.status, 'delivered')
   t.equal(fake.parents().length, 1, 'one thread')
   t.same(fake.replies(fake.parents()[0]!.ts).map(shownMarkdown), ['Hello after the limit'], 'posted exactly once')
@@ -65,9 +66,9 @@ t.test('a 429 on the parent is retried too, without a second parent', async t =>
   const state = memoryState()
   const message = relayMessage({ text: 'x' })
   fake.rateLimitNext(1, 1)
-  t.match(await relay.deliver(message, deliveryContext(state)), { status: 'retry', retryAfterMs: 1000 })
+  t.match(await deliverOne(relay, message, deliveryContext(state)), { status: 'retry', retryAfterMs: 1000 })
   clock.advance(1000)
-  t.equal((await relay.deliver(message, deliveryContext(state))).status, 'delivered')
+  t.equal((await deliverOne(relay, message, deliveryContext(state))).status, 'delivered')
   t.equal(fake.parents().length, 1)
   t.equal(fake.messages.length, 2)
 })
@@ -77,9 +78,9 @@ t.test('a held channel holds neither other channels nor other relays', async t =
   const first = relayFor()
   const second = relayFor({ channel: 'C0SECOND' })
   fake.rateLimitNext(1, 30)
-  t.equal((await first.deliver(relayMessage(), deliveryContext(memoryState()))).status, 'retry')
+  t.equal((await deliverOne(first, relayMessage(), deliveryContext(memoryState()))).status, 'retry')
   const started = Date.now()
-  t.equal((await second.deliver(relayMessage(), deliveryContext(memoryState()))).status, 'delivered')
+  t.equal((await deliverOne(second, relayMessage(), deliveryContext(memoryState()))).status, 'delivered')
   t.ok(Date.now() - started < 500, 'at once')
 })
 
@@ -89,7 +90,7 @@ t.test('the pacer keeps a burst of posts under the channel limit', async t => {
   const relay = relayFor({ maxPartLength: 1000, pace: { intervalMs: 1000, burst: 1 } })
   const text = Array.from({ length: 4 }, (_, i) => `Part ${i} ` + 'word '.repeat(180).trim()).join('\n\n')
   const start = clock.now()
-  const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
   t.same(
     fake.callsOf('chat.postMessage').map(c => c.status),
@@ -104,7 +105,7 @@ t.test('without pacing the same burst meets the limit (the pacer is what keeps i
   fake.rateLimit = { intervalMs: 1000, burst: 1 }
   const relay = relayFor({ maxPartLength: 1000, pace: { intervalMs: 0, burst: 1 } })
   const text = Array.from({ length: 4 }, (_, i) => `Part ${i} ` + 'word '.repeat(180).trim()).join('\n\n')
-  const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(memoryState()))
   t.match(outcome, { status: 'retry', retryAfterMs: 1000 })
 })
 
@@ -125,7 +126,7 @@ t.test('real time: pacing with short windows, through the default export', async
   const text = Array.from({ length: 3 }, (_, i) => `Part ${i} ` + 'word '.repeat(180).trim()).join('\n\n')
   await relay.ready?.()
   const started = Date.now()
-  t.equal((await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))).status, 'delivered')
+  t.equal((await deliverOne(relay, relayMessage({ text }), deliveryContext(memoryState()))).status, 'delivered')
   t.ok(Date.now() - started >= 110, 'paced: about 40 ms between posts')
   t.ok(
     fake.callsOf('chat.postMessage').every(c => c.status === 200),

@@ -4,6 +4,7 @@ import plugin from '../../plugins/slack/index.js'
 import { checkMessage, FakeSlack, fakeChannel, fakeToken, relayMessage, slackLimits } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 const cell = (text: string) => ({ type: 'raw_text', text })
 const table = (rows: number, cells: number, extra: Record<string, unknown> = {}) => ({
@@ -53,7 +54,7 @@ t.test('tables reach Slack as table blocks, one per message, the text after a ta
     { token: fakeToken, channel: fakeChannel, apiUrl: fake.apiUrl, pace: { intervalMs: 0, burst: 1 } },
     { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
-  const outcome = await relay.deliver(relayMessage({ text: answer }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text: answer }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered', 'the strict fake accepted every post')
   const replies = fake.messages.filter(m => m.thread_ts)
   t.equal(replies.length, 2, 'two tables: the post ends after the first, the second post holds the rest')
@@ -102,7 +103,7 @@ t.test('a table too big for a table block is a monospace table, aligned for CJK'
   )
   const rows = Array.from({ length: 120 }, (_, i) => `| ${i} | 第${i}行 |`)
   const text = ['| # | 名称 |', '|--:|---|', ...rows].join('\n')
-  const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
   const markdown = fake.messages.filter(m => m.thread_ts).flatMap(m => m.blocks!.filter(b => b.type === 'markdown'))
   t.equal(markdown.length, 1)
@@ -119,7 +120,7 @@ t.test('a short answer with one table is one post, and the fake checks rich_text
     { name: 'slack.test', logger: recordingLogger(), configDir: '.', clock: systemClock }
   )
   const text = 'Plans:\n\n| Plan | Note |\n|---|---|\n| Pro | `fast` and ~~old~~ *new* |\n\nAsk me anything.'
-  const outcome = await relay.deliver(relayMessage({ text }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ text }), deliveryContext(memoryState()))
   t.equal(outcome.status, 'delivered')
   const replies = fake.messages.filter(m => m.thread_ts)
   t.equal(replies.length, 1, 'one post')

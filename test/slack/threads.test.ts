@@ -6,6 +6,7 @@ import type { ConversationState } from '../../src/relays/types.js'
 import { FakeSlack, fakeChannel, fakeToken, relayMessage, shownMarkdown } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
+import { deliverOne } from '../../src/relays/run-adapter.js'
 
 // Fast pacing for tests; the fake allows a little more than the relay asks for.
 const pace = { intervalMs: 2, burst: 5 }
@@ -39,7 +40,7 @@ t.test('each conversation gets its own thread, messages interleaved', async t =>
   const order = ['a', 'b', 'a', 'c', 'b', 'a', 'c', 'c', 'b']
   for (const [i, conversationId] of order.entries()) {
     const message = relayMessage({ conversationId, text: `${conversationId} says ${i}` })
-    const outcome = await relay.deliver(message, deliveryContext(stateOf(conversationId, store)))
+    const outcome = await deliverOne(relay, message, deliveryContext(stateOf(conversationId, store)))
     t.equal(outcome.status, 'delivered', `message ${i} delivered`)
   }
   const parents = fake.parents()
@@ -57,10 +58,11 @@ t.test('each conversation gets its own thread, messages interleaved', async t =>
 t.test('a restart keeps the threads (new relay, same state)', async t => {
   const { fake, relay, create } = await setup(t)
   const store = new Map<string, ConversationState>()
-  await relay.deliver(relayMessage({ conversationId: 'x', text: 'before' }), deliveryContext(stateOf('x', store)))
+  await deliverOne(relay, relayMessage({ conversationId: 'x', text: 'before' }), deliveryContext(stateOf('x', store)))
   await relay.close?.()
   const restarted = await create()
-  const outcome = await restarted.deliver(
+  const outcome = await deliverOne(
+    restarted,
     relayMessage({ conversationId: 'x', text: 'after' }),
     deliveryContext(stateOf('x', store))
   )
@@ -72,8 +74,8 @@ t.test('a restart keeps the threads (new relay, same state)', async t => {
 t.test('with threadStart "message", the first message is the parent', async t => {
   const { fake, relay } = await setup(t, { threadStart: 'message' })
   const state = memoryState()
-  await relay.deliver(relayMessage({ conversationId: 'm', text: 'first' }), deliveryContext(state))
-  await relay.deliver(relayMessage({ conversationId: 'm', text: 'second' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ conversationId: 'm', text: 'first' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ conversationId: 'm', text: 'second' }), deliveryContext(state))
   const [parent] = fake.parents()
   t.equal(fake.parents().length, 1)
   t.equal(shownMarkdown(parent!), 'first')
@@ -88,10 +90,10 @@ t.test('a message cut off midway resumes after the parts already posted', async 
   let posts = 0
   fake.on('chat.postMessage', () => (++posts === 3 ? { status: 500, body: 'boom' } : undefined))
   const message = relayMessage({ conversationId: 'r', text })
-  const first = await relay.deliver(message, deliveryContext(state))
+  const first = await deliverOne(relay, message, deliveryContext(state))
   t.equal(first.status, 'retry', 'the failed part asks for a retry')
   t.equal(fake.messages.length, 2, 'parent and first part are on Slack')
-  const second = await relay.deliver(message, { ...deliveryContext(state), attempt: 2 })
+  const second = await deliverOne(relay, message, { ...deliveryContext(state), attempt: 2 })
   t.equal(second.status, 'delivered')
   const parts = fake.replies(fake.parents()[0]!.ts).map(shownMarkdown)
   t.same(
@@ -108,10 +110,10 @@ t.test('a message cut off midway resumes after the parts already posted', async 
 t.test('a deleted parent: the message goes into a new thread', async t => {
   const { fake, relay } = await setup(t)
   const state = memoryState()
-  await relay.deliver(relayMessage({ conversationId: 'd', text: 'one' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ conversationId: 'd', text: 'one' }), deliveryContext(state))
   const old = fake.parents()[0]!
   fake.deleteMessage(fakeChannel, old.ts)
-  const outcome = await relay.deliver(relayMessage({ conversationId: 'd', text: 'two' }), deliveryContext(state))
+  const outcome = await deliverOne(relay, relayMessage({ conversationId: 'd', text: 'two' }), deliveryContext(state))
   t.equal(outcome.status, 'delivered')
   const parents = fake.parents()
   t.equal(parents.length, 1)
@@ -122,9 +124,9 @@ t.test('a deleted parent: the message goes into a new thread', async t => {
 t.test('a thread in another channel (the config changed) is not reused', async t => {
   const { fake, relay, create } = await setup(t)
   const state = memoryState()
-  await relay.deliver(relayMessage({ conversationId: 'k', text: 'here' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ conversationId: 'k', text: 'here' }), deliveryContext(state))
   const moved = await create({ channel: 'C0SECOND' })
-  const outcome = await moved.deliver(relayMessage({ conversationId: 'k', text: 'there' }), deliveryContext(state))
+  const outcome = await deliverOne(moved, relayMessage({ conversationId: 'k', text: 'there' }), deliveryContext(state))
   t.equal(outcome.status, 'delivered')
   const [parent] = fake.parents('C0SECOND')
   t.ok(parent, 'a parent in the new channel')
@@ -133,7 +135,7 @@ t.test('a thread in another channel (the config changed) is not reused', async t
 
 t.test('delivered reports what was posted', async t => {
   const { fake, relay } = await setup(t)
-  const outcome = await relay.deliver(relayMessage({ conversationId: 'p' }), deliveryContext(memoryState()))
+  const outcome = await deliverOne(relay, relayMessage({ conversationId: 'p' }), deliveryContext(memoryState()))
   const reply = fake.messages.at(-1)!
   t.same(outcome, {
     status: 'delivered',
@@ -151,13 +153,17 @@ t.test('in a busy channel, a new thread starts with its title and first post in 
   // Slow pacing: a long message's parts wait in line for the channel while another conversation starts.
   const { fake, relay } = await setup(t, { pace: { intervalMs: 400, burst: 1 }, maxPartLength: 1000 })
   const long = Array.from({ length: 3 }, (_, i) => `Part ${i} ` + 'word '.repeat(150).trim()).join('\n\n')
-  const busy = relay.deliver(relayMessage({ conversationId: 'long', text: long }), deliveryContext(memoryState()))
+  const busy = deliverOne(relay, relayMessage({ conversationId: 'long', text: long }), deliveryContext(memoryState()))
   while (fake.messages.length < 1) await new Promise(resolve => setTimeout(resolve, 10))
   await new Promise(resolve => setTimeout(resolve, 50))
   t.equal(fake.messages.length, 1, 'the long message still waits for the channel')
 
   const state = memoryState()
-  const first = await relay.deliver(relayMessage({ conversationId: 'new', text: 'first turn' }), deliveryContext(state))
+  const first = await deliverOne(
+    relay,
+    relayMessage({ conversationId: 'new', text: 'first turn' }),
+    deliveryContext(state)
+  )
   t.equal(first.status, 'delivered')
   const parent = fake.parents().find(p => p.metadata?.event_payload.conversation_id === 'new')
   t.ok(parent, 'the parent carries the conversation in its metadata')
@@ -172,12 +178,12 @@ t.test('in a busy channel, a new thread starts with its title and first post in 
   await busy
 
   // Once the channel is quiet, the next turn goes into the same thread, as a reply.
-  await relay.deliver(relayMessage({ conversationId: 'new', text: 'second turn' }), deliveryContext(state))
+  await deliverOne(relay, relayMessage({ conversationId: 'new', text: 'second turn' }), deliveryContext(state))
   t.same(fake.replies(parent!.ts).map(shownMarkdown), ['second turn'])
   t.equal(fake.parents().filter(p => p.metadata?.event_payload.conversation_id === 'new').length, 1, 'one thread')
 
   // A quiet channel keeps the plain title parent.
-  await relay.deliver(relayMessage({ conversationId: 'quiet', text: 'hello' }), deliveryContext(memoryState()))
+  await deliverOne(relay, relayMessage({ conversationId: 'quiet', text: 'hello' }), deliveryContext(memoryState()))
   const quiet = fake.parents().find(p => p.metadata?.event_payload.conversation_id === 'quiet')
   t.equal(quiet?.text, 'GPTBots conversation quiet')
   t.equal(quiet?.blocks, undefined, 'the title alone')

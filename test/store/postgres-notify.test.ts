@@ -91,9 +91,9 @@ if (db) {
     // claim, so every claim it makes was a wake-up's.
     let claims = 0
     const counting = Object.assign(Object.create(other) as typeof other, {
-      claimLanes: (...args: Parameters<typeof other.claimLanes>) => {
+      claimRuns: (...args: Parameters<typeof other.claimRuns>) => {
         claims++
-        return other.claimLanes(...args)
+        return other.claimRuns(...args)
       },
       watch: (wake: () => void) => other.watch(wake)
     })

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.js'
 import { postgresOrSkip, type TestDatabase } from '../helpers/postgres.js'
 import { claim, deliverAll, message, recordDead, T } from './fixtures/store.js'
+import { headOf } from '../helpers/outbox-steps.js'
 
 /** Admin actions and pruning on PostgreSQL while other replicas work on the same lanes. */
 const db = await postgresOrSkip(t)
@@ -44,7 +45,7 @@ async function deadLetters(store: PostgresStore, n: number): Promise<void> {
     await store.accept(message({ conversationId: `c${i}` }), ['slack'])
   }
   for (const lane of await claim(store, { owner: 'killer' })) {
-    await recordDead(store, (await store.head(lane.id))!, 'boom', T + 1)
+    await recordDead(store, (await headOf(store, lane.id))!, 'boom', T + 1)
     await store.releaseLane(lane.id, 'killer')
   }
 }
@@ -88,7 +89,7 @@ if (db) {
     const first = message()
     await a.accept(first, ['slack'])
     const [lane] = await claim(a, { owner: 'killer' })
-    await recordDead(a, (await a.head(lane!.id))!, 'boom', T + 1)
+    await recordDead(a, (await headOf(a, lane!.id))!, 'boom', T + 1)
     await a.releaseLane(lane!.id, 'killer')
 
     const later = Array.from({ length: 30 }, () => message())
@@ -100,7 +101,7 @@ if (db) {
       for (let i = 0; i < 10; i++) {
         n += await a.replayDead({ relay: 'slack' }, T + 2)
         // Dead again, to be replayed again, while messages keep coming.
-        const head = await a.head(lane!.id)
+        const head = await headOf(a, lane!.id)
         if (head?.message.messageId === first.messageId) await recordDead(a, head, 'again', T + 3)
       }
       return n

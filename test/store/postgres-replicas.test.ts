@@ -4,6 +4,7 @@ import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.
 import type { Lane } from '../../src/store/types.js'
 import { postgresOrSkip, type TestDatabase } from '../helpers/postgres.js'
 import { claim, deliverAll, message, T } from './fixtures/store.js'
+import { claimLanes } from '../helpers/outbox-steps.js'
 
 /** Several relay replicas sharing one database: what leases and locks must guarantee between them. */
 const db = await postgresOrSkip(t)
@@ -46,9 +47,10 @@ if (db) {
       for (let round = 0; round < 12; round++) {
         const claimed = await Promise.all(
           claimers.map(([store, owner]) =>
-            store
-              .claimLanes({ owner, now, limit: 2, leaseMs: 60_000, relays: ['slack'] })
-              .then(lanes => ({ owner, lanes }))
+            claimLanes(store, { owner, now, limit: 2, leaseMs: 60_000, relays: ['slack'] }).then(lanes => ({
+              owner,
+              lanes
+            }))
           )
         )
         for (const { owner, lanes } of claimed) {

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import t from 'tap'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { claim, message, T } from './fixtures/store.js'
+import { finishAndNext, headOf } from '../helpers/outbox-steps.js'
 
 // Every accept and every outcome writes each index of the outbox, so the SQLite store keeps few.
 // These check that the admin listings still find their rows through an index, not a table scan.
@@ -41,8 +42,8 @@ t.test("dead letters and a conversation's deliveries are listed through an index
   t.teardown(() => store.close())
   for (let i = 0; i < 30; i++) await store.accept(message({ conversationId: `c${i % 3}` }), ['slack'])
   for (const lane of await claim(store)) {
-    const head = await store.head(lane.id)
-    await store.finishAndNext(head!, { status: 'dead', error: 'gone' }, 'a', T)
+    const head = await headOf(store, lane.id)
+    await finishAndNext(store, head!, { status: 'dead', error: 'gone' }, 'a', T)
   }
   const dead = await store.listDeliveries({ status: 'dead', limit: 10 })
   t.strictSame(

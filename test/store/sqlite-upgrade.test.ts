@@ -5,6 +5,7 @@ import t from 'tap'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { sqliteSchemaVersion } from '../../src/store/sqlite-schema.js'
 import { deliverAll, message, T } from './fixtures/store.js'
+import { claimLanes } from '../helpers/outbox-steps.js'
 
 // A store written before the SQLite schema had versions (main at 4c2a825), with data in every
 // state: see fixtures/make-sqlite-v0.ts for how the SQL was made.
@@ -83,7 +84,7 @@ t.test('a store made before schema versions keeps its data and goes on deliverin
   t.ok(accepted.seq! > 6, 'seqs go on after the stored ones')
 
   // The retried lane waits for its due time; the others are due.
-  const early = await store.claimLanes({
+  const early = await claimLanes(store, {
     owner: 'new',
     now: T + 30,
     limit: 10,
@@ -102,7 +103,7 @@ t.test('a store made before schema versions keeps its data and goes on deliverin
     'c1-5'
   ])
   t.equal(await store.replayDead({ relay: 'slack' }, T + 40), 1, 'the dead letter revives')
-  const [slack] = await store.claimLanes({
+  const [slack] = await claimLanes(store, {
     owner: 'new',
     now: T + 60_000,
     limit: 10,

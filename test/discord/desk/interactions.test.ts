@@ -2,6 +2,7 @@ import t from 'tap'
 import { FakeDiscord } from '../../fakes/discord.js'
 import { deskScene, establish } from './fixtures.js'
 import { deliveryContext } from '../../helpers/relay.js'
+import { deliverOne } from '../../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -11,7 +12,7 @@ const agent = { id: '200000000000000002', username: 'ann', global_name: 'Ann Age
 /** A scene with the handoff's thread up, and its opening post. */
 async function opened(extra: Record<string, unknown> = {}) {
   const scene = await deskScene(fake, extra)
-  await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  await deliverOne(scene.relay, scene.message(establish()), deliveryContext(scene.state))
   const thread = fake.threadsOf(scene.channel.id)[0]!
   const opening = fake.messagesIn(thread.id)[0]!
   const button = (label: string) => opening.components![0]!.components.find(b => b.label!.startsWith(label))!.custom_id!
@@ -55,7 +56,8 @@ t.test('Claim: stored, told to the clicker only; the claim message shows who, an
   t.equal(result.body.data.flags, 64, 'ephemeral')
   t.same(s.memory.claims, [{ ...s.ref, author: { id: agent.id, name: 'Ann Agent' } }])
   // The core sends every desk relay a claim message.
-  await s.relay.deliver(
+  await deliverOne(
+    s.relay,
     s.message({ kind: 'claim', author: { id: agent.id, name: 'Ann Agent' } }),
     deliveryContext(s.state)
   )
@@ -99,7 +101,8 @@ t.test('Reply opens a modal; its submission is stored, then shown; the receipt m
   t.same(shown.pinged, [], 'the reply pings nobody')
 
   // The core delivered it to GPTBots and sends the desk the receipt.
-  const receipt = await s.relay.deliver(
+  const receipt = await deliverOne(
+    s.relay,
     s.message({ kind: 'receipt', replyMessageId: 'reply:discord.desk:1', status: 'delivered', ref: reply.ref }),
     deliveryContext(s.state)
   )
@@ -114,14 +117,16 @@ t.test('a dead reply is marked with the reason, and a replay marks it reached', 
   const modal = await fake.click(s.endpoint.url, s.opening.id, s.button('Reply'), { user: agent })
   await fake.submit(s.endpoint.url, modal, { text: 'hello' })
   const ref = s.memory.replies[0]!.ref
-  await s.relay.deliver(
+  await deliverOne(
+    s.relay,
     s.message({ kind: 'receipt', replyMessageId: 'r1', status: 'dead', error: 'GPTBots answered 503', ref }),
     deliveryContext(s.state)
   )
   const shown = fake.answersIn(s.thread.id).at(-1)!
   t.match(shown.embeds[0]!.footer!.text, /Did not reach the user: GPTBots answered 503\. Kept as a dead letter/)
   t.same(shown.reactions, ['⚠️'])
-  await s.relay.deliver(
+  await deliverOne(
+    s.relay,
     s.message({ kind: 'receipt', replyMessageId: 'r1', status: 'delivered', ref }),
     deliveryContext(s.state)
   )
@@ -140,7 +145,7 @@ t.test('after 15 minutes the receipt is a new message in the thread', async t =>
     status: 'delivered',
     ref: s.memory.replies[0]!.ref
   })
-  t.equal((await s.relay.deliver(message, deliveryContext(s.state))).status, 'delivered')
+  t.equal((await deliverOne(s.relay, message, deliveryContext(s.state))).status, 'delivered')
   t.match(
     fake.messagesIn(s.thread.id).at(-1)!.content,
     /✅ The reply by \*\*Ann Agent\*\* reached the user:\n> late one/
@@ -158,7 +163,8 @@ t.test('Close is stored; the close message shows it and greys out every button',
   const result = await fake.click(s.endpoint.url, s.opening.id, s.button('Close'), { user: agent })
   t.equal(result.body.data.flags, 64)
   t.same(s.memory.closes, [{ ...s.ref, author: { id: agent.id, name: 'Ann Agent' } }])
-  await s.relay.deliver(
+  await deliverOne(
+    s.relay,
     s.message({ kind: 'close', reason: 'AGENT', author: { id: agent.id, name: 'Ann Agent' } }),
     deliveryContext(s.state)
   )
@@ -173,7 +179,7 @@ t.test("GPTBots' own close is shown", async t => {
   ] as const) {
     const s = await opened()
     t.teardown(s.close)
-    await s.relay.deliver(s.message({ kind: 'close', reason }), deliveryContext(s.state))
+    await deliverOne(s.relay, s.message({ kind: 'close', reason }), deliveryContext(s.state))
     t.match(fake.messagesIn(s.thread.id).at(-1)!.content, said, reason)
     t.ok(s.opening.components![0]!.components.every(b => b.disabled))
   }
@@ -255,7 +261,7 @@ t.test('a click right after the thread appears acts, before the desk has stored 
 t.test('mode channel: the opening post and its buttons sit in the channel, and act there', async t => {
   const scene = await deskScene(fake, { mode: 'channel' })
   t.teardown(scene.close)
-  await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  await deliverOne(scene.relay, scene.message(establish()), deliveryContext(scene.state))
   t.equal(fake.threadsOf(scene.channel.id).length, 0, 'no thread')
   const opening = fake.messagesIn(scene.channel.id)[0]!
   t.match(opening.content, /A human is needed/)

@@ -3,6 +3,7 @@ import t from 'tap'
 import { ChannelType, FakeDiscord } from '../../fakes/discord.js'
 import { deskScene, establish } from './fixtures.js'
 import { deliveryContext } from '../../helpers/relay.js'
+import { deliverOne } from '../../../src/relays/run-adapter.js'
 
 const fake = await new FakeDiscord().start()
 t.teardown(() => fake.close())
@@ -15,7 +16,8 @@ t.test('establish opens a thread: banner, who the user is, buttons, then the his
     { type: 'ANSWER' as const, text: 'Sorry to hear that! Let me check <@&999999999999999999>.' },
     { type: 'QUESTION' as const, text: 'I want a human.' }
   ]
-  const outcome = await scene.relay.deliver(
+  const outcome = await deliverOne(
+    scene.relay,
     scene.message(establish(history), { text: 'A human is needed' }),
     deliveryContext(scene.state)
   )
@@ -65,7 +67,8 @@ t.test('the on-call role is pinged, and only it', async t => {
   const role = '123456789012345678'
   const scene = await deskScene(fake, { desk: { onCallRole: role } })
   t.teardown(scene.close)
-  await scene.relay.deliver(
+  await deliverOne(
+    scene.relay,
     scene.message(establish([{ type: 'QUESTION', text: '@everyone <@&222222222222222222> <@333333333333333333>' }])),
     deliveryContext(scene.state)
   )
@@ -83,10 +86,10 @@ t.test('the on-call role is pinged, and only it', async t => {
 t.test("the user's messages follow in the thread, in order, labelled as the user's", async t => {
   const scene = await deskScene(fake)
   t.teardown(scene.close)
-  await scene.relay.deliver(scene.message(establish()), deliveryContext(scene.state))
+  await deliverOne(scene.relay, scene.message(establish()), deliveryContext(scene.state))
   for (const text of ['first', 'second', 'third @here'])
     t.equal(
-      (await scene.relay.deliver(scene.message({ kind: 'chat' }, { text }), deliveryContext(scene.state))).status,
+      (await deliverOne(scene.relay, scene.message({ kind: 'chat' }, { text }), deliveryContext(scene.state))).status,
       'delivered'
     )
   const thread = fake.threadsOf(scene.channel.id)[0]!
@@ -105,7 +108,8 @@ t.test("the user's messages follow in the thread, in order, labelled as the user
 t.test('a forum channel gets a post per handoff, the opening post first with its buttons', async t => {
   const scene = await deskScene(fake, {}, ChannelType.Forum)
   t.teardown(scene.close)
-  const outcome = await scene.relay.deliver(
+  const outcome = await deliverOne(
+    scene.relay,
     scene.message(establish([{ type: 'QUESTION', text: 'hi' }])),
     deliveryContext(scene.state)
   )
@@ -124,7 +128,7 @@ t.test('a long history is split within Discord limits and nothing is lost', asyn
     type: (i % 2 ? 'ANSWER' : 'QUESTION') as 'ANSWER' | 'QUESTION',
     text: `turn ${i} ${'x'.repeat(150)}`
   }))
-  const outcome = await scene.relay.deliver(scene.message(establish(history)), deliveryContext(scene.state))
+  const outcome = await deliverOne(scene.relay, scene.message(establish(history)), deliveryContext(scene.state))
   t.equal(outcome.status, 'delivered')
   const thread = fake.threadsOf(scene.channel.id)[0]!
   const text = fake
