@@ -7,7 +7,7 @@ import type { Relay } from '../../src/relays/types.js'
 import { allScopes, FakeSlack, fakeChannel, fakeToken, relayMessage } from '../fakes/slack.js'
 import { memoryState } from '../helpers/memory-state.js'
 import { deliveryContext, recordingLogger } from '../helpers/relay.js'
-import { asRunRelay, deliverOne } from '../../src/relays/run-adapter.js'
+import { asRunRelay } from '../../src/relays/run-adapter.js'
 
 /*
  * A post that reached Slack but whose answer did not reach the relay (the process died, the
