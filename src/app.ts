@@ -6,6 +6,7 @@ import type { LoadedConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { systemClock, type Clock } from './clock.js'
 import { AppContext, contextPlugin } from './app/context.js'
+import { backfillPlugin } from './app/backfill.js'
 import { dashboardPlugin } from './app/dashboard.js'
 import { deskPlugin } from './app/desk.js'
 import { dispatcherPlugin } from './app/dispatcher.js'
@@ -211,6 +212,7 @@ async function registerRoutes(app: FastifyInstance, options: BuildOptions): Prom
   context.live.onChange(next => {
     router = routeTo(next, Object.keys(next.relays))
   })
+  await app.register(backfillPlugin, { router: message => router(message), background: options.dispatch !== 'manual' })
   await app.register(intakeRoutes, {
     config,
     store: app.store,

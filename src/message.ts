@@ -96,8 +96,16 @@ export const RelayMessage = Type.Object({
   createdAt: Type.Number(),
   /** When this relay accepted it. */
   receivedAt: Type.Number(),
-  /** The GPTBots webhook format it arrived in; `handoff` for a human-handoff event (see `handoff`). */
-  format: Type.Enum(['v1', 'v2', 'handoff']),
+  /**
+   * The GPTBots webhook format it arrived in; `handoff` for a human-handoff event (see `handoff`);
+   * `api` for a message read back from GPTBots' API that no webhook brought (see `recoveredAt`).
+   */
+  format: Type.Enum(['v1', 'v2', 'handoff', 'api']),
+  /**
+   * Set when the relay never received this message by webhook and recovered it from GPTBots'
+   * API (a backfill): when it was taken in. It arrives late; `createdAt` says when it was sent.
+   */
+  recoveredAt: Type.Optional(Type.Number()),
   usage: Type.Optional(Usage),
   /** Set on the messages of a handoff conversation only (docs/handoff.md). */
   handoff: Type.Optional(HandoffEvent)

@@ -25,6 +25,7 @@ import {
   ReplayedReply
 } from './schemas.js'
 import { AdminService } from './service.js'
+import { backfillRoutes } from '../backfill/routes.js'
 
 export interface AdminOptions {
   clock: Clock
@@ -231,4 +232,7 @@ export async function adminRoutes(parent: FastifyInstance, options: AdminOptions
     },
     async () => service.reload()
   )
+
+  // Registered last and inside, so that the token check and every hook above cover it.
+  await app.register(backfillRoutes)
 }

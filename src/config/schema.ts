@@ -352,6 +352,53 @@ export const GptbotsConfig = Type.Object(
 )
 export type GptbotsConfig = Static<typeof GptbotsConfig>
 
+/** Reading back from GPTBots' API what never arrived by webhook (docs/backfill.md). */
+export const BackfillConfig = Type.Object(
+  {
+    atStart: Type.Boolean({
+      default: true,
+      description:
+        'At each start, read back from GPTBots what was sent since the relay last took a message (at most horizonHours back), once across replicas.'
+    }),
+    horizonHours: Type.Number({
+      exclusiveMinimum: 0,
+      default: 24,
+      description: 'How far back an automatic backfill reads at most, in hours.'
+    }),
+    everyMinutes: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'Also read back on this schedule, the time since the last backfill (at most horizonHours); 0 (the default) turns it off.'
+    }),
+    sources: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), {
+        description:
+          'The sources read back automatically (default: "default" when auth.tokens is set or there are no named sources, and every source with a key of its own in gptbots.sources). One bot read under two sources would be posted twice.'
+      })
+    ),
+    types: Type.Array(Type.Enum(['ANSWER', 'QUESTION']), {
+      minItems: 1,
+      default: ['ANSWER'],
+      description:
+        "The turns taken in: the bot's (and human agents') answers, which are what GPTBots' webhooks bring; add QUESTION for the users' messages too."
+    }),
+    conversationType: Type.String({
+      pattern: '^[A-Z_]+$',
+      default: 'ALL',
+      description: 'GPTBots conversation_type to list: ALL, API, EMBED, WIDGET, SHARE, SLACK, DISCORD, ...'
+    }),
+    concurrency: Type.Integer({
+      minimum: 1,
+      maximum: 32,
+      default: 4,
+      description: 'Conversations read at once (calls are paced by gptbots.pace whatever this is).'
+    })
+  },
+  { additionalProperties: false, default: {} }
+)
+export type BackfillConfig = Static<typeof BackfillConfig>
+
 export const HandoffConfig = Type.Object(
   {
     relays: Type.Array(Type.String({ minLength: 1 }), {
@@ -431,6 +478,7 @@ export const Config = Type.Object(
     retention: RetentionConfig,
     metrics: MetricsConfig,
     gptbots: GptbotsConfig,
+    backfill: BackfillConfig,
     handoff: Type.Optional(HandoffConfig)
   },
   { additionalProperties: false }

@@ -119,7 +119,7 @@ export class GptbotsApi {
   async call<T>(
     method: 'GET' | 'POST',
     path: string,
-    input: { query?: Query; body?: object } = {},
+    input: { query?: Query; body?: object; tally?: { calls: number } } = {},
     signal?: AbortSignal
   ): Promise<ApiAnswer<T>> {
     const label = this.label(method, path)
@@ -138,6 +138,7 @@ export class GptbotsApi {
     let response: Response
     let text: string
     this.calls++
+    if (input.tally) input.tally.calls++
     try {
       response = await fetch(url, {
         method,
@@ -204,7 +205,7 @@ export class GptbotsApi {
   async request<T>(
     method: 'GET' | 'POST',
     path: string,
-    input: { query?: Query; body?: object } = {},
+    input: { query?: Query; body?: object; tally?: { calls: number } } = {},
     signal?: AbortSignal
   ): Promise<T> {
     const { maxAttempts } = this.options.settings
@@ -223,7 +224,8 @@ export class GptbotsApi {
   /** GET /v1/bot/conversation/page: conversations last active in a window (ms), one page. */
   conversationPage(
     input: { startTime: number; endTime: number; page: number; pageSize: number; conversationType?: string },
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    tally?: { calls: number }
   ): Promise<ConversationPage> {
     return this.request<ConversationPage>(
       'GET',
@@ -235,7 +237,8 @@ export class GptbotsApi {
           end_time: input.endTime,
           page: input.page,
           page_size: input.pageSize
-        }
+        },
+        tally
       },
       signal
     ).then(body => readable(body, 'list', this.label('GET', '/v1/bot/conversation/page'), this.source))
@@ -244,12 +247,13 @@ export class GptbotsApi {
   /** GET /v2/messages: one page of a conversation's messages. */
   messagePage(
     input: { conversationId: string; page: number; pageSize: number },
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    tally?: { calls: number }
   ): Promise<MessagePage> {
     return this.request<MessagePage>(
       'GET',
       '/v2/messages',
-      { query: { conversation_id: input.conversationId, page: input.page, page_size: input.pageSize } },
+      { query: { conversation_id: input.conversationId, page: input.page, page_size: input.pageSize }, tally },
       signal
     ).then(body => readable(body, 'conversation_content', this.label('GET', '/v2/messages'), this.source))
   }

@@ -38,6 +38,11 @@ export function gptbotsSettingsProblems(config: Config): string[] {
         )
     }
   }
+  const sources = new Set([DEFAULT_SOURCE, ...Object.keys(config.auth.sources)])
+  config.backfill.sources?.forEach((name, i) => {
+    if (!sources.has(name))
+      problems.push(`backfill.sources.${i} names source "${name}", which is neither "default" nor in auth.sources`)
+  })
   for (const name of Object.keys(config.gptbots.sources)) {
     if (!Object.hasOwn(config.auth.sources, name))
       problems.push(
@@ -116,4 +121,18 @@ export function readSourceKey(settings: SourceApiSettings, configDir: string, en
       `${who} is missing: set the environment variable ${keyFrom.env} (${keyFrom.path}), or name a file in ${keyFrom.path.replace(/apiKeyEnv$/, 'apiKeyFile')}`
     )
   return key
+}
+
+/**
+ * The sources an automatic backfill reads: `backfill.sources`, else the default source when it is
+ * in use (auth.tokens, or no named sources) and every source with a key of its own. Sources that
+ * share the default's key are the same bot: reading it under each would post its messages twice.
+ */
+export function backfillSources(config: Config): string[] {
+  if (config.backfill.sources) return [...new Set(config.backfill.sources)]
+  const found: string[] = []
+  if (config.auth.tokens.length > 0 || Object.keys(config.auth.sources).length === 0) found.push(DEFAULT_SOURCE)
+  for (const [name, own] of Object.entries(config.gptbots.sources))
+    if (own.apiKeyEnv !== undefined || own.apiKeyFile !== undefined) found.push(name)
+  return found
 }

@@ -1,4 +1,5 @@
-import type { FlowOutput, RelayMessage } from '../message.js'
+import type { ApiMessage } from '../gptbots/api.js'
+import type { Audio, FlowOutput, MessageType, RelayMessage } from '../message.js'
 import type { WebhookV1, WebhookV2 } from './schemas.js'
 
 /** GPTBots sends seconds in its examples and milliseconds in other APIs: below 1e12 is seconds. */
@@ -63,4 +64,65 @@ export function fromV2(body: WebhookV2, source: string, receivedAt: number): Rel
     format: 'v2' as const,
     usage: usage && Object.keys(usage).length > 0 ? usage : undefined
   })
+}
+
+/** The turn a GPTBots API role is: the user's question, or an answer (the bot's, or a human agent's). */
+export function typeOfRole(role: string): MessageType | undefined {
+  if (role === 'user') return 'QUESTION'
+  if (role === 'assistant' || role === 'human' || role === 'agent') return 'ANSWER'
+  return undefined
+}
+
+const audioOf = (item: unknown): Audio | undefined => {
+  if (typeof item === 'string') return { url: item }
+  if (item === null || typeof item !== 'object') return undefined
+  const { url, audio, transcript } = item as { url?: unknown; audio?: unknown; transcript?: unknown }
+  const link = typeof url === 'string' ? url : typeof audio === 'string' ? audio : undefined
+  if (link === undefined) return undefined
+  return compact({ url: link, transcript: typeof transcript === 'string' ? transcript : undefined })
+}
+
+/** Images and documents have no place in a webhook's message: they are shown as links in the text. */
+const linksOf = (items: unknown): string[] =>
+  (Array.isArray(items) ? items : []).flatMap(item => {
+    const { url, name } = (item ?? {}) as { url?: unknown; name?: unknown }
+    return typeof url === 'string' ? [typeof name === 'string' && name ? `[${name}](${url})` : url] : []
+  })
+
+/**
+ * A message read back from GPTBots' API (GET /v2/messages) as the relay's one shape: each
+ * `content[]` entry (a component's output) becomes a flow output. `create_time` there is in ms.
+ * Undefined for a role that is no turn of the conversation.
+ */
+export function fromApi(
+  message: ApiMessage,
+  conversationId: string,
+  source: string,
+  receivedAt: number
+): RelayMessage | undefined {
+  const type = typeOfRole(message.role)
+  if (type === undefined) return undefined
+  const flowOutput = (message.content ?? []).map(entry => {
+    const texts: string[] = []
+    const audio: Audio[] = []
+    for (const part of entry.branch_content ?? []) {
+      const piece = part as Record<string, unknown>
+      if (part.type === 'text' && typeof piece.text === 'string') texts.push(piece.text)
+      else if (part.type === 'audio')
+        for (const a of (piece.audio as unknown[]) ?? []) audioOf(a) && audio.push(audioOf(a)!)
+      else if (part.type === 'image' || part.type === 'document') texts.push(...linksOf(piece[part.type]))
+    }
+    return compact<FlowOutput>({ content: texts.length > 0 ? texts.join('\n\n') : undefined, audio })
+  })
+  return {
+    source,
+    messageId: message.message_id,
+    conversationId,
+    type,
+    flowOutput,
+    createdAt: toMillis(message.create_time),
+    receivedAt,
+    format: 'api',
+    recoveredAt: receivedAt
+  }
 }

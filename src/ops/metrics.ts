@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js'
 import type { AttemptEvent } from '../dispatch/dispatcher.js'
 import type { IntakeEvent } from '../intake/routes.js'
 import type { RelayLogger } from '../relays/types.js'
-import type { BacklogStats, DeliveryLog } from '../store/types.js'
+import type { BackfillJob, BacklogStats, DeliveryLog } from '../store/types.js'
 
 const prefix = 'gptbots_relay_'
 /** The route label of requests that matched no route, so that scanners cannot mint label values. */
@@ -45,6 +45,8 @@ export interface RelayMetrics {
   intake(event: IntakeEvent): void
   attempt(event: AttemptEvent): void
   response(event: ResponseEvent): void
+  /** A backfill ended: its figures, added up by trigger. */
+  backfill(job: BackfillJob): void
 }
 
 /** One answered HTTP request; `route` is the route pattern, never the raw URL. */
@@ -176,6 +178,28 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
     }
   )
   // It waits for this scrape's read, so that a failure shows in the same scrape.
+  const backfillRuns = new Counter({
+    name: `${prefix}backfill_runs_total`,
+    help: 'Backfills (reading GPTBots back) that ended, by trigger (start, schedule, manual) and status (done, failed).',
+    labelNames: ['trigger', 'status'] as const,
+    registers
+  })
+  const backfillMessages = new Counter({
+    name: `${prefix}backfill_messages_total`,
+    help: 'Messages read back from GPTBots by backfills, by outcome: found (in the window), taken_in (new), already_there (stored before, not posted again).',
+    labelNames: ['outcome'] as const,
+    registers
+  })
+  const backfillConversations = new Counter({
+    name: `${prefix}backfill_conversations_total`,
+    help: 'Conversations whose messages backfills read from GPTBots.',
+    registers
+  })
+  const backfillCalls = new Counter({
+    name: `${prefix}backfill_api_calls_total`,
+    help: "Calls backfills made to GPTBots' API (retries included).",
+    registers
+  })
   const backlogErrors = new Counter({
     name: `${prefix}backlog_read_errors_total`,
     help: 'Scrapes whose outbox gauges were left out because the store could not be read.',
@@ -284,6 +308,14 @@ export function createMetrics(options: MetricsOptions): RelayMetrics {
         latency.observe({ relay, from: 'created' }, Math.max(0, now - delivery.message.createdAt) / 1000)
         latency.observe({ relay, from: 'received' }, Math.max(0, now - delivery.message.receivedAt) / 1000)
       }
+    },
+    backfill({ trigger, status, figures }) {
+      backfillRuns.inc({ trigger, status })
+      backfillMessages.inc({ outcome: 'found' }, figures.found)
+      backfillMessages.inc({ outcome: 'taken_in' }, figures.takenIn)
+      backfillMessages.inc({ outcome: 'already_there' }, figures.alreadyThere)
+      backfillConversations.inc(figures.conversations)
+      backfillCalls.inc(figures.calls)
     },
     response({ method, route, statusCode, seconds, errorCode }) {
       requests.inc({ method, route, status_code: statusCode })

@@ -3,6 +3,7 @@ import pg from 'pg'
 import type { RelayMessage } from '../message.js'
 import { acceptBatch, acceptStatements, type Accepting } from './postgres-accept.js'
 import { PostgresOutboxAdmin } from './postgres-admin.js'
+import { PostgresBackfillRecords } from './postgres-backfill.js'
 import { connect, createPool, describeTarget, inTransaction, type PostgresPoolOptions } from './postgres-connection.js'
 import { channelFor, NotificationListener } from './postgres-listen.js'
 import { migrate } from './postgres-schema.js'
@@ -17,6 +18,7 @@ import {
 } from './shared.js'
 import type {
   AcceptResult,
+  BackfillJob,
   BacklogStats,
   Claimed,
   DeliveryAttempt,
@@ -73,6 +75,7 @@ export class PostgresStore implements Store {
   private readonly q
   private readonly insert
   private readonly admin: PostgresOutboxAdmin
+  private readonly backfills: PostgresBackfillRecords
   private waiting: Waiting[] = []
   private committing?: Promise<void>
   private closing?: Promise<void>
@@ -97,6 +100,7 @@ export class PostgresStore implements Store {
       },
       s
     )
+    this.backfills = new PostgresBackfillRecords((text, values) => this.query(text, values), s)
     this.q = {
       // FOR UPDATE SKIP LOCKED: replicas claiming at once each take different lanes instead of
       // waiting for one another. A lane another replica leased after our snapshot is re-checked
@@ -416,6 +420,30 @@ export class PostgresStore implements Store {
       void this.listener.close()
       this.listener = undefined
     }
+  }
+
+  takeLease(name: string, owner: string, now: number, until: number): Promise<boolean> {
+    return this.backfills.takeLease(name, owner, now, until)
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return this.backfills.releaseLease(name, owner)
+  }
+
+  lastReceivedAt(): Promise<number | undefined> {
+    return this.backfills.lastReceivedAt()
+  }
+
+  saveBackfill(job: BackfillJob): Promise<void> {
+    return this.backfills.saveBackfill(job)
+  }
+
+  backfill(id: string): Promise<BackfillJob | undefined> {
+    return this.backfills.backfill(id)
+  }
+
+  listBackfills(limit: number): Promise<BackfillJob[]> {
+    return this.backfills.listBackfills(limit)
   }
 
   async ping(): Promise<void> {

@@ -71,6 +71,7 @@ CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (relay, id) WHERE statu
   },
   {
     version: 2,
+<<<<<<< HEAD
     name: 'delivery attempts',
     // IF NOT EXISTS: a file taken over from before versions runs every step, and may hold these.
     // Written by triggers in the statement that records an outcome (or a replay), so every way
@@ -103,6 +104,23 @@ CREATE TRIGGER IF NOT EXISTS delivery_attempts_gone AFTER DELETE ON deliveries
 BEGIN
   DELETE FROM delivery_attempts WHERE delivery_id = OLD.id;
 END;
+=======
+    name: 'backfill',
+    // IF NOT EXISTS, as in step 1: a file taken over without versions runs every step.
+    sql: `
+CREATE TABLE IF NOT EXISTS backfills (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS backfills_created ON backfills (created_at);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
 `
   }
 ]

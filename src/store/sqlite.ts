@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { RelayMessage } from '../message.js'
 import { SqliteOutboxAdmin } from './sqlite-admin.js'
+import { SqliteBackfillRecords } from './sqlite-backfill.js'
 import { migrateSqlite } from './sqlite-schema.js'
 import { GroupCommit, type SyncFile } from './sqlite-commit.js'
 import {
@@ -16,6 +17,7 @@ import {
 } from './shared.js'
 import type {
   AcceptResult,
+  BackfillJob,
   BacklogStats,
   Claimed,
   DeliveryAttempt,
@@ -61,6 +63,7 @@ export class SqliteStore implements Store {
   private readonly writes: GroupCommit
   private readonly q
   private readonly admin: SqliteOutboxAdmin
+  private readonly backfills: SqliteBackfillRecords
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
@@ -139,6 +142,7 @@ export class SqliteStore implements Store {
       )
     }
     this.admin = new SqliteOutboxAdmin(db)
+    this.backfills = new SqliteBackfillRecords(db, work => this.write(work, false))
   }
 
   accept(message: RelayMessage, destinations: string[]): Promise<AcceptResult> {
@@ -343,6 +347,30 @@ export class SqliteStore implements Store {
    * sends none to a replica that is not ready). A write committed with the probe that failed for
    * want of space fails it too.
    */
+  takeLease(name: string, owner: string, now: number, until: number): Promise<boolean> {
+    return this.backfills.takeLease(name, owner, now, until)
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return this.backfills.releaseLease(name, owner)
+  }
+
+  lastReceivedAt(): Promise<number | undefined> {
+    return this.backfills.lastReceivedAt()
+  }
+
+  saveBackfill(job: BackfillJob): Promise<void> {
+    return this.backfills.saveBackfill(job)
+  }
+
+  backfill(id: string): Promise<BackfillJob | undefined> {
+    return this.backfills.backfill(id)
+  }
+
+  listBackfills(limit: number): Promise<BackfillJob[]> {
+    return this.backfills.listBackfills(limit)
+  }
+
   async ping(): Promise<void> {
     if (this.writes.broken) throw this.writes.broken
     await this.write(() => {

@@ -290,9 +290,66 @@ export interface ConversationStateStore {
   stateDelete(relay: string, source: string, conversationId: string, key: string): Promise<void>
 }
 
+/** What a backfill (reading GPTBots back) was asked to do, how far it got and what it found. */
+export interface BackfillJob {
+  id: string
+  /** `start` (after a start), `schedule`, or `manual` (the admin API, the CLI, the dashboard). */
+  trigger: 'start' | 'schedule' | 'manual'
+  status: 'running' | 'done' | 'failed'
+  /** The sources read, each with its window. */
+  sources: string[]
+  conversationId?: string
+  /** The window of creation times read back (ms). */
+  since: number
+  until: number
+  /** Who runs it (a replica). */
+  owner: string
+  figures: BackfillFigures
+  /** Why a source could not be read, or the window was cut; one sentence each. */
+  problems: string[]
+  createdAt: number
+  updatedAt: number
+  finishedAt?: number
+}
+
+export interface BackfillFigures {
+  /** Conversations whose messages were read. */
+  conversations: number
+  /** Messages GPTBots gave back within the window, of the types taken. */
+  found: number
+  /** New to the relay: stored and queued like a webhook's. */
+  takenIn: number
+  /** Stored before (by a webhook or an earlier backfill): not posted again. */
+  alreadyThere: number
+  /** Left out: not of a type taken (backfill.types), or a role that is no turn. */
+  skipped: number
+  /** Calls made to GPTBots' API. */
+  calls: number
+}
+
+/** Where backfills are recorded, and the lease that makes an automatic one run on one replica. */
+export interface BackfillRecords {
+  /** Takes (or renews) the lease `name` for `owner` until `until`, when free, expired, or already its. */
+  takeLease(name: string, owner: string, now: number, until: number): Promise<boolean>
+  releaseLease(name: string, owner: string): Promise<void>
+  /** When the newest stored message was received, or undefined when none is stored. */
+  lastReceivedAt(): Promise<number | undefined>
+  /** Stores a backfill's record, new or updated. */
+  saveBackfill(job: BackfillJob): Promise<void>
+  backfill(id: string): Promise<BackfillJob | undefined>
+  /** The newest `limit` backfills, newest first. */
+  listBackfills(limit: number): Promise<BackfillJob[]>
+}
+
 /**
  * Everything the relay keeps: SQLite and PostgreSQL implement every part. Each consumer takes the
  * smallest part it needs (the dispatcher the outbox and state, the admin API the log and repairs,
  * retention the maintenance), so a new store or a test double knows what each one uses.
  */
-export interface Store extends Outbox, DeliveryLog, OutboxRepair, Maintenance, ConversationStateStore {}
+export interface Store
+  extends Outbox,
+    DeliveryLog,
+    OutboxRepair,
+    Maintenance,
+    ConversationStateStore,
+    BackfillRecords {}

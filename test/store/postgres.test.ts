@@ -35,13 +35,21 @@ if (db) {
     )
     t.strictSame(
       tables.rows.map(r => r.table_name),
+<<<<<<< HEAD
       ['deliveries', 'delivery_attempts', 'lanes', 'messages', 'relay_state', 'schema_migrations']
+=======
+      ['backfills', 'deliveries', 'lanes', 'leases', 'messages', 'relay_state', 'schema_migrations']
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
     )
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
     t.strictSame(versions.rows, [
       { version: 1, name: 'outbox' },
       { version: 2, name: 'outbox admin indexes' },
+<<<<<<< HEAD
       { version: 3, name: 'delivery attempts' }
+=======
+      { version: 3, name: 'backfill' }
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
     ])
   })
 
@@ -61,9 +69,13 @@ if (db) {
     ]) {
       await db.query(`DROP INDEX ${s}.${index}`)
     }
+<<<<<<< HEAD
     // And before the later steps: the attempts history.
     await db.query(`DROP TABLE ${s}.delivery_attempts`)
     await db.query(`DROP FUNCTION ${s}.record_delivery_attempt CASCADE`)
+=======
+    await db.query(`DROP TABLE ${s}.backfills, ${s}.leases`)
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
     await db.query(`DELETE FROM ${s}.schema_migrations WHERE version >= 2`)
 
     store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
@@ -75,6 +87,8 @@ if (db) {
     t.match(
       indexes.rows.map(r => r.indexname),
       [
+        'backfills_created',
+        'backfills_pkey',
         'deliveries_lane_status',
         'deliveries_pending',
         'deliveries_pkey',
@@ -86,6 +100,7 @@ if (db) {
         'lanes_due',
         'lanes_pkey',
         'lanes_relay_source_conversation_id_key',
+        'leases_pkey',
         'messages_conversation',
         'messages_pkey',
         'messages_received',

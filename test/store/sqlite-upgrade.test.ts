@@ -118,7 +118,11 @@ t.test('a store made before schema versions keeps its data and goes on deliverin
   await store.close()
   t.strictSame(versionsOf(path), [
     { version: 1, name: 'outbox' },
+<<<<<<< HEAD
     { version: 2, name: 'delivery attempts' }
+=======
+    { version: 2, name: 'backfill' }
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
   ])
 })
 
@@ -140,12 +144,20 @@ t.test('a fresh store and an upgraded one end with the same schema', async t => 
   t.strictSame(schemaOf(upgraded), schema)
   t.strictSame(versionsOf(upgraded), [
     { version: 1, name: 'outbox' },
+<<<<<<< HEAD
     { version: 2, name: 'delivery attempts' }
   ])
 })
 
 // Later steps add what the file before versions did not have: the attempts history.
 t.test('today’s schema is the schema before versions, plus the record of them and later steps', async t => {
+=======
+    { version: 2, name: 'backfill' }
+  ])
+})
+
+t.test('today’s schema is the schema before versions, plus the record of them and the backfill tables', async t => {
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
   const dir = t.testdir()
   const fresh = join(dir, 'fresh.db')
   await new SqliteStore({ path: fresh }).close()
@@ -153,9 +165,14 @@ t.test('today’s schema is the schema before versions, plus the record of them 
   t.strictSame(
     schemaOf(fresh).filter(
       o =>
+<<<<<<< HEAD
         o.name !== 'schema_migrations' &&
         !o.name.startsWith('sqlite_autoindex_schema') &&
         !o.name.startsWith('delivery_attempt')
+=======
+        !['schema_migrations', 'backfills', 'backfills_created', 'leases'].includes(o.name) &&
+        !/^sqlite_autoindex_(schema|backfills|leases)/.test(o.name)
+>>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
     ),
     schemaOf(before)
   )
