@@ -78,7 +78,6 @@ const migrations: Migration[] = [
   },
   {
     version: 3,
-<<<<<<< HEAD
     name: 'delivery attempts',
     // Written by a trigger in the statement that records an outcome (or a replay), so every way
     // the store records one keeps the history alike; it goes when its delivery does (prune, drop).
@@ -108,7 +107,9 @@ const migrations: Migration[] = [
     CREATE TRIGGER delivery_attempt AFTER UPDATE OF attempts, status ON ${s}.deliveries
       FOR EACH ROW WHEN (NEW.attempts > OLD.attempts OR (OLD.status = 'dead' AND NEW.status = 'pending'))
       EXECUTE FUNCTION ${s}.record_delivery_attempt();`
-=======
+  },
+  {
+    version: 4,
     name: 'backfill',
     sql: s => `
     CREATE TABLE ${s}.backfills (
@@ -123,7 +124,6 @@ const migrations: Migration[] = [
       owner text NOT NULL,
       until bigint NOT NULL
     );`
->>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
   }
 ]
 

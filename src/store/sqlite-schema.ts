@@ -71,7 +71,6 @@ CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (relay, id) WHERE statu
   },
   {
     version: 2,
-<<<<<<< HEAD
     name: 'delivery attempts',
     // IF NOT EXISTS: a file taken over from before versions runs every step, and may hold these.
     // Written by triggers in the statement that records an outcome (or a replay), so every way
@@ -104,7 +103,10 @@ CREATE TRIGGER IF NOT EXISTS delivery_attempts_gone AFTER DELETE ON deliveries
 BEGIN
   DELETE FROM delivery_attempts WHERE delivery_id = OLD.id;
 END;
-=======
+`
+  },
+  {
+    version: 3,
     name: 'backfill',
     // IF NOT EXISTS, as in step 1: a file taken over without versions runs every step.
     sql: `
@@ -120,7 +122,6 @@ CREATE TABLE IF NOT EXISTS leases (
   owner TEXT NOT NULL,
   until INTEGER NOT NULL
 );
->>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
 `
   }
 ]

@@ -35,21 +35,14 @@ if (db) {
     )
     t.strictSame(
       tables.rows.map(r => r.table_name),
-<<<<<<< HEAD
-      ['deliveries', 'delivery_attempts', 'lanes', 'messages', 'relay_state', 'schema_migrations']
-=======
-      ['backfills', 'deliveries', 'lanes', 'leases', 'messages', 'relay_state', 'schema_migrations']
->>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
+      ['backfills', 'deliveries', 'delivery_attempts', 'lanes', 'leases', 'messages', 'relay_state', 'schema_migrations']
     )
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
     t.strictSame(versions.rows, [
       { version: 1, name: 'outbox' },
       { version: 2, name: 'outbox admin indexes' },
-<<<<<<< HEAD
-      { version: 3, name: 'delivery attempts' }
-=======
-      { version: 3, name: 'backfill' }
->>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
+      { version: 3, name: 'delivery attempts' },
+      { version: 4, name: 'backfill' }
     ])
   })
 
@@ -69,13 +62,10 @@ if (db) {
     ]) {
       await db.query(`DROP INDEX ${s}.${index}`)
     }
-<<<<<<< HEAD
-    // And before the later steps: the attempts history.
+    // And before the later steps: the attempts history and the backfill tables.
     await db.query(`DROP TABLE ${s}.delivery_attempts`)
     await db.query(`DROP FUNCTION ${s}.record_delivery_attempt CASCADE`)
-=======
     await db.query(`DROP TABLE ${s}.backfills, ${s}.leases`)
->>>>>>> 832486e (backfill: read back from GPTBots what never arrived, through the intake's own path)
     await db.query(`DELETE FROM ${s}.schema_migrations WHERE version >= 2`)
 
     store = await openPostgresStore({ url: db.url, schema, poolSize: 2 })
