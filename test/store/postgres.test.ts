@@ -35,7 +35,16 @@ if (db) {
     )
     t.strictSame(
       tables.rows.map(r => r.table_name),
-      ['backfills', 'deliveries', 'delivery_attempts', 'lanes', 'leases', 'messages', 'relay_state', 'schema_migrations']
+      [
+        'backfills',
+        'deliveries',
+        'delivery_attempts',
+        'lanes',
+        'leases',
+        'messages',
+        'relay_state',
+        'schema_migrations'
+      ]
     )
     const versions = await db.query(`SELECT version, name FROM "${schema}".schema_migrations`)
     t.strictSame(versions.rows, [
