@@ -206,7 +206,15 @@ export class BackfillService {
         log.debug({ trigger }, 'backfill: nothing to read back; the time is covered')
         return undefined
       }
-      const sources = backfillSources(config)
+      // A source without a GPTBots API key cannot be read back; left out quietly, told once at start.
+      const named = backfillSources(config)
+      const sources = named.filter(source => this.o.apis.keyOf(source) !== undefined)
+      const keyless = named.filter(source => !sources.includes(source))
+      if (keyless.length > 0 && trigger === 'start')
+        log.info(
+          { trigger, sources: keyless },
+          'backfill: no GPTBots API key for these sources, so they are not read back'
+        )
       if (sources.length === 0) return undefined
       const job = this.newJob(trigger, sources, since, until, now)
       await this.o.store.saveBackfill(job)

@@ -83,20 +83,29 @@ t.test('at start, what GPTBots sent that never came by webhook is taken in and r
   t.ok(gptbots.requests.length > calls)
 })
 
-t.test('a missing key names the source, and the relay goes on', async t => {
-  const { app } = await setup(t, {}, {} as { GPTBOTS_API_KEY: string })
-  const job = await app.backfill.automatic('start')
-  t.match(job, { status: 'failed' })
-  t.match(
-    job!.problems.join('\n'),
-    /API key of source "default" is missing: set the environment variable GPTBOTS_API_KEY/
-  )
-  t.equal(
-    (await post(app, { message_id: 'x', message_type: 'ANSWER', text: 'hi', create_time: 1, conversation_id: 'c' }))
-      .statusCode,
-    200
-  )
-})
+t.test(
+  'without a key, the start leaves the source out; asked for, it fails naming the source; the relay goes on',
+  async t => {
+    const { app, clock } = await setup(t, {}, {} as { GPTBOTS_API_KEY: string })
+    t.equal(await app.backfill.automatic('start'), undefined, 'no backfill at start: nothing to read with')
+    const asked = await app.backfill.start({ since: clock.now() - HOUR })
+    let job = asked
+    for (let i = 0; i < 200 && job.status === 'running'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+      job = (await app.backfill.job(asked.id))!
+    }
+    t.match(job, { status: 'failed' })
+    t.match(
+      job.problems.join('\n'),
+      /API key of source "default" is missing: set the environment variable GPTBOTS_API_KEY/
+    )
+    t.equal(
+      (await post(app, { message_id: 'x', message_type: 'ANSWER', text: 'hi', create_time: 1, conversation_id: 'c' }))
+        .statusCode,
+      200
+    )
+  }
+)
 
 t.test('a key GPTBots refuses (40127) fails the backfill with its reason; nothing is taken in', async t => {
   const { app, gptbots, clock } = await setup(t, {}, { GPTBOTS_API_KEY: 'app-not-the-key' })
