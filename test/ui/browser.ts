@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { FakeSlack } from '../fakes/slack.js'
 import { fakeChannel, fakeToken } from '../fakes/slack.js'
@@ -25,6 +27,20 @@ const args = [
  */
 export function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args, timeout: 60_000 })
+}
+
+/**
+ * The browser for a file's tests, or undefined when this machine has none: the file is then
+ * skipped with one line saying what to install. Under CI=true a missing browser fails instead,
+ * so CI cannot pass by skipping.
+ */
+export async function launchOrSkip(t: Pick<Test, 'plan' | 'end'>): Promise<Browser | undefined> {
+  if (existsSync(CHROMIUM)) return launch()
+  const why = `the dashboard's browser tests need Debian's chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`
+  if (process.env.CI) throw new Error(why)
+  t.plan(0, why)
+  t.end()
+  return undefined
 }
 
 export const RELAY = 'slack.support'
