@@ -159,10 +159,9 @@ t.test('a store that cannot open, a relay that cannot load or start, a bad confi
   const store = await start(['--config', join(dir, 'store.json')], { cwd: dir, env: { PORT: port } })
   t.equal(store.code, 1, store.stderr)
   // A relative store.path is read from the config file's folder, so the line names the whole path.
-  t.same(store.said.length, 1, store.stderr)
   t.ok(
     store.said[0]?.startsWith(`config error: store.path: cannot open ${join(dir, 'file.txt', 'relay.db')}: `),
-    store.said[0]
+    store.said[0] ?? 'no line'
   )
   t.equal(store.said.length, 1, store.stderr)
 
@@ -173,7 +172,7 @@ t.test('a store that cannot open, a relay that cannot load or start, a bad confi
     plugin.said[0]?.startsWith(
       `config error: ${join(dir, 'plugin.json')}: relays.mine.type: cannot load relay plugin "./missing-plugin.mjs": `
     ),
-    plugin.said[0]
+    plugin.said[0] ?? 'no line'
   )
   t.equal(plugin.said.length, 1, plugin.stderr)
 

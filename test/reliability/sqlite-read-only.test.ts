@@ -27,7 +27,10 @@ t.test(
   'the file system turns read-only under load, then writable: 503 and not ready meanwhile, nothing lost',
   async t => {
     if (process.getuid?.() !== 0 || !strace) {
-      const why = process.getuid?.() !== 0 ? 'attaching strace to the relay needs root' : 'strace is not installed (apt-get install strace)'
+      const why =
+        process.getuid?.() !== 0
+          ? 'attaching strace to the relay needs root'
+          : 'strace is not installed (apt-get install strace)'
       // CI runs as root with strace installed (.ci/run): there, this must not pass by skipping.
       if (process.env.CI) t.fail(`cannot make the file system read-only: ${why}`)
       else t.plan(0, `${why}: skipped`)
